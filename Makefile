@@ -1,0 +1,31 @@
+# fiberlogto: `make example` runs the tutorial app, `make test` runs every test.
+GO ?= go
+export CGO_ENABLED = 1
+
+.PHONY: all test unit race lint example build tidy
+
+all: test
+
+## test: every test: vet, then the whole module with the race detector
+test: lint
+	$(GO) test -race -count=1 ./...
+
+## unit: the tests without the race detector (faster)
+unit:
+	$(GO) test -count=1 ./...
+
+## lint: gofmt, go vet and staticcheck must be clean
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+STATICCHECK_VERSION ?= v0.8.2
+
+## example: run the tutorial app (embedded Logto-compatible provider unless LOGTO_ENDPOINT is set)
+example:
+	$(GO) run ./example
+
+build:
+	$(GO) build ./...

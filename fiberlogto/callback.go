@@ -1,0 +1,89 @@
+package fiberlogto
+
+import (
+	"fmt"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// callback finishes a sign-in. Every check that can fail without the
+// provider runs before the code is exchanged, and the existing session is
+// only replaced once the new one is stored: a bad or hostile callback leaves
+// the browser's session as it was.
+func (l *Logto) callback(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set("Referrer-Policy", "no-referrer")
+
+	state := c.Query("state")
+	if state == "" {
+		return l.cfg.ErrorHandler(c, fmt.Errorf("%w: no state", ErrInvalidCallback))
+	}
+	// One callback per state at a time: a replayed code would make Logto
+	// revoke the grant of the first exchange.
+	unlock := l.locks.lock("t:" + state)
+	defer unlock()
+
+	tx, err := l.store.takeTransaction(state)
+	if err != nil {
+		return l.cfg.ErrorHandler(c, err)
+	}
+	if tx == nil {
+		// A replayed or stale callback of a signed-in browser goes home.
+		if rec, _ := l.store.load(c.Cookies(l.cfg.CookieName)); rec != nil {
+			return c.Redirect(l.cfg.BaseURL, fiber.StatusFound)
+		}
+		return l.cfg.ErrorHandler(c, fmt.Errorf("%w: unknown state", ErrInvalidCallback))
+	}
+	if !tx.boundTo(c.Cookies(l.signInCookie)) {
+		return l.cfg.ErrorHandler(c, fmt.Errorf("%w: state started in another browser", ErrInvalidCallback))
+	}
+	// RFC 9207: Logto names itself in every authorization response, errors
+	// included; a response without it, or naming another issuer, is a mix-up.
+	if c.Query("iss") != l.provider.issuer() {
+		return l.cfg.ErrorHandler(c, fmt.Errorf("%w: iss %q", ErrIssuerMismatch, c.Query("iss")))
+	}
+	if e := c.Query("error"); e != "" {
+		return l.cfg.ErrorHandler(c, fmt.Errorf("%w: %s", ErrAuthorizationDenied, e))
+	}
+	code := c.Query("code")
+	if code == "" {
+		return l.cfg.ErrorHandler(c, fmt.Errorf("%w: no code", ErrInvalidCallback))
+	}
+
+	ts, err := l.provider.exchangeCode(c.UserContext(), code, tx.Verifier, tx.Nonce)
+	if err != nil {
+		return l.cfg.ErrorHandler(c, err)
+	}
+
+	now := l.cfg.Now().Unix()
+	rec := &sessionRecord{
+		CreatedAt:    now,
+		Subject:      []byte(ts.Claims.Subject),
+		Nonce:        []byte(tx.Nonce),
+		Claims:       ts.RawClaims,
+		IDToken:      []byte(ts.IDToken),
+		RefreshToken: []byte(ts.RefreshToken),
+		Scope:        []byte(ts.Scope),
+	}
+	if sid, ok := ts.Claims.Claims["sid"].(string); ok {
+		rec.SID = []byte(sid)
+	}
+	rec.setAccessToken(accessTokenEntry{Token: []byte(ts.AccessToken), Scope: []byte(ts.Scope), ExpiresAt: ts.ExpiresAt.Unix()})
+
+	// A new session ID at every sign-in: an ID planted before sign-in
+	// (session fixation) never becomes a signed-in session.
+	id := newID()
+	if err := l.store.save(id, rec); err != nil {
+		return l.cfg.ErrorHandler(c, err)
+	}
+	if old := c.Cookies(l.cfg.CookieName); old != "" {
+		_ = l.store.delete(old) // the old session is unreachable once the cookie is replaced
+	}
+	l.store.setCookie(c, l.cfg.CookieName, id, "/", l.cfg.AbsoluteTimeout)
+
+	target := l.cfg.BaseURL
+	if tx.ReturnTo != "" {
+		target = originOf(l.cfg.BaseURL) + tx.ReturnTo
+	}
+	return c.Redirect(target, fiber.StatusFound)
+}

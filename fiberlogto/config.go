@@ -1,0 +1,446 @@
+package fiberlogto
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/storage/memory/v2"
+)
+
+// Config defines the config for the Logto middleware and its routes.
+//
+// Field names follow @logto/express's LogtoExpressConfig where one exists, so
+// a configuration can be carried over from an Express app field by field.
+type Config struct {
+	// Next defines a function to skip this middleware when it returns true.
+	// The sign-in routes are never skipped.
+	//
+	// Optional. Default: nil
+	Next func(c *fiber.Ctx) bool
+
+	// Endpoint is the Logto endpoint, e.g. "https://tenant.logto.app" or
+	// "http://localhost:3001". The issuer is Endpoint + "/oidc".
+	//
+	// Required.
+	Endpoint string
+
+	// AppID is the application ID of a "Traditional web" application in Logto.
+	//
+	// Required.
+	AppID string
+
+	// AppSecret is that application's secret. It is sent with
+	// client_secret_basic and never logged.
+	//
+	// Required.
+	AppSecret string
+
+	// BaseURL is the public URL of this app, e.g. "https://app.example.com".
+	// The redirect URI (BaseURL + RoutesPrefix + "/sign-in-callback") and the
+	// post-sign-out URI are built from it and never from the request's Host,
+	// which an attacker or a proxy controls.
+	//
+	// Required.
+	BaseURL string
+
+	// Scopes to request besides openid, offline_access and profile, which are
+	// always added (as @logto/express does with includeReservedScopes).
+	//
+	// Optional. Default: nil
+	Scopes []string
+
+	// Resources are API resource indicators to request at sign-in. Resource is
+	// added when set, and urn:logto:resource:organizations when Scopes holds
+	// urn:logto:scope:organizations.
+	//
+	// Optional. Default: nil
+	Resources []string
+
+	// Prompt is sent as the prompt parameter. Logto only issues a refresh token
+	// with prompt=consent, so dropping it means tokens cannot be refreshed.
+	//
+	// Optional. Default: []string{"consent"}
+	Prompt []string
+
+	// FetchUserInfo fills UserContext.UserInfo from Logto's userinfo endpoint.
+	// The answer is cached in the session for UserInfoTTL.
+	//
+	// Optional. Default: false
+	FetchUserInfo bool
+
+	// UserInfoTTL is how long a fetched userinfo answer is reused.
+	//
+	// Optional. Default: 5 * time.Minute
+	UserInfoTTL time.Duration
+
+	// GetAccessToken fills UserContext.AccessToken, refreshing it when expired.
+	// With Resource set it is that API's JWT access token.
+	//
+	// Optional. Default: false
+	GetAccessToken bool
+
+	// Resource is the API resource indicator GetAccessToken asks a token for.
+	//
+	// Optional. Default: ""
+	Resource string
+
+	// GetOrganizationToken fills UserContext.OrganizationTokens with a token
+	// for every organization in the user's claims (or OrganizationID only).
+	//
+	// Optional. Default: false
+	GetOrganizationToken bool
+
+	// OrganizationID restricts GetOrganizationToken to one organization.
+	//
+	// Optional. Default: "" (every organization of the user)
+	OrganizationID string
+
+	// RoutesPrefix is where the sign-in routes live.
+	//
+	// Optional. Default: "/logto"
+	RoutesPrefix string
+
+	// SignInOptions are sent with every sign-in redirect.
+	//
+	// Optional. Default: zero value
+	SignInOptions SignInOptions
+
+	// Storage keeps sessions and pending sign-ins. Use a shared storage
+	// (Redis, PostgreSQL) when several instances serve one app.
+	//
+	// Optional. Default: an in-memory storage
+	Storage fiber.Storage
+
+	// CookieName is the session cookie. It must not be one of Logto's own
+	// (_session, _interaction, _logto): browsers share cookies across the
+	// ports of localhost.
+	//
+	// Optional. Default: "fiberlogto_session"
+	CookieName string
+
+	// CookieDomain sets the Domain attribute of the session cookie.
+	//
+	// Optional. Default: "" (host-only)
+	CookieDomain string
+
+	// AbsoluteTimeout ends a session this long after sign-in, whatever its use.
+	//
+	// Optional. Default: 14 * 24 * time.Hour (Logto's refresh token lifetime)
+	AbsoluteTimeout time.Duration
+
+	// IdleTimeout ends a session unused for this long. The last use is written
+	// at most every IdleTimeout/24, so a signed-in request rarely writes.
+	//
+	// Optional. Default: 24 * time.Hour
+	IdleTimeout time.Duration
+
+	// EncryptionKey encrypts session records at rest with AES-GCM when set. It
+	// must be 16, 24 or 32 bytes.
+	//
+	// Optional. Default: nil (records stored in clear)
+	EncryptionKey []byte
+
+	// HTTPClient talks to Logto. It should have a timeout and must not follow
+	// redirects from the token endpoint.
+	//
+	// Optional. Default: a client with HTTPTimeout that follows no redirects
+	HTTPClient *http.Client
+
+	// HTTPTimeout bounds each call to Logto.
+	//
+	// Optional. Default: 10 * time.Second
+	HTTPTimeout time.Duration
+
+	// DiscoveryRetryInterval is how long after a failed discovery the next
+	// request tries again. Meanwhile the sign-in routes answer 503.
+	//
+	// Optional. Default: 5 * time.Second
+	DiscoveryRetryInterval time.Duration
+
+	// ClockSkew is the leeway for token timestamps and how early an access
+	// token is refreshed before it expires.
+	//
+	// Optional. Default: 60 * time.Second
+	ClockSkew time.Duration
+
+	// ErrorHandler renders every error of the routes and the middleware.
+	// Errors wrap one of the package's sentinel errors; StatusOf gives the
+	// status the default handler uses.
+	//
+	// Optional. Default: DefaultErrorHandler
+	ErrorHandler fiber.ErrorHandler
+
+	// ContextKey is the c.Locals key of the *UserContext.
+	//
+	// Optional. Default: "user"
+	ContextKey string
+
+	// PostLogoutRedirectURI is where Logto sends the browser after sign-out.
+	// It must be registered in Logto.
+	//
+	// Optional. Default: BaseURL
+	PostLogoutRedirectURI string
+
+	// Now is the clock, for tests.
+	//
+	// Optional. Default: time.Now
+	Now func() time.Time
+}
+
+// SignInOptions are Logto's extra sign-in parameters.
+type SignInOptions struct {
+	// FirstScreen is "sign_in", "register", "identifier:sign_in",
+	// "identifier:register", "reset_password" or "single_sign_on".
+	FirstScreen string
+	// Identifiers restricts the identifiers shown (e.g. "email", "phone", "username").
+	Identifiers []string
+	// LoginHint pre-fills the identifier.
+	LoginHint string
+	// DirectSignIn skips Logto's page: Method "social" or "sso", Target the
+	// connector or SSO connector ID.
+	DirectSignIn *DirectSignIn
+	// ExtraParams are added to the authorization request as they are.
+	ExtraParams map[string]string
+}
+
+// DirectSignIn sends the user straight to a social or SSO connector.
+type DirectSignIn struct {
+	Method string
+	Target string
+}
+
+// Reserved scopes and resources Logto needs for the features this package offers.
+const (
+	ScopeOpenID        = "openid"
+	ScopeOfflineAccess = "offline_access"
+	ScopeProfile       = "profile"
+	ScopeEmail         = "email"
+	ScopePhone         = "phone"
+	ScopeRoles         = "roles"
+	ScopeCustomData    = "custom_data"
+	ScopeIdentities    = "identities"
+	// ScopeOrganizations asks for the organizations claim and organization tokens.
+	ScopeOrganizations     = "urn:logto:scope:organizations"
+	ScopeOrganizationRoles = "urn:logto:scope:organization_roles"
+	// ResourceOrganizations is the resource organization tokens are issued for.
+	ResourceOrganizations = "urn:logto:resource:organizations"
+)
+
+// ConfigDefault is the default config. Endpoint, AppID, AppSecret and BaseURL
+// have no default.
+var ConfigDefault = Config{
+	Prompt:                 []string{"consent"},
+	UserInfoTTL:            5 * time.Minute,
+	RoutesPrefix:           "/logto",
+	CookieName:             "fiberlogto_session",
+	AbsoluteTimeout:        14 * 24 * time.Hour,
+	IdleTimeout:            24 * time.Hour,
+	HTTPTimeout:            10 * time.Second,
+	DiscoveryRetryInterval: 5 * time.Second,
+	ClockSkew:              60 * time.Second,
+	ContextKey:             "user",
+}
+
+// reservedCookieNames are Logto's own cookies; a browser on localhost sends
+// them to every port, so a session cookie by one of these names would clash.
+var reservedCookieNames = []string{"_session", "_session.sig", "_interaction", "_interaction.sig", "_interaction_resume", "_logto"}
+
+// configDefault fills the defaults and checks the config, naming the field
+// that is wrong.
+func configDefault(config ...Config) (Config, error) {
+	if len(config) < 1 {
+		return Config{}, fmt.Errorf("%w: Endpoint, AppID, AppSecret and BaseURL are required", ErrConfig)
+	}
+	cfg := config[0]
+
+	if cfg.Prompt == nil {
+		cfg.Prompt = ConfigDefault.Prompt
+	}
+	if cfg.UserInfoTTL <= 0 {
+		cfg.UserInfoTTL = ConfigDefault.UserInfoTTL
+	}
+	if cfg.RoutesPrefix == "" {
+		cfg.RoutesPrefix = ConfigDefault.RoutesPrefix
+	}
+	cfg.RoutesPrefix = "/" + strings.Trim(cfg.RoutesPrefix, "/")
+	if cfg.CookieName == "" {
+		cfg.CookieName = ConfigDefault.CookieName
+	}
+	if cfg.AbsoluteTimeout <= 0 {
+		cfg.AbsoluteTimeout = ConfigDefault.AbsoluteTimeout
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = ConfigDefault.IdleTimeout
+	}
+	if cfg.HTTPTimeout <= 0 {
+		cfg.HTTPTimeout = ConfigDefault.HTTPTimeout
+	}
+	if cfg.DiscoveryRetryInterval <= 0 {
+		cfg.DiscoveryRetryInterval = ConfigDefault.DiscoveryRetryInterval
+	}
+	if cfg.ClockSkew <= 0 {
+		cfg.ClockSkew = ConfigDefault.ClockSkew
+	}
+	if cfg.ErrorHandler == nil {
+		cfg.ErrorHandler = DefaultErrorHandler
+	}
+	if cfg.ContextKey == "" {
+		cfg.ContextKey = ConfigDefault.ContextKey
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Storage == nil {
+		cfg.Storage = memory.New()
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{
+			Timeout: cfg.HTTPTimeout,
+			// A token endpoint that redirects is misconfigured or hostile:
+			// following it would resend the code and the client secret.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	cfg.Endpoint = strings.TrimSuffix(cfg.Endpoint, "/")
+	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
+
+	if err := checkAbsoluteURL("Endpoint", cfg.Endpoint); err != nil {
+		return cfg, err
+	}
+	if err := checkAbsoluteURL("BaseURL", cfg.BaseURL); err != nil {
+		return cfg, err
+	}
+	if cfg.PostLogoutRedirectURI == "" {
+		cfg.PostLogoutRedirectURI = cfg.BaseURL
+	} else if err := checkAbsoluteURL("PostLogoutRedirectURI", cfg.PostLogoutRedirectURI); err != nil {
+		return cfg, err
+	}
+	if strings.TrimSpace(cfg.AppID) == "" {
+		return cfg, fmt.Errorf("%w: AppID is required", ErrConfig)
+	}
+	if cfg.AppSecret == "" {
+		return cfg, fmt.Errorf("%w: AppSecret is required (a Traditional web app in Logto has one)", ErrConfig)
+	}
+	for _, name := range reservedCookieNames {
+		if strings.EqualFold(cfg.CookieName, name) {
+			return cfg, fmt.Errorf("%w: CookieName %q is one of Logto's own cookies", ErrConfig, cfg.CookieName)
+		}
+	}
+	if !validCookieName(cfg.CookieName) {
+		return cfg, fmt.Errorf("%w: CookieName %q is not a valid cookie name", ErrConfig, cfg.CookieName)
+	}
+	switch len(cfg.EncryptionKey) {
+	case 0, 16, 24, 32:
+	default:
+		return cfg, fmt.Errorf("%w: EncryptionKey must be 16, 24 or 32 bytes, got %d", ErrConfig, len(cfg.EncryptionKey))
+	}
+	if cfg.GetOrganizationToken && !containsString(cfg.Scopes, ScopeOrganizations) {
+		return cfg, fmt.Errorf("%w: GetOrganizationToken needs %q in Scopes", ErrConfig, ScopeOrganizations)
+	}
+	if cfg.Resource != "" {
+		if err := checkResource("Resource", cfg.Resource); err != nil {
+			return cfg, err
+		}
+	}
+	for _, r := range cfg.Resources {
+		if err := checkResource("Resources", r); err != nil {
+			return cfg, err
+		}
+	}
+	if cfg.SignInOptions.DirectSignIn != nil {
+		switch cfg.SignInOptions.DirectSignIn.Method {
+		case "social", "sso":
+		default:
+			return cfg, fmt.Errorf("%w: SignInOptions.DirectSignIn.Method must be \"social\" or \"sso\"", ErrConfig)
+		}
+		if cfg.SignInOptions.DirectSignIn.Target == "" {
+			return cfg, fmt.Errorf("%w: SignInOptions.DirectSignIn.Target is required", ErrConfig)
+		}
+	}
+	return cfg, nil
+}
+
+func checkAbsoluteURL(field, raw string) error {
+	if raw == "" {
+		return fmt.Errorf("%w: %s is required", ErrConfig, field)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%w: %s must be an absolute http(s) URL without query or fragment, got %q", ErrConfig, field, raw)
+	}
+	return nil
+}
+
+// checkResource accepts an absolute URI (RFC 8707 section 2), which covers both
+// https://api.example.com and Logto's urn:logto:... indicators.
+func checkResource(field, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Fragment != "" {
+		return fmt.Errorf("%w: %s entry %q must be an absolute URI without fragment", ErrConfig, field, raw)
+	}
+	return nil
+}
+
+func validCookieName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+			return false
+		}
+	}
+	return name != ""
+}
+
+func containsString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// scopes returns the scopes sent at sign-in: the reserved ones first, then
+// Config.Scopes without duplicates.
+func (cfg *Config) scopes() []string {
+	out := []string{ScopeOpenID, ScopeOfflineAccess, ScopeProfile}
+	for _, s := range cfg.Scopes {
+		for _, part := range strings.Fields(s) {
+			if !containsString(out, part) {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
+}
+
+// resources returns the resource indicators sent at sign-in.
+func (cfg *Config) resources() []string {
+	var out []string
+	add := func(r string) {
+		if r != "" && !containsString(out, r) {
+			out = append(out, r)
+		}
+	}
+	for _, r := range cfg.Resources {
+		add(r)
+	}
+	add(cfg.Resource)
+	if containsString(cfg.scopes(), ScopeOrganizations) {
+		add(ResourceOrganizations)
+	}
+	return out
+}
+
+func (cfg *Config) redirectURI() string {
+	return cfg.BaseURL + cfg.RoutesPrefix + "/sign-in-callback"
+}
+
+// secureCookies reports whether cookies get the Secure attribute.
+func (cfg *Config) secureCookies() bool {
+	return strings.HasPrefix(cfg.BaseURL, "https://")
+}

@@ -1,0 +1,418 @@
+package fiberlogto
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/client"
+	"github.com/zitadel/oidc/v3/pkg/client/rp"
+	httphelper "github.com/zitadel/oidc/v3/pkg/http"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"golang.org/x/oauth2"
+)
+
+// provider is the only part of the package that talks to Logto. It runs
+// discovery lazily and once: Logto being down when the app starts must not
+// stop the app, and a discovered configuration (endpoints, key set, HTTP
+// client) is shared by every request, never rebuilt per request.
+type provider struct {
+	cfg *Config
+
+	current atomic.Pointer[discovered]
+
+	mu          sync.Mutex // serialises discovery attempts
+	lastAttempt time.Time
+	lastErr     error
+}
+
+// discovered is what one successful discovery yields.
+type discovered struct {
+	rp            rp.RelyingParty
+	authURL       string
+	tokenURL      string
+	endSessionURL string
+	revokeURL     string
+	// verifier checks callback ID tokens against the transaction's nonce.
+	verifier *rp.IDTokenVerifier
+	// refreshVerifier checks refreshed ID tokens; their nonce is checked
+	// against the stored one by verifyRefreshedIDToken.
+	refreshVerifier *rp.IDTokenVerifier
+}
+
+type nonceKey struct{}
+
+func newProvider(cfg *Config) *provider {
+	return &provider{cfg: cfg}
+}
+
+func (p *provider) issuer() string { return p.cfg.Endpoint + "/oidc" }
+
+// get returns the discovered configuration, running discovery when there is
+// none and the last failure is older than DiscoveryRetryInterval.
+func (p *provider) get(ctx context.Context) (*discovered, error) {
+	if d := p.current.Load(); d != nil {
+		return d, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if d := p.current.Load(); d != nil {
+		return d, nil
+	}
+	now := p.cfg.Now()
+	if p.lastErr != nil && now.Sub(p.lastAttempt) < p.cfg.DiscoveryRetryInterval {
+		return nil, p.lastErr
+	}
+	p.lastAttempt = now
+	d, err := p.discover(ctx)
+	if err != nil {
+		p.lastErr = err
+		return nil, err
+	}
+	p.lastErr = nil
+	p.current.Store(d)
+	return d, nil
+}
+
+func (p *provider) discover(ctx context.Context) (*discovered, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.HTTPTimeout)
+	defer cancel()
+	relying, err := rp.NewRelyingPartyOIDC(ctx, p.issuer(), p.cfg.AppID, p.cfg.AppSecret, p.cfg.redirectURI(), p.cfg.scopes(),
+		rp.WithHTTPClient(p.cfg.HTTPClient),
+		rp.WithAuthStyle(oauth2.AuthStyleInHeader),
+		// Logto signs with ES384; zitadel accepts only RS256 unless told to
+		// take the algorithms from discovery.
+		rp.WithSigningAlgsFromDiscovery(),
+		rp.WithVerifierOpts(
+			rp.WithIssuedAtOffset(p.cfg.ClockSkew),
+			rp.WithIssuedAtMaxAge(10*time.Minute),
+		),
+	)
+	if err != nil {
+		if errors.Is(err, oidc.ErrIssuerInvalid) {
+			// Fail closed: a discovery document for another issuer is never used.
+			return nil, fmt.Errorf("%w: discovery issuer is not %s", ErrProviderUnavailable, p.issuer())
+		}
+		// Whatever went wrong, the answer to the user is the same: try later.
+		return nil, fmt.Errorf("%w: discovery: %v", ErrProviderUnavailable, err)
+	}
+	ep := relying.OAuthConfig().Endpoint
+	d := &discovered{
+		rp:            relying,
+		authURL:       ep.AuthURL,
+		tokenURL:      ep.TokenURL,
+		endSessionURL: relying.GetEndSessionEndpoint(),
+	}
+	if rc, ok := relying.(client.RevokeCaller); ok {
+		d.revokeURL = rc.GetRevokeEndpoint()
+	}
+	if d.authURL == "" || d.tokenURL == "" {
+		return nil, fmt.Errorf("%w: discovery lacks authorization or token endpoint", ErrProviderUnavailable)
+	}
+	base := relying.IDTokenVerifier()
+	v := *base
+	v.Nonce = func(ctx context.Context) string {
+		n, _ := ctx.Value(nonceKey{}).(string)
+		return n
+	}
+	d.verifier = &v
+	rv := *base
+	rv.Nonce = nil
+	d.refreshVerifier = &rv
+	return d, nil
+}
+
+// tokenSet is what a token response yields after verification.
+type tokenSet struct {
+	AccessToken  string
+	RefreshToken string
+	IDToken      string
+	Scope        string
+	ExpiresAt    time.Time
+	Claims       *oidc.IDTokenClaims
+	RawClaims    []byte
+}
+
+// exchangeCode swaps the authorization code for tokens and verifies the ID
+// token, nonce included.
+func (p *provider) exchangeCode(ctx context.Context, code, verifier, nonce string) (*tokenSet, error) {
+	d, err := p.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.HTTPTimeout)
+	defer cancel()
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, p.cfg.HTTPClient)
+	var opts []oauth2.AuthCodeOption
+	if verifier != "" {
+		opts = append(opts, oauth2.VerifierOption(verifier))
+	}
+	tok, err := d.rp.OAuthConfig().Exchange(ctx, code, opts...)
+	if err != nil {
+		return nil, classifyTokenError(err)
+	}
+	ts, err := p.verifyTokenResponse(context.WithValue(ctx, nonceKey{}, nonce), d, d.verifier, tok, true)
+	if err != nil {
+		return nil, err
+	}
+	return ts, nil
+}
+
+// refreshRequest is a refresh_token grant with Logto's resource and
+// organization_id parameters, which rp.RefreshTokens cannot send.
+type refreshRequest struct {
+	GrantType      string `schema:"grant_type"`
+	RefreshToken   string `schema:"refresh_token"`
+	Resource       string `schema:"resource,omitempty"`
+	OrganizationID string `schema:"organization_id,omitempty"`
+}
+
+type tokenCaller struct {
+	url    string
+	client *http.Client
+}
+
+func (t tokenCaller) TokenEndpoint() string    { return t.url }
+func (t tokenCaller) HttpClient() *http.Client { return t.client } //nolint:revive // zitadel's interface
+
+// refresh runs a refresh_token grant. A returned ID token is verified and must
+// keep the session's subject (OIDC Core 12.2); its nonce, when present, must
+// be the one of the sign-in.
+func (p *provider) refresh(ctx context.Context, refreshToken, resource, organizationID, subject, nonce string) (*tokenSet, error) {
+	d, err := p.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.HTTPTimeout)
+	defer cancel()
+	req := refreshRequest{
+		GrantType:      string(oidc.GrantTypeRefreshToken),
+		RefreshToken:   refreshToken,
+		Resource:       resource,
+		OrganizationID: organizationID,
+	}
+	tok, err := client.CallTokenEndpointWithAuthFn(ctx, req,
+		httphelper.AuthorizeBasic(p.cfg.AppID, p.cfg.AppSecret),
+		tokenCaller{url: d.tokenURL, client: p.cfg.HTTPClient})
+	if err != nil {
+		return nil, classifyTokenError(err)
+	}
+	ts, err := p.verifyTokenResponse(ctx, d, d.refreshVerifier, tok, false)
+	if err != nil {
+		return nil, err
+	}
+	if ts.Claims != nil {
+		if ts.Claims.Subject != subject {
+			return nil, fmt.Errorf("%w: refreshed ID token has another subject", ErrInvalidIDToken)
+		}
+		if ts.Claims.Nonce != "" && ts.Claims.Nonce != nonce {
+			return nil, fmt.Errorf("%w: refreshed ID token has another nonce", ErrInvalidIDToken)
+		}
+	}
+	return ts, nil
+}
+
+// verifyTokenResponse checks the shape of a token response and, when it holds
+// an ID token (required if needIDToken), verifies it.
+func (p *provider) verifyTokenResponse(ctx context.Context, d *discovered, v *rp.IDTokenVerifier, tok *oauth2.Token, needIDToken bool) (*tokenSet, error) {
+	if tok.AccessToken == "" {
+		return nil, fmt.Errorf("%w: token response has no access_token", ErrProviderResponse)
+	}
+	if tt := tok.TokenType; tt != "" && !strings.EqualFold(tt, "bearer") {
+		return nil, fmt.Errorf("%w: token_type %q", ErrProviderResponse, tt)
+	}
+	ts := &tokenSet{
+		AccessToken:  tok.AccessToken,
+		RefreshToken: tok.RefreshToken,
+		ExpiresAt:    tok.Expiry,
+	}
+	if ts.ExpiresAt.IsZero() {
+		// No expires_in: assume Logto's default lifetime rather than "never".
+		ts.ExpiresAt = p.cfg.Now().Add(time.Hour)
+	}
+	if s, ok := tok.Extra("scope").(string); ok {
+		ts.Scope = s
+	}
+	idToken, _ := tok.Extra("id_token").(string)
+	if idToken == "" {
+		if needIDToken {
+			return nil, fmt.Errorf("%w: token response has no id_token", ErrProviderResponse)
+		}
+		return ts, nil
+	}
+	claims, err := rp.VerifyTokens[*oidc.IDTokenClaims](ctx, tok.AccessToken, idToken, v)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidIDToken, err)
+	}
+	if err := p.checkIDTokenExtras(claims); err != nil {
+		return nil, err
+	}
+	raw, err := claimsJSON(idToken)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidIDToken, err)
+	}
+	ts.IDToken = idToken
+	ts.Claims = claims
+	ts.RawClaims = raw
+	return ts, nil
+}
+
+// checkIDTokenExtras adds what zitadel's verifier leaves out: the audience
+// must be this app alone (OIDC Core 3.1.3.7 item 3: no untrusted audience),
+// nbf must have passed and sub must not be empty.
+func (p *provider) checkIDTokenExtras(claims *oidc.IDTokenClaims) error {
+	if len(claims.Audience) != 1 || claims.Audience[0] != p.cfg.AppID {
+		return fmt.Errorf("%w: aud must be exactly the app ID", ErrInvalidIDToken)
+	}
+	if claims.Subject == "" {
+		return fmt.Errorf("%w: sub is empty", ErrInvalidIDToken)
+	}
+	if nbf := claims.NotBefore.AsTime(); !nbf.IsZero() && nbf.After(p.cfg.Now().Add(p.cfg.ClockSkew)) {
+		return fmt.Errorf("%w: nbf is in the future", ErrInvalidIDToken)
+	}
+	return nil
+}
+
+// userInfoAnswer keeps the userinfo response as Logto sent it: claims such as
+// organization_data have no place in a fixed struct.
+type userInfoAnswer struct {
+	raw json.RawMessage
+	sub string
+}
+
+func (u *userInfoAnswer) GetSubject() string { return u.sub }
+
+func (u *userInfoAnswer) UnmarshalJSON(b []byte) error {
+	var s struct {
+		Sub string `json:"sub"`
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	u.raw = append(json.RawMessage(nil), b...)
+	u.sub = s.Sub
+	return nil
+}
+
+// userInfo fetches the userinfo answer; its sub must be the ID token's (OIDC
+// Core 5.3.2), or the claims are not exposed.
+func (p *provider) userInfo(ctx context.Context, accessToken, subject string) ([]byte, error) {
+	d, err := p.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.HTTPTimeout)
+	defer cancel()
+	info, err := rp.Userinfo[*userInfoAnswer](ctx, accessToken, "Bearer", subject, d.rp)
+	if err != nil {
+		if errors.Is(err, rp.ErrUserInfoSubNotMatching) {
+			return nil, fmt.Errorf("%w: userinfo sub differs from the ID token's", ErrProviderResponse)
+		}
+		return nil, classifyTokenError(err)
+	}
+	return info.raw, nil
+}
+
+// revoke revokes a token, best effort: sign-out goes on whatever happens.
+func (p *provider) revoke(ctx context.Context, token, hint string) error {
+	d, err := p.get(ctx)
+	if err != nil {
+		return err
+	}
+	if d.revokeURL == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.HTTPTimeout)
+	defer cancel()
+	return rp.RevokeToken(ctx, d.rp, token, hint)
+}
+
+// endSessionURL builds Logto's end-session URL. It carries only id_token_hint,
+// client_id and the configured post-logout URI: Logto honours the redirect
+// with either of the first two.
+func (p *provider) endSessionURL(d *discovered, idToken string) string {
+	if d == nil || d.endSessionURL == "" {
+		return ""
+	}
+	q := url.Values{}
+	q.Set("client_id", p.cfg.AppID)
+	if idToken != "" {
+		q.Set("id_token_hint", idToken)
+	}
+	q.Set("post_logout_redirect_uri", p.cfg.PostLogoutRedirectURI)
+	return appendQuery(d.endSessionURL, q)
+}
+
+func appendQuery(base string, q url.Values) string {
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	return base + sep + q.Encode()
+}
+
+// classifyTokenError maps an error of a call to Logto onto a sentinel.
+func classifyTokenError(err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		return classifyOAuthError(re.ErrorCode, statusOf(re.Response), err)
+	}
+	var oe *oidc.Error
+	if errors.As(err, &oe) {
+		return classifyOAuthError(string(oe.ErrorType), 0, err)
+	}
+	return fmt.Errorf("%w: %v", classifyTransport(err), err)
+}
+
+func statusOf(resp *http.Response) int {
+	if resp == nil {
+		return 0
+	}
+	return resp.StatusCode
+}
+
+func classifyOAuthError(code string, status int, err error) error {
+	switch code {
+	case "invalid_grant":
+		return fmt.Errorf("%w: %v", ErrInvalidGrant, err)
+	case "invalid_client", "unauthorized_client":
+		return fmt.Errorf("%w: %s", ErrInvalidClient, code) // never the body: it may echo credentials
+	case "access_denied", "insufficient_scope", "invalid_target", "invalid_scope":
+		return fmt.Errorf("%w: %s", ErrNoToken, code)
+	case "":
+	default:
+		return fmt.Errorf("%w: %s", ErrProviderResponse, code)
+	}
+	if status == http.StatusServiceUnavailable {
+		return fmt.Errorf("%w: %v", ErrProviderUnavailable, err)
+	}
+	return fmt.Errorf("%w: %v", classifyTransport(err), err)
+}
+
+// classifyTransport tells a timeout and an unreachable Logto from a bad answer.
+func classifyTransport(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return ErrProviderTimeout
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return ErrProviderTimeout
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return ErrProviderUnavailable
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ErrProviderUnavailable
+	}
+	return ErrProviderResponse
+}

@@ -1,0 +1,212 @@
+package fiberlogto
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// sessionStore keeps session records in a fiber.Storage.
+//
+// The cookie holds a random session ID; storage keys are a hash of it, so a
+// leaked storage dump holds no usable cookie. Records are encrypted with
+// AES-GCM when Config.EncryptionKey is set, bound to their key so a record
+// cannot be moved to another session.
+type sessionStore struct {
+	cfg     *Config
+	storage fiber.Storage
+	aead    cipher.AEAD
+}
+
+const (
+	sessionKeyPrefix = "fiberlogto:s:"
+	sessionIDBytes   = 32
+	// sessionIDLen is the length of a base64url-encoded session ID.
+	sessionIDLen = 43
+)
+
+func newSessionStore(cfg *Config) (*sessionStore, error) {
+	s := &sessionStore{cfg: cfg, storage: cfg.Storage}
+	if len(cfg.EncryptionKey) > 0 {
+		block, err := aes.NewCipher(cfg.EncryptionKey)
+		if err != nil {
+			return nil, fmt.Errorf("%w: EncryptionKey: %v", ErrConfig, err)
+		}
+		s.aead, err = cipher.NewGCM(block)
+		if err != nil {
+			return nil, fmt.Errorf("%w: EncryptionKey: %v", ErrConfig, err)
+		}
+	}
+	return s, nil
+}
+
+// newID returns a random 256-bit identifier, base64url without padding.
+func newID() string {
+	var b [sessionIDBytes]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("fiberlogto: crypto/rand failed: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// validID rejects cookie values that cannot be one of our IDs before they
+// reach the storage.
+func validID(id string) bool {
+	if len(id) != sessionIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// storageKey derives the storage key of an ID.
+func storageKey(prefix, id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return prefix + base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// load reads and decodes the session of id. A missing, corrupt or expired
+// record yields (nil, nil): an unreadable session reads as no session. Only a
+// failing storage is an error.
+func (s *sessionStore) load(id string) (*sessionRecord, error) {
+	if !validID(id) {
+		return nil, nil
+	}
+	key := storageKey(sessionKeyPrefix, id)
+	raw, err := s.storage.Get(key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrStorage, err)
+	}
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	if s.aead != nil {
+		raw, err = s.open(key, raw)
+		if err != nil {
+			return nil, nil
+		}
+	}
+	rec, err := decodeRecord(raw)
+	if err != nil {
+		return nil, nil
+	}
+	if !s.alive(rec) {
+		return nil, nil
+	}
+	return rec, nil
+}
+
+// alive enforces the absolute and idle timeouts server-side, whatever the
+// storage's own expiry does.
+func (s *sessionStore) alive(rec *sessionRecord) bool {
+	now := s.cfg.Now().Unix()
+	if now >= rec.CreatedAt+int64(s.cfg.AbsoluteTimeout/time.Second) {
+		return false
+	}
+	return now < rec.LastSeen+int64(s.cfg.IdleTimeout/time.Second)
+}
+
+// needsTouch reports whether the last use is old enough to be written back.
+// Writing at most every IdleTimeout/24 keeps signed-in requests read-only.
+func (s *sessionStore) needsTouch(rec *sessionRecord) bool {
+	return s.cfg.Now().Unix()-rec.LastSeen >= int64(s.cfg.IdleTimeout/24/time.Second)
+}
+
+// save writes rec under id, with a storage expiry at the earlier of the idle
+// and absolute deadlines.
+func (s *sessionStore) save(id string, rec *sessionRecord) error {
+	now := s.cfg.Now()
+	rec.LastSeen = now.Unix()
+	rec.Version++
+	exp := s.cfg.IdleTimeout
+	if left := time.Unix(rec.CreatedAt, 0).Add(s.cfg.AbsoluteTimeout).Sub(now); left < exp {
+		exp = left
+	}
+	if exp <= 0 {
+		return s.delete(id)
+	}
+	key := storageKey(sessionKeyPrefix, id)
+	raw := rec.encode(make([]byte, 0, 2048))
+	if s.aead != nil {
+		raw = s.seal(key, raw)
+	}
+	if err := s.storage.Set(key, raw, exp); err != nil {
+		return fmt.Errorf("%w: %v", ErrStorage, err)
+	}
+	return nil
+}
+
+func (s *sessionStore) delete(id string) error {
+	if !validID(id) {
+		return nil
+	}
+	if err := s.storage.Delete(storageKey(sessionKeyPrefix, id)); err != nil {
+		return fmt.Errorf("%w: %v", ErrStorage, err)
+	}
+	return nil
+}
+
+func (s *sessionStore) seal(key string, plain []byte) []byte {
+	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plain)+s.aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		panic("fiberlogto: crypto/rand failed: " + err.Error())
+	}
+	return s.aead.Seal(nonce, nonce, plain, []byte(key))
+}
+
+var errShortCiphertext = errors.New("ciphertext too short")
+
+func (s *sessionStore) open(key string, sealed []byte) ([]byte, error) {
+	ns := s.aead.NonceSize()
+	if len(sealed) < ns+s.aead.Overhead() {
+		return nil, errShortCiphertext
+	}
+	return s.aead.Open(nil, sealed[:ns], sealed[ns:], []byte(key))
+}
+
+// setCookie sends the session cookie. HttpOnly and SameSite=Lax always (Lax,
+// not Strict: the callback arrives as a cross-site navigation from Logto),
+// Secure when the app is served over https.
+func (s *sessionStore) setCookie(c *fiber.Ctx, name, value, path string, maxAge time.Duration) {
+	ck := fasthttpCookie(name, value, path, s.cfg.CookieDomain, maxAge, s.cfg.secureCookies())
+	c.Cookie(ck)
+}
+
+func (s *sessionStore) clearCookie(c *fiber.Ctx, name, path string) {
+	c.Cookie(&fiber.Cookie{
+		Name:     name,
+		Value:    "",
+		Path:     path,
+		Domain:   s.cfg.CookieDomain,
+		Expires:  time.Unix(0, 0),
+		MaxAge:   -1,
+		HTTPOnly: true,
+		Secure:   s.cfg.secureCookies(),
+		SameSite: fiber.CookieSameSiteLaxMode,
+	})
+}
+
+func fasthttpCookie(name, value, path, domain string, maxAge time.Duration, secure bool) *fiber.Cookie {
+	return &fiber.Cookie{
+		Name:     name,
+		Value:    value,
+		Path:     path,
+		Domain:   domain,
+		MaxAge:   int(maxAge / time.Second),
+		HTTPOnly: true,
+		Secure:   secure,
+		SameSite: fiber.CookieSameSiteLaxMode,
+	}
+}

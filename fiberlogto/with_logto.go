@@ -1,0 +1,51 @@
+package fiberlogto
+
+import (
+	"errors"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// userContext builds the request's *UserContext. A signed-in request whose
+// tokens are fresh makes no network call and no storage write: it reads one
+// record and decodes it without copying.
+func (l *Logto) userContext(c *fiber.Ctx) (*UserContext, error) {
+	id := c.Cookies(l.cfg.CookieName)
+	if id == "" {
+		return &UserContext{}, nil
+	}
+	rec, err := l.store.load(id)
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil {
+		// Unknown, expired or corrupt: anonymous, and the cookie goes.
+		l.store.clearCookie(c, l.cfg.CookieName, "/")
+		return &UserContext{}, nil
+	}
+	if l.store.needsTouch(rec) {
+		if rec, err = l.touch(id); err != nil || rec == nil {
+			return &UserContext{}, err
+		}
+	}
+	user := &UserContext{IsAuthenticated: true, Claims: rec.Claims, sessionID: id, record: rec}
+	if err := l.fillTokens(c, user); err != nil {
+		if errors.Is(err, errSignedOut) {
+			l.store.clearCookie(c, l.cfg.CookieName, "/")
+			return &UserContext{}, nil
+		}
+		return nil, err
+	}
+	return user, nil
+}
+
+// touch records a use of the session, for the idle timeout.
+func (l *Logto) touch(id string) (*sessionRecord, error) {
+	unlock := l.locks.lock("s:" + id)
+	defer unlock()
+	rec, err := l.store.load(id) // under the lock: never write back a stale record
+	if err != nil || rec == nil {
+		return nil, err
+	}
+	return rec, l.store.save(id, rec)
+}
