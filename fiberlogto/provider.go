@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -232,11 +233,7 @@ func (p *provider) verifyTokenResponse(ctx context.Context, d *discovered, v *rp
 	ts := &tokenSet{
 		AccessToken:  tok.AccessToken,
 		RefreshToken: tok.RefreshToken,
-		ExpiresAt:    tok.Expiry,
-	}
-	if ts.ExpiresAt.IsZero() {
-		// No expires_in: assume Logto's default lifetime rather than "never".
-		ts.ExpiresAt = p.cfg.Now().Add(time.Hour)
+		ExpiresAt:    p.cfg.Now().Add(expiresIn(tok)),
 	}
 	if s, ok := tok.Extra("scope").(string); ok {
 		ts.Scope = s
@@ -263,6 +260,29 @@ func (p *provider) verifyTokenResponse(ctx context.Context, d *discovered, v *rp
 	ts.Claims = claims
 	ts.RawClaims = raw
 	return ts, nil
+}
+
+// expiresIn reads the token's lifetime. Without expires_in, Logto's default
+// lifetime is assumed rather than "never".
+func expiresIn(tok *oauth2.Token) time.Duration {
+	if tok.ExpiresIn > 0 {
+		return time.Duration(tok.ExpiresIn) * time.Second
+	}
+	switch v := tok.Extra("expires_in").(type) {
+	case float64:
+		if v > 0 {
+			return time.Duration(v) * time.Second
+		}
+	case json.Number:
+		if n, err := v.Int64(); err == nil && n > 0 {
+			return time.Duration(n) * time.Second
+		}
+	case string:
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+			return time.Duration(n) * time.Second
+		}
+	}
+	return time.Hour
 }
 
 // checkIDTokenExtras adds what zitadel's verifier leaves out: the audience
