@@ -1,0 +1,170 @@
+package logtotest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+)
+
+// SignIn signs a user in the way a browser with Logto's sign-in app would,
+// and returns the URL Logto finally redirects to (the RP callback with code,
+// state and iss, or an error redirect) without requesting it.
+//
+// authorizeURL is the Location the RP's sign-in route answered. client
+// carries the browser's cookies: pass the same client to reuse the SSO
+// session in a later call, or nil for a fresh browser. Its CheckRedirect is
+// not used: SignIn follows the provider's own redirects itself and stops at
+// the first one that leaves the provider.
+//
+// The hops: GET authorizeURL; on /sign-in, the Experience API
+// (PUT /api/experience, POST verification/password, identification,
+// submit); then /oidc/auth/<uid> -> /consent -> /oidc/auth/<uid2> -> RP.
+func (p *Provider) SignIn(ctx context.Context, client *http.Client, authorizeURL, username, password string) (string, error) {
+	c, err := browserClient(client)
+	if err != nil {
+		return "", err
+	}
+	base, err := url.Parse(p.baseURL())
+	if err != nil {
+		return "", err
+	}
+	next, err := url.Parse(authorizeURL)
+	if err != nil {
+		return "", fmt.Errorf("logtotest: sign-in: bad authorize URL: %w", err)
+	}
+	signedIn := false
+	for range 12 {
+		resp, err := do(ctx, c, http.MethodGet, next.String(), nil)
+		if err != nil {
+			return "", err
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		_ = resp.Body.Close()
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode < 300 || resp.StatusCode > 399 || loc == "" {
+			return "", fmt.Errorf("logtotest: sign-in: GET %s: %s: %s", next, resp.Status, strings.TrimSpace(string(body)))
+		}
+		target, err := next.Parse(loc)
+		if err != nil {
+			return "", fmt.Errorf("logtotest: sign-in: bad Location %q: %w", loc, err)
+		}
+		if (!sameOrigin(target, base) && !sameOrigin(target, next)) || !isProviderPath(target.Path) {
+			return target.String(), nil // leaving the provider: this is the RP callback
+		}
+		if target.Path == "/sign-in" {
+			if signedIn {
+				return "", errors.New("logtotest: sign-in: sent back to /sign-in after signing in")
+			}
+			redirectTo, err := experienceSignIn(ctx, c, target, username, password)
+			if err != nil {
+				return "", err
+			}
+			signedIn = true
+			if target, err = target.Parse(redirectTo); err != nil {
+				return "", err
+			}
+		}
+		if target.Path == "/unknown-session" {
+			return "", errors.New("logtotest: sign-in: the provider lost the interaction (/unknown-session)")
+		}
+		next = target
+	}
+	return "", errors.New("logtotest: sign-in: too many redirects")
+}
+
+// browserClient is a copy of client that does not follow redirects and has
+// a cookie jar.
+func browserClient(client *http.Client) (*http.Client, error) {
+	var c http.Client
+	if client != nil {
+		c = *client
+	}
+	if c.Jar == nil {
+		jar, err := cookiejar.New(nil)
+		if err != nil {
+			return nil, err
+		}
+		c.Jar = jar
+	}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c, nil
+}
+
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Host, b.Host)
+}
+
+func do(ctx context.Context, c *http.Client, method, u string, body any) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return c.Do(req)
+}
+
+// experienceSignIn runs the Experience API calls of Logto's sign-in app and
+// returns submit's redirectTo. An identifier with "@" is sent as an email.
+func experienceSignIn(ctx context.Context, c *http.Client, signIn *url.URL, username, password string) (string, error) {
+	api := func(method, path string, body any, want int, out any) error {
+		u := signIn.ResolveReference(&url.URL{Path: path})
+		resp, err := do(ctx, c, method, u.String(), body)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		if resp.StatusCode != want {
+			return fmt.Errorf("logtotest: sign-in: %s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(data)))
+		}
+		if out != nil {
+			return json.Unmarshal(data, out)
+		}
+		return nil
+	}
+	if err := api(http.MethodPut, "/api/experience", map[string]string{"interactionEvent": "SignIn"}, http.StatusNoContent, nil); err != nil {
+		return "", err
+	}
+	idType := "username"
+	if strings.Contains(username, "@") {
+		idType = "email"
+	}
+	var verification struct {
+		VerificationID string `json:"verificationId"`
+	}
+	err := api(http.MethodPost, "/api/experience/verification/password", map[string]any{
+		"identifier": map[string]string{"type": idType, "value": username},
+		"password":   password,
+	}, http.StatusOK, &verification)
+	if err != nil {
+		return "", err
+	}
+	if err := api(http.MethodPost, "/api/experience/identification",
+		map[string]string{"verificationId": verification.VerificationID}, http.StatusNoContent, nil); err != nil {
+		return "", err
+	}
+	var submit struct {
+		RedirectTo string `json:"redirectTo"`
+	}
+	if err := api(http.MethodPost, "/api/experience/submit", nil, http.StatusOK, &submit); err != nil {
+		return "", err
+	}
+	return submit.RedirectTo, nil
+}

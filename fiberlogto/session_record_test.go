@@ -1,0 +1,121 @@
+package fiberlogto
+
+import (
+	"bytes"
+	"testing"
+)
+
+func sampleRecord() *sessionRecord {
+	r := &sessionRecord{
+		CreatedAt:    1795719379,
+		LastSeen:     1795719400,
+		Subject:      []byte("4nok545k38lv"),
+		SID:          []byte("nyTv8-LI3L_GSc855U9Bo"),
+		Nonce:        []byte("n0nce"),
+		Claims:       []byte(`{"sub":"4nok545k38lv","name":"Harness User","picture":null}`),
+		IDToken:      []byte("eyJhbGciOiJFUzM4NCJ9.e30.sig"),
+		RefreshToken: []byte("v2Sn20"),
+		Scope:        []byte("openid profile offline_access"),
+		UserInfo:     []byte(`{"sub":"4nok545k38lv"}`),
+		UserInfoAt:   1795719401,
+		Version:      7,
+	}
+	r.setAccessToken(accessTokenEntry{Token: []byte("opaque"), Scope: []byte("openid"), ExpiresAt: 1795723000})
+	r.setAccessToken(accessTokenEntry{Key: "r:https://api.example.test", Token: []byte("jwt"), Scope: []byte("read:data"), ExpiresAt: 1795723001})
+	return r
+}
+
+func TestRecordRoundTrip(t *testing.T) {
+	r := sampleRecord()
+	got, err := decodeRecord(r.encode(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.CreatedAt != r.CreatedAt || got.LastSeen != r.LastSeen || got.Version != r.Version || got.UserInfoAt != r.UserInfoAt {
+		t.Fatalf("numbers: %+v", got)
+	}
+	for i, pair := range [][2][]byte{
+		{got.Subject, r.Subject}, {got.SID, r.SID}, {got.Nonce, r.Nonce}, {got.Claims, r.Claims}, {got.IDToken, r.IDToken},
+		{got.RefreshToken, r.RefreshToken}, {got.Scope, r.Scope}, {got.UserInfo, r.UserInfo},
+	} {
+		if !bytes.Equal(pair[0], pair[1]) {
+			t.Fatalf("field %d: %q != %q", i, pair[0], pair[1])
+		}
+	}
+	e := got.accessToken("r:https://api.example.test")
+	if e == nil || string(e.Token) != "jwt" || string(e.Scope) != "read:data" || e.ExpiresAt != 1795723001 {
+		t.Fatalf("access token: %+v", e)
+	}
+	if e := got.accessToken(""); e == nil || string(e.Token) != "opaque" {
+		t.Fatalf("opaque token: %+v", e)
+	}
+}
+
+func TestRecordRejectsCorruption(t *testing.T) {
+	enc := sampleRecord().encode(nil)
+	for i := 0; i < len(enc); i++ {
+		if _, err := decodeRecord(enc[:i]); err == nil {
+			t.Fatalf("truncated at %d decoded without error", i)
+		}
+	}
+	if _, err := decodeRecord(append(enc, 0)); err == nil {
+		t.Fatal("trailing byte accepted")
+	}
+	if _, err := decodeRecord([]byte(`{"json":true}`)); err == nil {
+		t.Fatal("foreign record accepted")
+	}
+}
+
+// FuzzDecodeRecord: whatever the storage holds, decoding returns a record or
+// an error, never a panic, and a decoded record encodes back to its input.
+func FuzzDecodeRecord(f *testing.F) {
+	f.Add(sampleRecord().encode(nil))
+	f.Add([]byte{recordMagic, recordVersion})
+	f.Add([]byte{recordMagic, recordVersion, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := decodeRecord(b)
+		if err != nil {
+			return
+		}
+		if again := r.encode(nil); !bytes.Equal(again, b) {
+			// Non-canonical varints may decode; re-decoding must still agree.
+			r2, err := decodeRecord(again)
+			if err != nil || !bytes.Equal(r2.Claims, r.Claims) || r2.CreatedAt != r.CreatedAt {
+				t.Fatalf("re-encoding changed the record")
+			}
+		}
+	})
+}
+
+func TestSafeReturnPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"/":              "/",
+		"/a/b?c=d#e":     "/a/b?c=d#e",
+		"":               "",
+		"//evil":         "",
+		"/\\evil":        "",
+		"http://evil":    "",
+		"/a\r\nSet-X: y": "",
+		"javascript:x":   "",
+	} {
+		if got := safeReturnPath(in); got != want {
+			t.Errorf("safeReturnPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// FuzzSafeReturnPath: an accepted return path is always a same-origin path.
+func FuzzSafeReturnPath(f *testing.F) {
+	for _, s := range []string{"/", "//x", "/\\x", "/a?b", "http://x", "/%2f%2fx"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p := safeReturnPath(s)
+		if p == "" {
+			return
+		}
+		if p[0] != '/' || (len(p) > 1 && (p[1] == '/' || p[1] == '\\')) {
+			t.Fatalf("unsafe path accepted: %q", p)
+		}
+	})
+}

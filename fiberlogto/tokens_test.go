@@ -1,0 +1,128 @@
+package fiberlogto_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/fiberlogto/sdk/fiberlogto"
+	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
+)
+
+// TestRS256 signs in against a provider configured for RS256, as a Logto
+// with an RSA signing key is.
+func TestRS256(t *testing.T) {
+	h := newHarnessWith(t, nil, providerSetup{options: func(o *logtotest.Options) { o.SigningAlg = "RS256" }})
+	h.signIn()
+	if h.user()["isAuthenticated"] != true {
+		t.Fatal("RS256 ID token not accepted")
+	}
+}
+
+// TestKeyRotation: after Logto rotates its signing key, the unknown kid makes
+// the key set refetch once and sign-in keeps working; discovery is not
+// repeated.
+func TestKeyRotation(t *testing.T) {
+	h := newHarness(t, nil)
+	h.signIn()
+	jwks, disc := h.provider.Calls("jwks"), h.provider.Calls("discovery")
+	h.provider.RotateKeys()
+	h.browser.Jar = newJar()
+	h.signIn()
+	if h.user()["isAuthenticated"] != true {
+		t.Fatal("sign-in after key rotation failed")
+	}
+	if got := h.provider.Calls("jwks") - jwks; got != 1 {
+		t.Errorf("JWKS fetched %d times after rotation, want 1", got)
+	}
+	if got := h.provider.Calls("discovery") - disc; got != 0 {
+		t.Errorf("discovery repeated %d times", got)
+	}
+}
+
+// TestSignedInRequestIsLocal: a signed-in request with fresh tokens calls
+// nothing at Logto.
+func TestSignedInRequestIsLocal(t *testing.T) {
+	h := newHarness(t, nil, func(c *fiberlogto.Config) {
+		c.GetAccessToken = true
+		c.Resource = testResource
+	})
+	h.signIn()
+	h.user() // fetches the resource token once
+	h.provider.ResetCalls()
+	for i := 0; i < 10; i++ {
+		if h.user()["isAuthenticated"] != true {
+			t.Fatal("not signed in")
+		}
+	}
+	for _, ep := range []string{"discovery", "jwks", "token", "userinfo"} {
+		if n := h.provider.Calls(ep); n != 0 {
+			t.Errorf("%s called %d times by signed-in requests", ep, n)
+		}
+	}
+}
+
+func TestOrganizationTokens(t *testing.T) {
+	h := newHarness(t, nil, func(c *fiberlogto.Config) { c.GetOrganizationToken = true })
+	h.signIn()
+	u := h.user()
+	orgs, _ := u["organizationTokens"].(map[string]any)
+	org := logtotest.DemoUser.Organizations[0]
+	tok, _ := orgs[org].(string)
+	if tok == "" {
+		t.Fatalf("no organization token for %s: %v", org, u)
+	}
+	if p := jwtPayload(t, tok); p["aud"] != "urn:logto:organization:"+org {
+		t.Fatalf("organization token aud = %v", p["aud"])
+	}
+	calls := h.provider.Calls("token")
+	h.user()
+	if h.provider.Calls("token") != calls {
+		t.Fatal("a fresh organization token was fetched again")
+	}
+}
+
+func TestFetchUserInfo(t *testing.T) {
+	h := newHarness(t, nil, func(c *fiberlogto.Config) { c.FetchUserInfo = true })
+	h.signIn()
+	u := h.user()
+	info, _ := u["userInfo"].(map[string]any)
+	if info["sub"] != logtotest.DemoUser.ID || info["username"] != logtotest.DemoUser.Username {
+		t.Fatalf("userInfo = %v", u["userInfo"])
+	}
+	calls := h.provider.Calls("userinfo")
+	h.user()
+	if h.provider.Calls("userinfo") != calls {
+		t.Fatal("userinfo fetched again within UserInfoTTL")
+	}
+	h.clock.Advance(10 * time.Minute)
+	h.user()
+	if h.provider.Calls("userinfo") != calls+1 {
+		t.Fatal("userinfo not fetched again after UserInfoTTL")
+	}
+}
+
+// TestTransientRefreshFailureKeepsSession: Logto answering 503 on refresh is
+// a 503 for the request, and the session and its refresh token stay.
+func TestTransientRefreshFailureKeepsSession(t *testing.T) {
+	h := newHarness(t, nil, func(c *fiberlogto.Config) { c.GetAccessToken = true })
+	h.signIn()
+	cookie := h.sessionCookie().Value
+	rt := fiberlogto.RefreshTokenForTest(h.storage, cookie)
+	h.clock.Advance(2 * time.Hour)
+	h.provider.SetTokenHook(func(w http.ResponseWriter, r *http.Request) bool {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return true
+	})
+	resp, _ := h.do(http.MethodGet, "/user", map[string]string{"Accept": "application/json"})
+	if resp.StatusCode != http.StatusServiceUnavailable && resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("refresh against a failing Logto = %d, want 503/502", resp.StatusCode)
+	}
+	if got := fiberlogto.RefreshTokenForTest(h.storage, cookie); got != rt {
+		t.Fatal("refresh token lost after a transient failure")
+	}
+	h.provider.SetTokenHook(nil)
+	if h.user()["isAuthenticated"] != true {
+		t.Fatal("session lost after a transient refresh failure")
+	}
+}
