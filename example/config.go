@@ -1,0 +1,205 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+)
+
+// Defaults of the environment variables.
+const (
+	defaultBaseURL   = "http://localhost:3000"
+	defaultAddr      = "127.0.0.1:3000"
+	defaultDevAddr   = "127.0.0.1:3001"
+	defaultSessionDB = "./fiberlogto-example.sqlite3"
+
+	// In embedded mode (no LOGTO_ENDPOINT) the app registers itself with the
+	// in-process provider under this ID; the secret is random per run
+	// unless LOGTO_APP_SECRET is set.
+	devAppID = "fiberlogto-example"
+	// devResource is the API resource the embedded provider knows and the
+	// demo user has the read:data scope on.
+	devResource = "https://api.example.test"
+	devScopes   = "read:data"
+)
+
+// Session storages SESSION_STORAGE accepts.
+const (
+	storageSQLite = "sqlite"
+	storageMemory = "memory"
+)
+
+// appConfig is everything the example reads from the environment.
+type appConfig struct {
+	// Endpoint is the Logto endpoint; "" until the embedded provider has
+	// started when Embedded is true.
+	Endpoint  string
+	AppID     string
+	AppSecret string
+	// Resource is the API resource indicator /access-token asks a token for
+	// ("" disables the route).
+	Resource string
+	// Scopes are requested at sign-in besides openid, offline_access and
+	// profile.
+	Scopes []string
+	// BaseURL is this app's public URL, without trailing slash.
+	BaseURL string
+	// Addr is where the app listens.
+	Addr string
+	// SessionStorage is storageSQLite or storageMemory.
+	SessionStorage string
+	// SessionDB is the SQLite file.
+	SessionDB string
+	// EncryptionKey encrypts session records at rest (nil: clear).
+	EncryptionKey []byte
+
+	// Embedded is true when LOGTO_ENDPOINT is unset: the example runs its
+	// own Logto-compatible provider on DevAddr, a loopback address.
+	Embedded bool
+	DevAddr  string
+}
+
+// loadConfig reads the configuration from getenv (os.Getenv in main). An
+// empty variable counts as unset. Every error names the variable at fault.
+func loadConfig(getenv func(string) string) (appConfig, error) {
+	env := func(name string) string { return strings.TrimSpace(getenv(name)) }
+	cfg := appConfig{
+		Endpoint:  strings.TrimRight(env("LOGTO_ENDPOINT"), "/"),
+		AppID:     env("LOGTO_APP_ID"),
+		AppSecret: getenv("LOGTO_APP_SECRET"), // a secret is taken as it is
+		Resource:  env("LOGTO_RESOURCE"),
+		Scopes:    strings.Fields(getenv("LOGTO_SCOPES")),
+		BaseURL:   strings.TrimRight(orDefault(env("BASE_URL"), defaultBaseURL), "/"),
+		Addr:      orDefault(env("ADDR"), defaultAddr),
+		SessionDB: orDefault(env("SESSION_DB"), defaultSessionDB),
+	}
+
+	if err := checkHTTPURL("BASE_URL", cfg.BaseURL); err != nil {
+		return cfg, err
+	}
+	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
+		return cfg, fmt.Errorf("ADDR=%q is not host:port (e.g. 127.0.0.1:3000): %v", cfg.Addr, err)
+	}
+
+	switch s := strings.ToLower(env("SESSION_STORAGE")); s {
+	case "", storageSQLite, "sqlite3":
+		cfg.SessionStorage = storageSQLite
+	case storageMemory:
+		cfg.SessionStorage = storageMemory
+	case "redis", "postgres", "postgresql":
+		return cfg, fmt.Errorf("SESSION_STORAGE=%s is not supported yet: use %q or %q", s, storageSQLite, storageMemory)
+	default:
+		return cfg, fmt.Errorf("SESSION_STORAGE=%q is unknown: use %q (default) or %q", getenv("SESSION_STORAGE"), storageSQLite, storageMemory)
+	}
+
+	if raw := env("SESSION_ENCRYPTION_KEY"); raw != "" {
+		key, err := decodeKey(raw)
+		if err != nil {
+			return cfg, fmt.Errorf("SESSION_ENCRYPTION_KEY: %v (generate one with: openssl rand -base64 32)", err)
+		}
+		cfg.EncryptionKey = key
+	}
+
+	if cfg.Resource != "" {
+		if u, err := url.Parse(cfg.Resource); err != nil || u.Scheme == "" || u.Fragment != "" {
+			return cfg, fmt.Errorf("LOGTO_RESOURCE=%q must be an absolute URI without fragment, e.g. https://api.example.com", cfg.Resource)
+		}
+	}
+
+	if cfg.Endpoint != "" {
+		if err := checkHTTPURL("LOGTO_ENDPOINT", cfg.Endpoint); err != nil {
+			return cfg, err
+		}
+		if cfg.AppID == "" {
+			return cfg, errors.New("LOGTO_APP_ID is required with LOGTO_ENDPOINT: the App ID of a Traditional Web application in the Logto Console")
+		}
+		if cfg.AppSecret == "" {
+			return cfg, errors.New("LOGTO_APP_SECRET is required with LOGTO_ENDPOINT: the App secret of that application")
+		}
+		return cfg, nil
+	}
+
+	// Embedded mode: the example runs its own provider.
+	cfg.Embedded = true
+	cfg.DevAddr = orDefault(env("LOGTO_DEV_ADDR"), defaultDevAddr)
+	if err := checkLoopbackAddr(cfg.DevAddr); err != nil {
+		return cfg, err
+	}
+	if cfg.AppID == "" {
+		cfg.AppID = devAppID
+	}
+	if cfg.AppSecret == "" {
+		cfg.AppSecret = randomSecret()
+	}
+	if cfg.Resource == "" {
+		cfg.Resource = devResource
+	}
+	if getenv("LOGTO_SCOPES") == "" {
+		cfg.Scopes = strings.Fields(devScopes)
+	}
+	return cfg, nil
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// checkHTTPURL accepts an absolute http(s) URL without query or fragment:
+// what fiberlogto accepts for Endpoint and BaseURL, checked here to name the
+// variable rather than the Config field.
+func checkHTTPURL(name, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("%s=%q must be an absolute http(s) URL without query or fragment, e.g. http://localhost:3000", name, raw)
+	}
+	return nil
+}
+
+// checkLoopbackAddr refuses to serve the embedded provider, whose demo user
+// has a published password, anywhere but on a loopback address.
+func checkLoopbackAddr(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("LOGTO_DEV_ADDR=%q is not host:port (e.g. 127.0.0.1:3001): %v", addr, err)
+	}
+	if !isLoopbackHost(host) {
+		return fmt.Errorf("LOGTO_DEV_ADDR=%q: the embedded provider only listens on a loopback address (127.0.0.1, ::1 or localhost)", addr)
+	}
+	return nil
+}
+
+// isLoopbackHost reports whether host (no port, no brackets) names this machine.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// decodeKey decodes a base64 (standard or URL alphabet, padded or not)
+// AES-256 key.
+func decodeKey(raw string) ([]byte, error) {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if key, err := enc.DecodeString(raw); err == nil {
+			if len(key) != 32 {
+				return nil, fmt.Errorf("must be the base64 of 32 bytes, got %d bytes", len(key))
+			}
+			return key, nil
+		}
+	}
+	return nil, errors.New("is not valid base64")
+}
+
+func randomSecret() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

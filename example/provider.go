@@ -1,0 +1,41 @@
+package main
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
+)
+
+// startDevProvider starts the in-process Logto-compatible provider the
+// example uses when LOGTO_ENDPOINT is unset, on cfg.DevAddr (a loopback
+// address), with the demo user and one application matching cfg. It returns
+// cfg with Endpoint pointing at the provider.
+//
+// The provider keeps everything in memory: after a restart, sessions stored
+// in SQLite still show the user as signed in, but their tokens are unknown
+// to the new provider, so anything that needs a token asks to sign in again.
+func startDevProvider(cfg appConfig) (*logtotest.Provider, appConfig, error) {
+	resources := []string{devResource}
+	if cfg.Resource != "" && cfg.Resource != devResource {
+		resources = append(resources, cfg.Resource)
+	}
+	p, err := logtotest.NewUnstarted(logtotest.Options{
+		ClientID:               cfg.AppID,
+		ClientSecret:           cfg.AppSecret,
+		RedirectURIs:           []string{cfg.BaseURL + "/logto/sign-in-callback"},
+		PostLogoutRedirectURIs: []string{cfg.BaseURL},
+		Users:                  []logtotest.User{logtotest.DemoUser},
+		Resources:              resources,
+	})
+	if err != nil {
+		return nil, cfg, fmt.Errorf("embedded provider: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.DevAddr)
+	if err != nil {
+		return nil, cfg, fmt.Errorf("embedded provider: listen on LOGTO_DEV_ADDR=%s: %w (set LOGTO_DEV_ADDR to a free loopback address, or LOGTO_ENDPOINT to use a real Logto)", cfg.DevAddr, err)
+	}
+	p.Start(ln)
+	cfg.Endpoint = p.URL
+	return p, cfg, nil
+}
