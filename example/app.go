@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -47,37 +46,9 @@ func newApp(cfg appConfig) (app *fiber.App, cleanup func(), err error) {
 		base.Resources = []string{cfg.Resource}
 	}
 
-	// One Config per fiberlogto instance: the routes that want more than the
-	// claims (userinfo, an API access token) get an instance of their own,
-	// on the same storage, cookie and key, so they read the same sessions.
-	// The app-wide instance skips those routes so that a request is served
-	// by one instance only.
-	mainCfg := base
-	mainCfg.Next = func(c *fiber.Ctx) bool {
-		// As Fiber routes: case-insensitive, trailing slash optional.
-		p := strings.TrimSuffix(c.Path(), "/")
-		return strings.EqualFold(p, "/user/info") || strings.EqualFold(p, "/access-token")
-	}
-	logto, err := fiberlogto.New(mainCfg)
+	logto, err := fiberlogto.New(base)
 	if err != nil {
 		return nil, nil, fmt.Errorf("fiberlogto: %w", err)
-	}
-
-	infoCfg := base
-	infoCfg.FetchUserInfo = true
-	userInfo, err := fiberlogto.New(infoCfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("fiberlogto (userinfo): %w", err)
-	}
-
-	var accessToken *fiberlogto.Logto
-	if cfg.Resource != "" {
-		tokenCfg := base
-		tokenCfg.GetAccessToken = true
-		tokenCfg.Resource = cfg.Resource
-		if accessToken, err = fiberlogto.New(tokenCfg); err != nil {
-			return nil, nil, fmt.Errorf("fiberlogto (access token): %w", err)
-		}
 	}
 
 	app = fiber.New(fiber.Config{
@@ -92,7 +63,7 @@ func newApp(cfg appConfig) (app *fiber.App, cleanup func(), err error) {
 	}
 	// The /logto/* routes, and fiberlogto.User(c) on every other request.
 	app.Use(logto.Handler())
-	registerRoutes(app, cfg, userInfo, accessToken)
+	registerRoutes(app, cfg)
 	return app, cleanup, nil
 }
 

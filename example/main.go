@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -46,6 +47,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 
 	if cfg.Embedded {
+		// zitadel's op logs every route it registers and every error it
+		// answers to the global logger; only errors matter for a demo.
+		slog.SetDefault(slog.New(slog.NewTextHandler(stderr(stdout), &slog.HandlerOptions{Level: slog.LevelError})))
 		p, effective, err := startDevProvider(cfg)
 		if err != nil {
 			return err
@@ -104,4 +108,12 @@ func printBanner(w io.Writer, cfg appConfig, listening string) {
 	fmt.Fprintf(w, "  Logto: embedded Logto-compatible provider at %s (set LOGTO_ENDPOINT to use a real Logto)\n", cfg.Endpoint)
 	fmt.Fprintf(w, "  Sign in: open %s/logto/sign-in, username: %s, password: %s\n",
 		cfg.BaseURL, logtotest.DemoUser.Username, logtotest.DemoUser.Password)
+}
+
+// stderr is where logs go: os.Stderr, unless a test captures stdout.
+func stderr(stdout io.Writer) io.Writer {
+	if stdout == os.Stdout {
+		return os.Stderr
+	}
+	return stdout
 }

@@ -12,9 +12,9 @@ import (
 )
 
 // registerRoutes adds the tutorial's pages, after app.Use(logto.Handler()).
-// userInfo serves /user/info; accessToken serves /access-token and is nil
-// when no LOGTO_RESOURCE is configured.
-func registerRoutes(app *fiber.App, cfg appConfig, userInfo, accessToken *fiberlogto.Logto) {
+// The routes that want more than the claims ask for it with
+// fiberlogto.Fetch, as the tutorial's per-route withLogto config does.
+func registerRoutes(app *fiber.App, cfg appConfig) {
 	app.Get("/", home)
 
 	// The user context as @logto/express's req.user: isAuthenticated, claims.
@@ -24,7 +24,7 @@ func registerRoutes(app *fiber.App, cfg appConfig, userInfo, accessToken *fiberl
 	})
 
 	// The same with Logto's userinfo answer (FetchUserInfo on this route only).
-	app.Get("/user/info", userInfo.Handler(), func(c *fiber.Ctx) error {
+	app.Get("/user/info", fiberlogto.Fetch(fiberlogto.FetchOptions{UserInfo: true}), func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderCacheControl, "no-store")
 		return c.JSON(fiberlogto.User(c))
 	})
@@ -36,7 +36,7 @@ func registerRoutes(app *fiber.App, cfg appConfig, userInfo, accessToken *fiberl
 	})
 
 	// An access token for the API resource LOGTO_RESOURCE.
-	if accessToken == nil {
+	if cfg.Resource == "" {
 		app.Get("/access-token", func(c *fiber.Ctx) error {
 			c.Set(fiber.HeaderCacheControl, "no-store")
 			return c.Status(fiber.StatusBadRequest).JSON(fiber.Map{
@@ -45,15 +45,16 @@ func registerRoutes(app *fiber.App, cfg appConfig, userInfo, accessToken *fiberl
 		})
 		return
 	}
-	app.Get("/access-token", accessToken.Handler(), fiberlogto.RequireAuth(), func(c *fiber.Ctx) error {
-		c.Set(fiber.HeaderCacheControl, "no-store")
-		user := fiberlogto.User(c)
-		scopes := user.Scopes
-		if scopes == nil {
-			scopes = []string{}
-		}
-		return c.JSON(fiber.Map{"accessToken": user.AccessToken, "scopes": scopes})
-	})
+	app.Get("/access-token", fiberlogto.RequireAuth(),
+		fiberlogto.Fetch(fiberlogto.FetchOptions{AccessToken: true, Resource: cfg.Resource}), func(c *fiber.Ctx) error {
+			c.Set(fiber.HeaderCacheControl, "no-store")
+			user := fiberlogto.User(c)
+			scopes := user.Scopes
+			if scopes == nil {
+				scopes = []string{}
+			}
+			return c.JSON(fiber.Map{"accessToken": user.AccessToken, "scopes": scopes})
+		})
 }
 
 // home is the tutorial's page: a sign-in link, or a greeting and a

@@ -4,15 +4,34 @@ package fiberlogto
 // tests, which look into storage to assert that a session is gone.
 func StorageKeyForTest(id string) string { return storageKey(sessionKeyPrefix, id) }
 
-// RefreshTokenForTest reads the refresh token of a stored, unencrypted session.
-func RefreshTokenForTest(s interface{ Get(string) ([]byte, error) }, id string) string {
+type getter interface{ Get(string) ([]byte, error) }
+
+func recordForTest(s getter, id string) *sessionRecord {
 	raw, err := s.Get(StorageKeyForTest(id))
 	if err != nil || len(raw) == 0 {
-		return ""
+		return nil
 	}
 	rec, err := decodeRecord(raw)
 	if err != nil {
-		return ""
+		return nil
 	}
-	return string(rec.RefreshToken)
+	return rec
+}
+
+// RefreshTokenForTest reads the refresh token of a stored, unencrypted session.
+func RefreshTokenForTest(s getter, id string) string {
+	if rec := recordForTest(s, id); rec != nil {
+		return string(rec.RefreshToken)
+	}
+	return ""
+}
+
+// AccessTokenForTest reads a stored access token ("" is Logto's opaque one).
+func AccessTokenForTest(s getter, id, key string) string {
+	if rec := recordForTest(s, id); rec != nil {
+		if e := rec.accessToken(key); e != nil {
+			return string(e.Token)
+		}
+	}
+	return ""
 }

@@ -281,10 +281,20 @@ func decodeJSON(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) 
 // party (an admin, the user elsewhere) would.
 func (h *harness) revoke(token string) {
 	h.t.Helper()
+	h.revokeAs(token, "refresh_token")
+}
+
+func (h *harness) revokeAccess(token string) {
+	h.t.Helper()
+	h.revokeAs(token, "access_token")
+}
+
+func (h *harness) revokeAs(token, hint string) {
+	h.t.Helper()
 	if token == "" {
 		h.t.Fatal("no token to revoke")
 	}
-	form := url.Values{"token": {token}, "token_type_hint": {"refresh_token"}}
+	form := url.Values{"token": {token}, "token_type_hint": {hint}}
 	req, _ := http.NewRequest(http.MethodPost, h.provider.Issuer+"/token/revocation", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(url.QueryEscape(h.provider.ClientID), url.QueryEscape(h.provider.ClientSecret))

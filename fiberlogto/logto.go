@@ -30,6 +30,7 @@ type Logto struct {
 	store    *sessionStore
 	locks    keyedMutex
 	routes   map[string]route
+	fetch    FetchOptions // what Config asks for on every request
 	// signInCookie binds pending sign-ins to the browser.
 	signInCookie string
 }
@@ -50,7 +51,7 @@ func New(config ...Config) (*Logto, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Logto{cfg: cfg}
+	l := &Logto{cfg: cfg, fetch: cfg.fetchOptions()}
 	l.provider = newProvider(&l.cfg)
 	l.store, err = newSessionStore(&l.cfg)
 	if err != nil {

@@ -379,6 +379,10 @@ func appendQuery(base string, q url.Values) string {
 	return base + sep + q.Encode()
 }
 
+// errTokenRejected: Logto refused an access token at userinfo
+// (invalid_token); the caller refreshes it once.
+var errTokenRejected = fmt.Errorf("%w: access token rejected", ErrNoToken)
+
 // classifyTokenError maps an error of a call to Logto onto a sentinel.
 func classifyTokenError(err error) error {
 	var re *oauth2.RetrieveError
@@ -405,6 +409,8 @@ func classifyOAuthError(code string, status int, err error) error {
 		return fmt.Errorf("%w: %v", ErrInvalidGrant, err)
 	case "invalid_client", "unauthorized_client":
 		return fmt.Errorf("%w: %s", ErrInvalidClient, code) // never the body: it may echo credentials
+	case "invalid_token":
+		return fmt.Errorf("%w: %v", errTokenRejected, err)
 	case "access_denied", "insufficient_scope", "invalid_target", "invalid_scope":
 		return fmt.Errorf("%w: %s", ErrNoToken, code)
 	case "":

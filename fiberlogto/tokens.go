@@ -1,6 +1,7 @@
 package fiberlogto
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,30 +15,87 @@ import (
 // the session has been deleted and the request goes on anonymous.
 var errSignedOut = errors.New("session signed out after invalid_grant")
 
-// fillTokens adds what Config asks for beyond the claims: access token,
-// organization tokens, userinfo. Each comes from the session when fresh, and
-// is refreshed otherwise.
-func (l *Logto) fillTokens(c *fiber.Ctx, user *UserContext) error {
-	cfg := &l.cfg
-	if !cfg.GetAccessToken && !cfg.GetOrganizationToken && !cfg.FetchUserInfo {
+// FetchOptions ask for more than the claims: an access token, organization
+// tokens, Logto's userinfo. Config sets them for every request; Fetch sets
+// them for one route, as @logto/express's per-route withLogto config does.
+type FetchOptions struct {
+	// UserInfo fills UserContext.UserInfo (cached for Config.UserInfoTTL).
+	UserInfo bool
+	// AccessToken fills UserContext.AccessToken and Scopes: the JWT for
+	// Resource when set (it must be in Config.Resources or Config.Resource),
+	// Logto's opaque token otherwise.
+	AccessToken bool
+	Resource    string
+	// OrganizationTokens fills UserContext.OrganizationTokens for
+	// OrganizationID, or for every organization in the claims.
+	OrganizationTokens bool
+	OrganizationID     string
+}
+
+func (cfg *Config) fetchOptions() FetchOptions {
+	return FetchOptions{
+		UserInfo:           cfg.FetchUserInfo,
+		AccessToken:        cfg.GetAccessToken,
+		Resource:           cfg.Resource,
+		OrganizationTokens: cfg.GetOrganizationToken,
+		OrganizationID:     cfg.OrganizationID,
+	}
+}
+
+func (o FetchOptions) any() bool { return o.UserInfo || o.AccessToken || o.OrganizationTokens }
+
+// Fetch returns a route middleware that adds what opts asks for to the
+// request's UserContext. It runs after WithLogto and shares its sessions
+// and its refresh lock, so a route asking for more never races the others.
+// An anonymous request passes untouched (guard it with RequireAuth).
+func Fetch(opts FetchOptions) fiber.Handler {
+	if opts.Resource != "" {
+		if err := checkResource("FetchOptions.Resource", opts.Resource); err != nil {
+			panic(err)
+		}
+	}
+	return func(c *fiber.Ctx) error {
+		l, _ := c.Locals(localsKey).(*Logto)
+		if l == nil {
+			return DefaultErrorHandler(c, fmt.Errorf("%w: fiberlogto.Fetch runs after WithLogto", ErrConfig))
+		}
+		user := UserFrom(c, l.cfg.ContextKey)
+		if !user.IsAuthenticated {
+			return c.Next()
+		}
+		if err := l.fillTokens(c, user, opts); err != nil {
+			if !errors.Is(err, errSignedOut) {
+				return l.cfg.ErrorHandler(c, err)
+			}
+			l.store.clearCookie(c, l.cfg.CookieName, "/")
+			c.Locals(l.cfg.ContextKey, &UserContext{})
+		}
+		return c.Next()
+	}
+}
+
+// fillTokens adds what opts asks for beyond the claims. Each comes from the
+// session when fresh, and is refreshed otherwise.
+func (l *Logto) fillTokens(c *fiber.Ctx, user *UserContext, opts FetchOptions) error {
+	if !opts.any() {
 		return nil
 	}
 	ctx := c.UserContext()
-	if cfg.GetAccessToken {
-		e, err := l.accessToken(ctx, user, resourceKey(cfg.Resource), cfg.Resource, "")
+	if opts.AccessToken {
+		e, err := l.accessToken(ctx, user, resourceKey(opts.Resource), opts.Resource, "", nil)
 		if err != nil {
 			return err
 		}
 		user.AccessToken = string(e.Token)
 		user.Scopes = strings.Fields(string(e.Scope))
 	}
-	if cfg.GetOrganizationToken {
-		orgs := []string{cfg.OrganizationID}
-		if cfg.OrganizationID == "" {
+	if opts.OrganizationTokens {
+		orgs := []string{opts.OrganizationID}
+		if opts.OrganizationID == "" {
 			orgs = user.organizations()
 		}
 		for _, org := range orgs {
-			e, err := l.accessToken(ctx, user, "o:"+org, "", org)
+			e, err := l.accessToken(ctx, user, "o:"+org, "", org, nil)
 			if err != nil {
 				if errors.Is(err, ErrNoToken) {
 					continue // not a member (any more), or no organization scope
@@ -50,7 +108,7 @@ func (l *Logto) fillTokens(c *fiber.Ctx, user *UserContext) error {
 			user.OrganizationTokens[org] = string(e.Token)
 		}
 	}
-	if cfg.FetchUserInfo {
+	if opts.UserInfo {
 		info, err := l.userInfo(ctx, user)
 		if err != nil {
 			return err
@@ -81,11 +139,15 @@ func (l *Logto) fresh(e *accessTokenEntry) bool {
 }
 
 // accessToken returns the token stored under key, refreshing it when it is
-// missing or about to expire. Refreshes of one session never overlap: the
-// second request waits, re-reads the session and finds the first one's
-// token, so a rotating refresh token is never sent twice.
-func (l *Logto) accessToken(ctx context.Context, user *UserContext, key, resource, org string) (*accessTokenEntry, error) {
-	if e := user.record.accessToken(key); l.fresh(e) {
+// missing or about to expire, or when it is the token Logto just rejected.
+// Refreshes of one session never overlap: the second request waits,
+// re-reads the session and finds the first one's token, so a rotating
+// refresh token is never sent twice.
+func (l *Logto) accessToken(ctx context.Context, user *UserContext, key, resource, org string, rejected []byte) (*accessTokenEntry, error) {
+	usable := func(e *accessTokenEntry) bool {
+		return l.fresh(e) && (rejected == nil || !bytes.Equal(e.Token, rejected))
+	}
+	if e := user.record.accessToken(key); usable(e) {
 		return e, nil
 	}
 	unlock := l.locks.lock("s:" + user.sessionID)
@@ -100,7 +162,7 @@ func (l *Logto) accessToken(ctx context.Context, user *UserContext, key, resourc
 	}
 	user.record = rec
 	user.Claims = rec.Claims
-	if e := rec.accessToken(key); l.fresh(e) {
+	if e := rec.accessToken(key); usable(e) {
 		return e, nil
 	}
 	if len(rec.RefreshToken) == 0 {
@@ -138,19 +200,29 @@ func (l *Logto) applyRefresh(rec *sessionRecord, ts *tokenSet, key string) {
 }
 
 // userInfo returns the cached userinfo answer or fetches a new one with the
-// opaque access token.
+// opaque access token. A token Logto rejects (revoked, or issued before a
+// restart of a test provider) is refreshed once; if the grant is gone the
+// session ends.
 func (l *Logto) userInfo(ctx context.Context, user *UserContext) ([]byte, error) {
 	now := l.cfg.Now().Unix()
 	if rec := user.record; len(rec.UserInfo) > 0 && now < rec.UserInfoAt+int64(l.cfg.UserInfoTTL.Seconds()) {
 		return rec.UserInfo, nil
 	}
-	e, err := l.accessToken(ctx, user, "", "", "")
-	if err != nil {
-		return nil, err
-	}
-	info, err := l.provider.userInfo(ctx, string(e.Token), string(user.record.Subject))
-	if err != nil {
-		return nil, err
+	var rejected []byte
+	var info []byte
+	for attempt := 0; ; attempt++ {
+		e, err := l.accessToken(ctx, user, "", "", "", rejected)
+		if err != nil {
+			return nil, err
+		}
+		info, err = l.provider.userInfo(ctx, string(e.Token), string(user.record.Subject))
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errTokenRejected) || attempt > 0 {
+			return nil, err
+		}
+		rejected = e.Token
 	}
 	unlock := l.locks.lock("s:" + user.sessionID)
 	defer unlock()

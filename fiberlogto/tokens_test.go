@@ -1,9 +1,13 @@
 package fiberlogto_test
 
 import (
+	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/gofiber/fiber/v2"
 
 	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
@@ -124,5 +128,52 @@ func TestTransientRefreshFailureKeepsSession(t *testing.T) {
 	h.provider.SetTokenHook(nil)
 	if h.user()["isAuthenticated"] != true {
 		t.Fatal("session lost after a transient refresh failure")
+	}
+}
+
+// TestFetchPerRoute: one route asks for userinfo and an access token, the
+// others don't, all on one middleware instance.
+func TestFetchPerRoute(t *testing.T) {
+	h := newHarness(t, nil)
+	h.app.Get("/user/info", fiberlogto.Fetch(fiberlogto.FetchOptions{UserInfo: true, AccessToken: true, Resource: testResource}),
+		func(c *fiber.Ctx) error { return c.JSON(fiberlogto.User(c)) })
+	h.signIn()
+	if u := h.user(); u["userInfo"] != nil || u["accessToken"] != nil {
+		t.Fatalf("/user got extras: %v", u)
+	}
+	resp, body := h.get("/user/info")
+	var u map[string]any
+	if err := json.Unmarshal([]byte(body), &u); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/user/info = %d %s", resp.StatusCode, body)
+	}
+	if info, _ := u["userInfo"].(map[string]any); info["sub"] != logtotest.DemoUser.ID {
+		t.Fatalf("userInfo = %v", u["userInfo"])
+	}
+	if p := jwtPayload(t, u["accessToken"].(string)); p["aud"] != testResource {
+		t.Fatalf("access token aud = %v", p["aud"])
+	}
+	// Anonymous: Fetch lets the request through untouched.
+	h.browser.Jar = newJar()
+	resp, body = h.get("/user/info")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"isAuthenticated":false`) {
+		t.Fatalf("anonymous /user/info = %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestUserInfoRejectedTokenIsRefreshed: Logto rejecting the stored access
+// token at userinfo (revoked) makes one refresh and one retry, not a 502.
+func TestUserInfoRejectedTokenIsRefreshed(t *testing.T) {
+	h := newHarness(t, nil, func(c *fiberlogto.Config) { c.FetchUserInfo = true; c.UserInfoTTL = time.Second })
+	h.signIn()
+	cookie := h.sessionCookie().Value
+	h.revokeAccess(fiberlogto.AccessTokenForTest(h.storage, cookie, ""))
+	h.clock.Advance(2 * time.Second)
+	tokenCalls := h.provider.Calls("token")
+	u := h.user()
+	if info, _ := u["userInfo"].(map[string]any); info["sub"] != logtotest.DemoUser.ID {
+		t.Fatalf("userInfo after a rejected token = %v", u)
+	}
+	if got := h.provider.Calls("token") - tokenCalls; got != 1 {
+		t.Fatalf("token calls = %d, want 1 refresh", got)
 	}
 }

@@ -29,7 +29,7 @@ func (l *Logto) userContext(c *fiber.Ctx) (*UserContext, error) {
 		}
 	}
 	user := &UserContext{IsAuthenticated: true, Claims: rec.Claims, sessionID: id, record: rec}
-	if err := l.fillTokens(c, user); err != nil {
+	if err := l.fillTokens(c, user, l.fetch); err != nil {
 		if errors.Is(err, errSignedOut) {
 			l.store.clearCookie(c, l.cfg.CookieName, "/")
 			return &UserContext{}, nil
