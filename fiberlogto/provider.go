@@ -86,50 +86,62 @@ func (p *provider) get(ctx context.Context) (*discovered, error) {
 func (p *provider) discover(ctx context.Context) (*discovered, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.HTTPTimeout)
 	defer cancel()
-	relying, err := rp.NewRelyingPartyOIDC(ctx, p.issuer(), p.cfg.AppID, p.cfg.AppSecret, p.cfg.redirectURI(), p.cfg.scopes(),
-		rp.WithHTTPClient(p.cfg.HTTPClient),
-		rp.WithAuthStyle(oauth2.AuthStyleInHeader),
-		// Logto signs with ES384; zitadel accepts only RS256 unless told to
-		// take the algorithms from discovery.
-		rp.WithSigningAlgsFromDiscovery(),
-		rp.WithVerifierOpts(
-			rp.WithIssuedAtOffset(p.cfg.ClockSkew),
-			rp.WithIssuedAtMaxAge(10*time.Minute),
-		),
-	)
+	// client.Discover checks that the document names our issuer: a document
+	// for another issuer is never used (fail closed).
+	dc, err := client.Discover(ctx, p.issuer(), p.cfg.HTTPClient)
 	if err != nil {
-		if errors.Is(err, oidc.ErrIssuerInvalid) {
-			// Fail closed: a discovery document for another issuer is never used.
-			return nil, fmt.Errorf("%w: discovery issuer is not %s", ErrProviderUnavailable, p.issuer())
-		}
 		// Whatever went wrong, the answer to the user is the same: try later.
 		return nil, fmt.Errorf("%w: discovery: %v", ErrProviderUnavailable, err)
 	}
-	ep := relying.OAuthConfig().Endpoint
+	if dc.AuthorizationEndpoint == "" || dc.TokenEndpoint == "" || dc.JwksURI == "" {
+		return nil, fmt.Errorf("%w: discovery lacks the authorization, token or JWKS endpoint", ErrProviderUnavailable)
+	}
+	relying, err := rp.NewRelyingPartyOAuth(&oauth2.Config{
+		ClientID:     p.cfg.AppID,
+		ClientSecret: p.cfg.AppSecret,
+		RedirectURL:  p.cfg.redirectURI(),
+		Scopes:       p.cfg.scopes(),
+		Endpoint:     oauth2.Endpoint{AuthURL: dc.AuthorizationEndpoint, TokenURL: dc.TokenEndpoint},
+	}, rp.WithHTTPClient(p.cfg.HTTPClient), rp.WithAuthStyle(oauth2.AuthStyleInHeader))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	// Our own key set rather than zitadel's: it rate-limits refetches for
+	// unknown kids and skips keys it cannot use instead of failing.
+	ks := newKeySet(dc.JwksURI, p.cfg.HTTPClient, p.cfg.HTTPTimeout, p.cfg.Now)
+	_ = ks.refetch(ctx) // warm the cache; a failure is retried on first use
 	d := &discovered{
-		rp:            relying,
-		authURL:       ep.AuthURL,
-		tokenURL:      ep.TokenURL,
-		endSessionURL: relying.GetEndSessionEndpoint(),
+		rp:            userInfoRP{RelyingParty: relying, endpoint: dc.UserinfoEndpoint},
+		authURL:       dc.AuthorizationEndpoint,
+		tokenURL:      dc.TokenEndpoint,
+		endSessionURL: dc.EndSessionEndpoint,
+		revokeURL:     dc.RevocationEndpoint,
 	}
-	if rc, ok := relying.(client.RevokeCaller); ok {
-		d.revokeURL = rc.GetRevokeEndpoint()
-	}
-	if d.authURL == "" || d.tokenURL == "" {
-		return nil, fmt.Errorf("%w: discovery lacks authorization or token endpoint", ErrProviderUnavailable)
-	}
-	base := relying.IDTokenVerifier()
-	v := *base
-	v.Nonce = func(ctx context.Context) string {
-		n, _ := ctx.Value(nonceKey{}).(string)
-		return n
-	}
-	d.verifier = &v
-	rv := *base
+	v := rp.NewIDTokenVerifier(p.issuer(), p.cfg.AppID, ks,
+		// Logto signs with ES384; the algorithms come from discovery, never
+		// from the token, so alg none or HS256 with a public key never pass.
+		rp.WithSupportedSigningAlgorithms(dc.IDTokenSigningAlgValuesSupported...),
+		rp.WithIssuedAtOffset(p.cfg.ClockSkew),
+		rp.WithIssuedAtMaxAge(10*time.Minute),
+		rp.WithNonce(func(ctx context.Context) string {
+			n, _ := ctx.Value(nonceKey{}).(string)
+			return n
+		}),
+	)
+	d.verifier = v
+	rv := *v
 	rv.Nonce = nil
 	d.refreshVerifier = &rv
 	return d, nil
 }
+
+// userInfoRP gives rp.Userinfo the endpoint from our discovery.
+type userInfoRP struct {
+	rp.RelyingParty
+	endpoint string
+}
+
+func (u userInfoRP) UserinfoEndpoint() string { return u.endpoint }
 
 // tokenSet is what a token response yields after verification.
 type tokenSet struct {
@@ -352,8 +364,18 @@ func (p *provider) revoke(ctx context.Context, token, hint string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.HTTPTimeout)
 	defer cancel()
-	return rp.RevokeToken(ctx, d.rp, token, hint)
+	return client.CallRevokeEndpoint(ctx, client.RevokeRequest{Token: token, TokenTypeHint: hint},
+		httphelper.AuthorizeBasic(p.cfg.AppID, p.cfg.AppSecret),
+		revokeCaller{url: d.revokeURL, client: p.cfg.HTTPClient})
 }
+
+type revokeCaller struct {
+	url    string
+	client *http.Client
+}
+
+func (r revokeCaller) GetRevokeEndpoint() string { return r.url }
+func (r revokeCaller) HttpClient() *http.Client  { return r.client } //nolint:revive // zitadel's interface
 
 // endSessionURL builds Logto's end-session URL. It carries only id_token_hint,
 // client_id and the configured post-logout URI: Logto honours the redirect

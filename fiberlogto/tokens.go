@@ -165,24 +165,58 @@ func (l *Logto) accessToken(ctx context.Context, user *UserContext, key, resourc
 	if e := rec.accessToken(key); usable(e) {
 		return e, nil
 	}
-	if len(rec.RefreshToken) == 0 {
-		return nil, fmt.Errorf("%w: the session has no refresh token (was prompt=consent sent?)", ErrNoToken)
-	}
-	ts, err := l.provider.refresh(ctx, string(rec.RefreshToken), resource, org, string(rec.Subject), string(rec.Nonce))
-	if err != nil {
-		if errors.Is(err, ErrInvalidGrant) {
-			// The grant is gone (revoked, expired, replayed): sign out cleanly.
-			_ = l.store.delete(user.sessionID)
-			return nil, errSignedOut
+	for attempt := 0; ; attempt++ {
+		if len(rec.RefreshToken) == 0 {
+			return nil, fmt.Errorf("%w: the session has no refresh token (was prompt=consent sent?)", ErrNoToken)
 		}
-		return nil, err
+		sent := rec.RefreshToken
+		ts, err := l.provider.refresh(ctx, string(sent), resource, org, string(rec.Subject), string(rec.Nonce))
+		if err == nil {
+			l.applyRefresh(rec, ts, key)
+			if err := l.store.save(user.sessionID, rec); err != nil {
+				return nil, err
+			}
+			user.record = rec
+			user.Claims = rec.Claims
+			return rec.accessToken(key), nil
+		}
+		if !errors.Is(err, ErrInvalidGrant) {
+			return nil, refreshFailure(err)
+		}
+		// Another instance sharing the storage may have rotated the refresh
+		// token meanwhile: a rotation race is not a revoked grant. Re-read
+		// before giving up, and use the winner's tokens.
+		cur, lerr := l.store.load(user.sessionID)
+		if lerr != nil {
+			return nil, lerr
+		}
+		if attempt == 0 && cur != nil && !bytes.Equal(cur.RefreshToken, sent) {
+			rec = cur
+			user.record, user.Claims = rec, rec.Claims
+			if e := rec.accessToken(key); usable(e) {
+				return e, nil
+			}
+			continue
+		}
+		// The grant is gone (revoked, expired, replayed): sign out cleanly.
+		_ = l.store.delete(user.sessionID)
+		return nil, errSignedOut
 	}
-	l.applyRefresh(rec, ts, key)
-	if err := l.store.save(user.sessionID, rec); err != nil {
-		return nil, err
+}
+
+// refreshFailure maps a failed refresh onto what the request answers: Logto
+// failing or slow is a 503 (the refresh token is kept for the next try); a
+// refreshed ID token that fails verification is Logto's fault, a 502.
+func refreshFailure(err error) error {
+	switch {
+	case errors.Is(err, ErrProviderTimeout), errors.Is(err, ErrProviderUnavailable):
+		return fmt.Errorf("%w: refresh: %v", ErrProviderUnavailable, err)
+	case errors.Is(err, ErrProviderResponse):
+		return fmt.Errorf("%w: refresh: %v", ErrProviderUnavailable, err)
+	case errors.Is(err, ErrInvalidIDToken):
+		return fmt.Errorf("%w: refreshed ID token rejected: %v", ErrProviderResponse, err)
 	}
-	user.Claims = rec.Claims
-	return rec.accessToken(key), nil
+	return err
 }
 
 // applyRefresh merges a refresh response into the record. A new refresh

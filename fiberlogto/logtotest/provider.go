@@ -179,6 +179,7 @@ type Provider struct {
 	calls         map[string]int
 	down          bool
 	tokenHook     func(http.ResponseWriter, *http.Request) bool
+	misbehavior   Misbehavior
 
 	keyMu sync.RWMutex
 	keys  []*signingKey // keys[0] signs; the rest stay in the JWKS

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -106,6 +107,7 @@ func (p *Provider) serve(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
+	p.delay(r, name)
 	if name == "token" && hook != nil {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -280,15 +282,32 @@ func (s *opServer) Discovery(ctx context.Context, r *op.Request[struct{}]) (*op.
 		BackchannelLogoutSessionSupported:  true,
 		ClaimTypesSupported:                []string{"normal"},
 	}
-	resp := op.NewResponse(d)
+	var doc any = d
+	if m := s.p.currentMisbehavior(); m.Discovery != nil {
+		var mdoc map[string]any
+		b, err := json.Marshal(d)
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(b, &mdoc); err != nil {
+			return nil, err
+		}
+		m.Discovery(mdoc)
+		doc = mdoc
+	}
+	resp := op.NewResponse(doc)
 	resp.Header.Set("Access-Control-Allow-Origin", "*")
 	return resp, nil
 }
 
 // Keys serves the JWKS (§2).
 func (s *opServer) Keys(ctx context.Context, r *op.Request[struct{}]) (*op.Response, error) {
+	keys, err := s.p.keysResponse(ctx)
+	if err != nil {
+		return nil, err
+	}
 	s.p.setContentType(ctx, "application/jwk-set+json; charset=utf-8")
-	return op.NewResponse(s.p.jwks()), nil
+	return op.NewResponse(keys), nil
 }
 
 // Health and Ready answer ok, so the op routes under /oidc are complete.

@@ -61,7 +61,7 @@ func (p *Provider) finishTokens(ctx context.Context, t *pendingTokens) (*op.Resp
 	}
 	if t.idClaims != nil {
 		t.idClaims["at_hash"] = tokenHash(p.activeKey().alg, at)
-		idt, err := p.sign("JWT", t.idClaims)
+		idt, err := p.signIDToken(t.idClaims)
 		if err != nil {
 			return nil, err
 		}

@@ -30,6 +30,9 @@ func (s *opServer) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRequ
 	if claims == nil {
 		return nil, p.fail(ctx, http.StatusUnauthorized, "invalid_token", "invalid token provided", nil)
 	}
+	if m := p.currentMisbehavior(); m.UserInfo != nil {
+		m.UserInfo(claims)
+	}
 	p.setContentType(ctx, "application/json; charset=utf-8")
 	return op.NewResponse(claims), nil
 }
