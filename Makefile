@@ -2,13 +2,23 @@
 GO ?= go
 export CGO_ENABLED = 1
 
-.PHONY: all test unit race lint example build tidy
+.PHONY: all test unit race lint fuzz example build tidy
 
 all: test
 
-## test: every test: vet, then the whole module with the race detector
+## test: every test: lint, the whole module with the race detector, then the fuzz targets for a bounded time
 test: lint
 	$(GO) test -race -count=1 ./...
+	$(MAKE) fuzz
+
+## fuzz: each fuzz target for FUZZTIME (crashers found are kept in testdata/fuzz as regression inputs)
+FUZZTIME ?= 10s
+FUZZ_TARGETS = FuzzCallbackQuery FuzzSessionCookie FuzzDecodeRecord FuzzSafeReturnPath
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $$t for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./fiberlogto/ || exit 1; \
+	done
 
 ## unit: the tests without the race detector (faster)
 unit:

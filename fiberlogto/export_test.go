@@ -35,3 +35,12 @@ func AccessTokenForTest(s getter, id, key string) string {
 	}
 	return ""
 }
+
+// TransactionKeyForTest exposes the storage key of a pending sign-in.
+func TransactionKeyForTest(state string) string { return storageKey(transactionKeyPrefix, state) }
+
+// Storage key prefixes, for tests that watch what is written.
+const (
+	SessionKeyPrefixForTest     = sessionKeyPrefix
+	TransactionKeyPrefixForTest = transactionKeyPrefix
+)

@@ -81,6 +81,7 @@ func newHarness(t *testing.T, store fiber.Storage, opts ...harnessOption) *harne
 type providerSetup struct {
 	options func(*logtotest.Options)
 	before  func(*logtotest.Provider)
+	routes  func(*fiber.App) // more routes, added before the app listens
 }
 
 // newHarnessWith is newHarness with a provider setup.
@@ -129,6 +130,9 @@ func newHarnessWith(t *testing.T, store fiber.Storage, ps providerSetup, opts ..
 	app.Get("/", func(c *fiber.Ctx) error { return c.SendString("home") })
 	app.Get("/user", func(c *fiber.Ctx) error { return c.JSON(fiberlogto.User(c)) })
 	app.Get("/protected", fiberlogto.RequireAuth(), func(c *fiber.Ctx) error { return c.SendString("protected resource") })
+	if ps.routes != nil {
+		ps.routes(app)
+	}
 	go func() { _ = app.Listener(ln) }()
 
 	jar, _ := cookiejar.New(nil)

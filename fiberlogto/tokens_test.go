@@ -134,9 +134,10 @@ func TestTransientRefreshFailureKeepsSession(t *testing.T) {
 // TestFetchPerRoute: one route asks for userinfo and an access token, the
 // others don't, all on one middleware instance.
 func TestFetchPerRoute(t *testing.T) {
-	h := newHarness(t, nil)
-	h.app.Get("/user/info", fiberlogto.Fetch(fiberlogto.FetchOptions{UserInfo: true, AccessToken: true, Resource: testResource}),
-		func(c *fiber.Ctx) error { return c.JSON(fiberlogto.User(c)) })
+	h := newHarnessWith(t, nil, providerSetup{routes: func(app *fiber.App) {
+		app.Get("/user/info", fiberlogto.Fetch(fiberlogto.FetchOptions{UserInfo: true, AccessToken: true, Resource: testResource}),
+			func(c *fiber.Ctx) error { return c.JSON(fiberlogto.User(c)) })
+	}})
 	h.signIn()
 	if u := h.user(); u["userInfo"] != nil || u["accessToken"] != nil {
 		t.Fatalf("/user got extras: %v", u)

@@ -30,6 +30,9 @@ type Misbehavior struct {
 	// with HMAC-SHA256 keyed by the public key's JSON, the classic
 	// algorithm-confusion attack.
 	IDTokenSigning string
+	// TokenResponse edits a successful token response's JSON object before
+	// it is sent (drop id_token, lower-case token_type ...).
+	TokenResponse func(body map[string]any)
 	// UserInfo edits the userinfo answer.
 	UserInfo func(claims map[string]any)
 	// Discovery edits the discovery document.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
@@ -67,7 +68,20 @@ func (p *Provider) finishTokens(ctx context.Context, t *pendingTokens) (*op.Resp
 		}
 		resp.IDToken = idt
 	}
-	r := op.NewResponse(resp)
+	var body any = resp
+	if m := p.currentMisbehavior(); m.TokenResponse != nil {
+		b, err := json.Marshal(resp)
+		if err != nil {
+			return nil, err
+		}
+		var mb map[string]any
+		if err := json.Unmarshal(b, &mb); err != nil {
+			return nil, err
+		}
+		m.TokenResponse(mb)
+		body = mb
+	}
+	r := op.NewResponse(body)
 	r.Header.Set("Cache-Control", "no-store")
 	p.setContentType(ctx, "application/json; charset=utf-8")
 	return r, nil

@@ -1,0 +1,743 @@
+package fiberlogto_test
+
+// The relying-party checklist (../shared/reference/security.md), case by
+// case, over HTTP against a provider that misbehaves on purpose. Invariants:
+// N no session is created; K the existing session is unchanged; T the token
+// endpoint is not called; X the pending sign-in is used up.
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/fiberlogto/sdk/fiberlogto"
+	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
+	"github.com/fiberlogto/sdk/storage"
+)
+
+// secHarness is a harness on a recording storage, signed in once, so every
+// case can check that the existing session survives (K).
+type secHarness struct {
+	*harness
+	rs     *recordingStorage
+	cookie string
+}
+
+func newSecHarness(t *testing.T, ps providerSetup, opts ...harnessOption) *secHarness {
+	t.Helper()
+	rs := newRecordingStorage(storage.Memory())
+	h := newHarnessWith(t, rs, ps, opts...)
+	h.signIn()
+	return &secHarness{harness: h, rs: rs, cookie: h.sessionCookie().Value}
+}
+
+type snapshot struct {
+	sessionSets int
+	record      []byte
+	calls       map[string]int
+}
+
+func (s *secHarness) snap() snapshot {
+	s.t.Helper()
+	rec, err := s.rs.Storage.Get(fiberlogto.StorageKeyForTest(s.cookie))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	calls := map[string]int{}
+	for _, ep := range []string{"token", "userinfo", "jwks", "discovery", "revocation"} {
+		calls[ep] = s.provider.Calls(ep)
+	}
+	return snapshot{sessionSets: s.rs.setCount("session"), record: append([]byte(nil), rec...), calls: calls}
+}
+
+// invariants checks N, K and T against a snapshot taken before the request.
+func (s *secHarness) invariants(before snapshot, n, k, tok bool) {
+	s.t.Helper()
+	after := s.snap()
+	if n && after.sessionSets != before.sessionSets {
+		s.t.Errorf("N broken: %d session writes", after.sessionSets-before.sessionSets)
+	}
+	if k && !bytes.Equal(after.record, before.record) {
+		s.t.Errorf("K broken: the existing session changed (len %d -> %d)", len(before.record), len(after.record))
+	}
+	if tok && after.calls["token"] != before.calls["token"] {
+		s.t.Errorf("T broken: token endpoint called %d times", after.calls["token"]-before.calls["token"])
+	}
+}
+
+// usedUp checks X for the state of a callback URL.
+func (s *secHarness) usedUp(callback string) {
+	s.t.Helper()
+	u, _ := url.Parse(callback)
+	v, err := s.rs.Storage.Get(fiberlogto.TransactionKeyForTest(u.Query().Get("state")))
+	if err != nil || len(v) != 0 {
+		s.t.Errorf("X broken: the transaction is still stored (%v)", err)
+	}
+}
+
+// callback requests a (possibly edited) callback URL as a page request.
+func (s *secHarness) callback(cb string) (*http.Response, string) {
+	s.t.Helper()
+	return s.do(http.MethodGet, cb, map[string]string{"Accept": "text/html"})
+}
+
+func (s *secHarness) wantStatus(resp *http.Response, body string, want int) {
+	s.t.Helper()
+	if resp.StatusCode != want {
+		s.t.Fatalf("status %d, want %d; body %.200s", resp.StatusCode, want, body)
+	}
+	if strings.Contains(body, "<script") || strings.Contains(body, "eyJ") {
+		s.t.Fatalf("body echoes input or tokens: %.300s", body)
+	}
+	if want >= 400 && resp.Header.Get("Cache-Control") != "no-store" {
+		s.t.Errorf("error answer is cacheable")
+	}
+}
+
+func editQuery(raw string, edit func(q url.Values)) string {
+	u, _ := url.Parse(raw)
+	q := u.Query()
+	edit(q)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// --- A. Callback, state, PKCE ----------------------------------------------
+
+func TestSecurityA_State(t *testing.T) {
+	s := newSecHarness(t, providerSetup{})
+	cb := s.authorize(s.startSignIn("/logto/sign-in"))
+	for name, target := range map[string]string{
+		"missing": editQuery(cb, func(q url.Values) { q.Del("state") }),
+		"wrong":   editQuery(cb, func(q url.Values) { q.Set("state", strings.Repeat("x", 43)) }),
+	} {
+		t.Run(name, func(t *testing.T) {
+			before := s.snap()
+			resp, _ := s.callback(target)
+			// Signed in: an unknown state goes home; anonymous: 400 (TestCallbackRejects).
+			if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+			s.invariants(before, true, true, true)
+		})
+	}
+	t.Run("another browser", func(t *testing.T) {
+		before := s.snap()
+		other := &http.Client{Jar: newJar(), CheckRedirect: s.browser.CheckRedirect}
+		resp, err := other.Get(cb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("status %d, want 400", resp.StatusCode)
+		}
+		s.invariants(before, true, true, true)
+		s.usedUp(cb)
+	})
+	t.Run("replayed", func(t *testing.T) {
+		cb := s.authorize(s.startSignIn("/logto/sign-in"))
+		if resp, _ := s.callback(cb); resp.StatusCode != http.StatusFound {
+			t.Fatalf("first use: %d", resp.StatusCode)
+		}
+		s.cookie = s.sessionCookie().Value
+		before := s.snap()
+		resp, _ := s.callback(cb)
+		if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != s.baseURL {
+			t.Fatalf("replay: %d %q, want 302 home", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		s.invariants(before, true, true, true)
+	})
+}
+
+func TestSecurityA_NoTransactionAnonymous(t *testing.T) {
+	h := newHarness(t, nil)
+	resp, body := h.do(http.MethodGet, "/logto/sign-in-callback?code=x&state="+strings.Repeat("a", 43)+"&iss=x", map[string]string{"Accept": "text/html"})
+	if resp.StatusCode != http.StatusBadRequest || h.provider.Calls("token") != 0 {
+		t.Fatalf("no transaction: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestSecurityA_ExpiredTransaction(t *testing.T) {
+	s := newSecHarness(t, providerSetup{})
+	s.browser.Jar = newJar()
+	cb := s.authorize(s.startSignIn("/logto/sign-in"))
+	s.clock.Advance(11 * time.Minute)
+	before := s.snap()
+	resp, body := s.callback(cb)
+	s.wantStatus(resp, body, http.StatusBadRequest)
+	s.invariants(before, true, true, true)
+}
+
+func TestSecurityA_IssuerAndErrorResponse(t *testing.T) {
+	s := newSecHarness(t, providerSetup{})
+	for name, edit := range map[string]func(q url.Values){
+		"iss missing": func(q url.Values) { q.Del("iss") },
+		"iss foreign": func(q url.Values) { q.Set("iss", "https://evil.example/oidc") },
+		"access_denied": func(q url.Values) {
+			q.Del("code")
+			q.Set("error", "access_denied")
+			q.Set("error_description", "<script>alert(1)</script>")
+		},
+		"code missing": func(q url.Values) { q.Del("code") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			cb := s.authorize(s.startSignIn("/logto/sign-in"))
+			before := s.snap()
+			resp, body := s.callback(editQuery(cb, edit))
+			s.wantStatus(resp, body, http.StatusBadRequest)
+			s.invariants(before, true, true, true)
+			s.usedUp(cb)
+		})
+	}
+}
+
+func TestSecurityA_SecretWithReservedCharacters(t *testing.T) {
+	const secret = "s3:cr%et+ with/space"
+	h := newHarnessWith(t, nil, providerSetup{options: func(o *logtotest.Options) { o.ClientSecret = secret }})
+	if h.cfg.AppSecret != secret {
+		t.Fatalf("secret not used: %q", h.cfg.AppSecret)
+	}
+	h.signIn()
+	if h.user()["isAuthenticated"] != true {
+		t.Fatal("sign-in with a secret holding :%+ failed")
+	}
+}
+
+func TestSecurityA_AbandonedSignInsStayBounded(t *testing.T) {
+	rs := newRecordingStorage(storage.Memory())
+	h := newHarness(t, rs)
+	for i := 0; i < 300; i++ {
+		h.startSignIn("/logto/sign-in")
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if len(rs.setExp) != 300 {
+		t.Fatalf("%d transactions stored, want 300", len(rs.setExp))
+	}
+	for _, exp := range rs.setExp {
+		if exp <= 0 || exp > 10*time.Minute {
+			t.Fatalf("transaction stored with expiry %v: storage would grow without bound", exp)
+		}
+	}
+	if n := len(h.browser.Jar.Cookies(mustURL(h.baseURL + "/logto/"))); n != 1 {
+		t.Fatalf("%d sign-in cookies after 300 sign-ins, want 1", n)
+	}
+}
+
+// --- B. ID token --------------------------------------------------------------
+
+func TestSecurityB_IDToken(t *testing.T) {
+	s := newSecHarness(t, providerSetup{}, func(c *fiberlogto.Config) { c.FetchUserInfo = true })
+	type edit = func(h, c map[string]any)
+	cases := map[string]logtotest.Misbehavior{
+		"bad signature":         {IDTokenSigning: logtotest.SigningForeignKey},
+		"alg none":              {IDTokenSigning: logtotest.SigningNone, IDToken: func(h, c map[string]any) { h["alg"] = "none" }},
+		"alg not in discovery":  {IDToken: func(h, c map[string]any) { h["alg"] = "ES256" }},
+		"HS256 with public key": {IDTokenSigning: logtotest.SigningHS256PublicKey, IDToken: func(h, c map[string]any) { h["alg"] = "HS256" }},
+		"iss wrong":             {IDToken: func(h, c map[string]any) { c["iss"] = "https://evil.example/oidc" }},
+		"iss trailing slash":    {IDToken: func(h, c map[string]any) { c["iss"] = c["iss"].(string) + "/" }},
+		"aud missing":           {IDToken: func(h, c map[string]any) { delete(c, "aud") }},
+		"aud foreign":           {IDToken: func(h, c map[string]any) { c["aud"] = "another-app" }},
+		"aud extra untrusted": {IDToken: func(h, c map[string]any) {
+			c["aud"] = []string{c["aud"].(string), "another-app"}
+			c["azp"] = c["aud"].([]string)[0]
+		}},
+		"exp past":        {IDToken: func(h, c map[string]any) { c["exp"] = time.Now().Add(-time.Hour).Unix() }},
+		"exp missing":     {IDToken: func(h, c map[string]any) { delete(c, "exp") }},
+		"nbf future":      {IDToken: func(h, c map[string]any) { c["nbf"] = time.Now().Add(time.Hour).Unix() }},
+		"iat missing":     {IDToken: func(h, c map[string]any) { delete(c, "iat") }},
+		"iat future":      {IDToken: func(h, c map[string]any) { c["iat"] = time.Now().Add(time.Hour).Unix() }},
+		"iat too old":     {IDToken: func(h, c map[string]any) { c["iat"] = time.Now().Add(-time.Hour).Unix() }},
+		"sub missing":     {IDToken: func(h, c map[string]any) { delete(c, "sub") }},
+		"sub empty":       {IDToken: func(h, c map[string]any) { c["sub"] = "" }},
+		"nonce missing":   {IDToken: func(h, c map[string]any) { delete(c, "nonce") }},
+		"nonce different": {IDToken: func(h, c map[string]any) { c["nonce"] = "another-nonce" }},
+		"unknown kid":     {IDToken: func(h, c map[string]any) { h["kid"] = "bogus-kid" }},
+	}
+	var _ edit
+	for name, m := range cases {
+		t.Run(name, func(t *testing.T) {
+			cb := s.authorize(s.startSignIn("/logto/sign-in"))
+			s.provider.Misbehave(m)
+			defer s.provider.Misbehave(logtotest.Misbehavior{})
+			before := s.snap()
+			resp, body := s.callback(cb)
+			s.wantStatus(resp, body, http.StatusBadRequest)
+			s.invariants(before, true, true, false)
+			if s.provider.Calls("userinfo") != before.calls["userinfo"] {
+				t.Error("userinfo called for a rejected ID token")
+			}
+			s.usedUp(cb)
+		})
+	}
+}
+
+// With several keys and no kid, the keys of the token's algorithm are tried:
+// the answer is a sign-in or a 400, never a 500.
+func TestSecurityB_NoKidWithSeveralKeys(t *testing.T) {
+	s := newSecHarness(t, providerSetup{})
+	s.provider.RotateKeys()
+	s.browser.Jar = newJar()
+	cb := s.authorize(s.startSignIn("/logto/sign-in"))
+	s.provider.Misbehave(logtotest.Misbehavior{IDToken: func(h, c map[string]any) { delete(h, "kid") }})
+	resp, body := s.callback(cb)
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("kid-less token signed by a JWKS key: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestSecurityB_UserInfoSubMismatch(t *testing.T) {
+	s := newSecHarness(t, providerSetup{}, func(c *fiberlogto.Config) { c.FetchUserInfo = true })
+	s.browser.Jar = newJar()
+	s.provider.Misbehave(logtotest.Misbehavior{UserInfo: func(c map[string]any) { c["sub"] = "someone-else"; c["name"] = "Mallory" }})
+	s.signIn()
+	resp, body := s.do(http.MethodGet, "/user", map[string]string{"Accept": "application/json"})
+	if resp.StatusCode != http.StatusBadGateway || strings.Contains(body, "Mallory") || strings.Contains(body, "someone-else") {
+		t.Fatalf("userinfo with another sub: %d %s", resp.StatusCode, body)
+	}
+}
+
+// --- C. Token endpoint faults ---------------------------------------------------
+
+func TestSecurityC_TokenEndpointFaults(t *testing.T) {
+	s := newSecHarness(t, providerSetup{}, func(c *fiberlogto.Config) { c.HTTPTimeout = 500 * time.Millisecond })
+	reply := func(status int, ctype, body string) func(http.ResponseWriter, *http.Request) bool {
+		return func(w http.ResponseWriter, r *http.Request) bool {
+			w.Header().Set("Content-Type", ctype)
+			w.WriteHeader(status)
+			_, _ = w.Write([]byte(body))
+			return true
+		}
+	}
+	huge := `{"access_token":"` + strings.Repeat("a", 2<<20) + `"}`
+	cases := []struct {
+		name string
+		hook func(http.ResponseWriter, *http.Request) bool
+		mis  logtotest.Misbehavior
+		want int
+	}{
+		{name: "invalid_grant", hook: reply(400, "application/json", `{"error":"invalid_grant","error_description":"grant request is invalid"}`), want: 400},
+		{name: "invalid_client", hook: reply(401, "application/json", `{"error":"invalid_client","error_description":"client authentication failed"}`), want: 500},
+		{name: "500", hook: reply(500, "application/json", `{"error":"server_error"}`), want: 502},
+		{name: "502 html", hook: reply(502, "text/html", `<html>bad gateway</html>`), want: 502},
+		{name: "200 html", hook: reply(200, "text/html", `<html>hello</html>`), want: 502},
+		{name: "truncated json", hook: reply(200, "application/json", `{"access_token":"x","id_tok`), want: 502},
+		{name: "huge body", hook: reply(200, "application/json", huge), want: 502},
+		{name: "redirect", hook: func(w http.ResponseWriter, r *http.Request) bool {
+			http.Redirect(w, r, "https://evil.example/token", http.StatusTemporaryRedirect)
+			return true
+		}, want: 502},
+		{name: "missing id_token", mis: logtotest.Misbehavior{TokenResponse: func(b map[string]any) { delete(b, "id_token") }}, want: 502},
+		{name: "missing access_token", mis: logtotest.Misbehavior{TokenResponse: func(b map[string]any) { delete(b, "access_token") }}, want: 502},
+		{name: "slow", mis: logtotest.Misbehavior{Delay: map[string]time.Duration{"token": 5 * time.Second}}, want: 504},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cb := s.authorize(s.startSignIn("/logto/sign-in"))
+			s.provider.SetTokenHook(tc.hook)
+			s.provider.Misbehave(tc.mis)
+			defer func() { s.provider.SetTokenHook(nil); s.provider.Misbehave(logtotest.Misbehavior{}) }()
+			before := s.snap()
+			resp, body := s.callback(cb)
+			s.wantStatus(resp, body, tc.want)
+			if strings.Contains(body, s.provider.ClientSecret) {
+				t.Fatal("the client secret reached the page")
+			}
+			s.invariants(before, true, true, false)
+		})
+	}
+}
+
+func TestSecurityC_LenientTokenResponse(t *testing.T) {
+	s := newSecHarness(t, providerSetup{})
+	s.browser.Jar = newJar()
+	s.provider.Misbehave(logtotest.Misbehavior{TokenResponse: func(b map[string]any) {
+		b["token_type"] = "bearer"
+		delete(b, "expires_in")
+	}})
+	s.signIn()
+	if s.user()["isAuthenticated"] != true {
+		t.Fatal("lower-case bearer without expires_in refused")
+	}
+}
+
+// --- D. Refresh ---------------------------------------------------------------
+
+func TestSecurityD_RefreshedIDTokenRejected(t *testing.T) {
+	for name, m := range map[string]logtotest.Misbehavior{
+		"sub changed":   {IDToken: func(h, c map[string]any) { c["sub"] = "someone-else" }},
+		"iss changed":   {IDToken: func(h, c map[string]any) { c["iss"] = "https://evil.example/oidc" }},
+		"aud changed":   {IDToken: func(h, c map[string]any) { c["aud"] = "another-app" }},
+		"bad signature": {IDTokenSigning: logtotest.SigningForeignKey},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := newSecHarness(t, providerSetup{}, func(c *fiberlogto.Config) {
+				c.GetAccessToken = true
+				c.IdleTimeout = 10 * 24 * time.Hour // no idle-timeout touch in 2 hours: any write would be the refresh's
+			})
+			s.clock.Advance(2 * time.Hour)
+			s.provider.Misbehave(m)
+			before := s.snap()
+			resp, body := s.do(http.MethodGet, "/user", map[string]string{"Accept": "application/json"})
+			if resp.StatusCode != http.StatusBadGateway {
+				t.Fatalf("refresh with a bad ID token: %d %s", resp.StatusCode, body)
+			}
+			s.invariants(before, true, true, false)
+		})
+	}
+}
+
+func TestSecurityD_RefreshTokenReplacement(t *testing.T) {
+	t.Run("kept when none returned", func(t *testing.T) {
+		s := newSecHarness(t, providerSetup{}, func(c *fiberlogto.Config) { c.GetAccessToken = true })
+		rt := fiberlogto.RefreshTokenForTest(s.rs.Storage, s.cookie)
+		s.provider.Misbehave(logtotest.Misbehavior{TokenResponse: func(b map[string]any) { delete(b, "refresh_token") }})
+		s.clock.Advance(2 * time.Hour)
+		s.user()
+		if got := fiberlogto.RefreshTokenForTest(s.rs.Storage, s.cookie); got != rt || got == "" {
+			t.Fatal("refresh token lost when the response had none")
+		}
+	})
+	t.Run("replaced when rotated", func(t *testing.T) {
+		s := newSecHarness(t, providerSetup{options: func(o *logtotest.Options) { o.RotateRefreshTokens = true }},
+			func(c *fiberlogto.Config) { c.GetAccessToken = true })
+		rt := fiberlogto.RefreshTokenForTest(s.rs.Storage, s.cookie)
+		s.clock.Advance(2 * time.Hour)
+		s.user()
+		got := fiberlogto.RefreshTokenForTest(s.rs.Storage, s.cookie)
+		if got == rt || got == "" || !s.provider.RefreshTokenActive(got) {
+			t.Fatal("rotated refresh token not stored")
+		}
+		// And it keeps working: the next refresh uses the new token.
+		s.clock.Advance(2 * time.Hour)
+		if s.user()["isAuthenticated"] != true || s.provider.GrantRevoked(got) {
+			t.Fatal("second refresh after rotation failed")
+		}
+	})
+}
+
+func TestSecurityD_TimeoutsAndLifetimes(t *testing.T) {
+	t.Run("refresh timeout keeps the refresh token", func(t *testing.T) {
+		s := newSecHarness(t, providerSetup{}, func(c *fiberlogto.Config) {
+			c.GetAccessToken = true
+			c.HTTPTimeout = 300 * time.Millisecond
+		})
+		rt := fiberlogto.RefreshTokenForTest(s.rs.Storage, s.cookie)
+		s.clock.Advance(2 * time.Hour)
+		s.provider.Misbehave(logtotest.Misbehavior{Delay: map[string]time.Duration{"token": 3 * time.Second}})
+		resp, _ := s.do(http.MethodGet, "/user", map[string]string{"Accept": "application/json"})
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("refresh timeout: %d, want 503", resp.StatusCode)
+		}
+		if fiberlogto.RefreshTokenForTest(s.rs.Storage, s.cookie) != rt {
+			t.Fatal("refresh token lost")
+		}
+	})
+	t.Run("absolute timeout", func(t *testing.T) {
+		s := newSecHarness(t, providerSetup{}, func(c *fiberlogto.Config) { c.AbsoluteTimeout = 3 * time.Hour; c.IdleTimeout = 48 * time.Hour })
+		for i := 0; i < 3; i++ {
+			s.clock.Advance(55 * time.Minute)
+			if s.user()["isAuthenticated"] != true {
+				t.Fatalf("signed out early at step %d", i)
+			}
+		}
+		s.clock.Advance(20 * time.Minute)
+		if s.user()["isAuthenticated"] != false {
+			t.Fatal("session outlived its absolute timeout")
+		}
+	})
+	t.Run("idle timeout", func(t *testing.T) {
+		s := newSecHarness(t, providerSetup{}, func(c *fiberlogto.Config) { c.IdleTimeout = time.Hour })
+		s.clock.Advance(50 * time.Minute)
+		if s.user()["isAuthenticated"] != true {
+			t.Fatal("signed out before the idle timeout")
+		}
+		s.clock.Advance(50 * time.Minute) // used 50 minutes ago: still alive
+		if s.user()["isAuthenticated"] != true {
+			t.Fatal("a used session timed out")
+		}
+		s.clock.Advance(61 * time.Minute)
+		if s.user()["isAuthenticated"] != false {
+			t.Fatal("an idle session did not time out")
+		}
+	})
+}
+
+// --- E. Sign-out ----------------------------------------------------------------
+
+func TestSecurityE_SignOut(t *testing.T) {
+	t.Run("end-session URL carries only what it must", func(t *testing.T) {
+		s := newSecHarness(t, providerSetup{})
+		resp, _ := s.get("/logto/sign-out")
+		loc, _ := url.Parse(resp.Header.Get("Location"))
+		keys := []string{}
+		for k := range loc.Query() {
+			keys = append(keys, k)
+		}
+		for _, k := range keys {
+			switch k {
+			case "client_id", "id_token_hint", "post_logout_redirect_uri", "state":
+			default:
+				t.Errorf("end-session URL carries %q", k)
+			}
+		}
+		if s.provider.Calls("revocation") != 1 {
+			t.Error("refresh token not revoked")
+		}
+	})
+	t.Run("Logto down still signs out locally", func(t *testing.T) {
+		s := newSecHarness(t, providerSetup{})
+		s.provider.SetDown(true)
+		resp, _ := s.get("/logto/sign-out")
+		if resp.StatusCode != http.StatusFound {
+			t.Fatalf("sign-out while Logto is down: %d", resp.StatusCode)
+		}
+		if s.sessionStored(s.cookie) {
+			t.Fatal("session kept while Logto was down")
+		}
+	})
+}
+
+// --- F. Session and cookie -----------------------------------------------------------
+
+func TestSecurityF_SessionRegeneratedAtSignIn(t *testing.T) {
+	h := newHarness(t, nil)
+	planted := strings.Repeat("P", 43)
+	h.browser.Jar.SetCookies(mustURL(h.baseURL), []*http.Cookie{{Name: h.cfg.CookieName, Value: planted, Path: "/"}})
+	h.signIn()
+	if got := h.sessionCookie().Value; got == planted || h.sessionStored(planted) {
+		t.Fatal("a planted session ID became the signed-in session")
+	}
+	first := h.sessionCookie().Value
+	h.signIn()
+	if second := h.sessionCookie().Value; second == first || h.sessionStored(first) {
+		t.Fatal("signing in again kept the old session ID")
+	}
+}
+
+func TestSecurityF_AnotherUserReplacesTheSession(t *testing.T) {
+	other := logtotest.User{ID: "other-user-id", Username: "other", Password: "other-password", Name: "Other User"}
+	h := newHarnessWith(t, nil, providerSetup{options: func(o *logtotest.Options) { o.Users = []logtotest.User{logtotest.DemoUser, other} }})
+	h.signIn()
+	first := h.sessionCookie().Value
+	h.browser.Jar.SetCookies(mustURL(h.provider.URL), []*http.Cookie{{Name: "_session", Value: "", MaxAge: -1, Path: "/"}})
+	cb, err := h.provider.SignIn(t.Context(), h.browser, h.startSignIn("/logto/sign-in").String(), other.Username, other.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.get(cb)
+	if c := claimsOf(t, h.user()); c["sub"] != other.ID || c["email"] != nil {
+		t.Fatalf("claims after another user signed in: %v", c)
+	}
+	if h.sessionStored(first) {
+		t.Fatal("the first user's session survived")
+	}
+}
+
+func TestSecurityF_BadCookiesAndRecords(t *testing.T) {
+	s := newSecHarness(t, providerSetup{})
+	send := func(value string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, s.baseURL+"/user", nil)
+		req.Header.Set("Cookie", s.cfg.CookieName+"="+value)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(resp.Body)
+		return resp.StatusCode, b.String()
+	}
+	for name, value := range map[string]string{
+		"garbage":         "garbage",
+		"tampered":        s.cookie[:42] + "A",
+		"oversized":       strings.Repeat("A", 3000),
+		"script":          "%3Cscript%3E",
+		"valid but empty": strings.Repeat("Z", 43),
+	} {
+		status, body := send(value)
+		if status != http.StatusOK || !strings.Contains(body, `"isAuthenticated":false`) {
+			t.Errorf("%s cookie: %d %s", name, status, body)
+		}
+	}
+	// A corrupt stored record reads as no session.
+	if err := s.rs.Storage.Set(fiberlogto.StorageKeyForTest(s.cookie), []byte("\xf1\x01corrupt"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := send(s.cookie); status != http.StatusOK || !strings.Contains(body, `"isAuthenticated":false`) {
+		t.Fatalf("corrupt record: %d %s", status, body)
+	}
+}
+
+func TestSecurityF_CookieNeverHoldsTokens(t *testing.T) {
+	h := newHarness(t, nil)
+	resp := h.signIn()
+	for _, c := range resp.Header.Values("Set-Cookie") {
+		if strings.Contains(c, "eyJ") || len(c) > 200 {
+			t.Fatalf("cookie holds token material: %s", c)
+		}
+	}
+}
+
+func TestSecurityF_SecureCookieOnHTTPS(t *testing.T) {
+	h := newHarness(t, nil)
+	lg, err := fiberlogto.New(fiberlogto.Config{Endpoint: h.provider.URL, AppID: "a", AppSecret: "s", BaseURL: "https://app.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := fiber.New()
+	app.Use(lg.Handler())
+	req, _ := http.NewRequest(http.MethodGet, "/logto/sign-in", nil)
+	r, err := app.Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := r.Header.Get("Set-Cookie"); !strings.Contains(strings.ToLower(c), "secure") || !strings.Contains(strings.ToLower(c), "httponly") {
+		t.Fatalf("https BaseURL cookie: %q", c)
+	}
+}
+
+func TestSecurityF_StorageFailures(t *testing.T) {
+	t.Run("write fails during the callback", func(t *testing.T) {
+		s := newSecHarness(t, providerSetup{})
+		s.browser.Jar = newJar()
+		cb := s.authorize(s.startSignIn("/logto/sign-in"))
+		s.rs.faults(onPrefix("session"), nil, nil)
+		defer s.rs.faults(nil, nil, nil)
+		resp, body := s.callback(cb)
+		s.wantStatus(resp, body, http.StatusServiceUnavailable)
+		for _, c := range resp.Header.Values("Set-Cookie") {
+			if strings.HasPrefix(c, s.cfg.CookieName+"=") && !strings.Contains(c, s.cfg.CookieName+"=;") {
+				t.Fatalf("a cookie for an unstored session: %s", c)
+			}
+		}
+	})
+	t.Run("transaction write fails at sign-in", func(t *testing.T) {
+		s := newSecHarness(t, providerSetup{})
+		s.rs.faults(onPrefix("transaction"), nil, nil)
+		defer s.rs.faults(nil, nil, nil)
+		resp, body := s.do(http.MethodGet, "/logto/sign-in", map[string]string{"Accept": "text/html"})
+		s.wantStatus(resp, body, http.StatusServiceUnavailable)
+	})
+	t.Run("read fails on a signed-in request", func(t *testing.T) {
+		s := newSecHarness(t, providerSetup{})
+		s.rs.faults(nil, onPrefix("session"), nil)
+		resp, body := s.do(http.MethodGet, "/user", map[string]string{"Accept": "application/json"})
+		s.wantStatus(resp, body, http.StatusServiceUnavailable)
+		s.rs.faults(nil, nil, nil)
+		if s.user()["isAuthenticated"] != true {
+			t.Fatal("session lost after a storage read fault")
+		}
+	})
+	t.Run("refresh result cannot be stored", func(t *testing.T) {
+		s := newSecHarness(t, providerSetup{}, func(c *fiberlogto.Config) { c.GetAccessToken = true })
+		s.clock.Advance(2 * time.Hour)
+		before := s.snap()
+		s.rs.faults(onPrefix("session"), nil, nil)
+		resp, body := s.do(http.MethodGet, "/user", map[string]string{"Accept": "application/json"})
+		s.wantStatus(resp, body, http.StatusServiceUnavailable)
+		s.rs.faults(nil, nil, nil)
+		s.invariants(before, true, true, false)
+	})
+}
+
+// --- G. Redirects ----------------------------------------------------------------------
+
+func TestSecurityG_CallbackRedirectHidesTheCode(t *testing.T) {
+	h := newHarness(t, nil)
+	resp := h.signIn()
+	if loc := resp.Header.Get("Location"); strings.Contains(loc, "code=") || strings.Contains(loc, "state=") {
+		t.Fatalf("callback redirect carries the code: %s", loc)
+	}
+	if resp.Header.Get("Referrer-Policy") != "no-referrer" {
+		t.Fatal("no Referrer-Policy on the callback")
+	}
+}
+
+// --- H. Availability -------------------------------------------------------------------
+
+func TestSecurityH_DiscoveryIssuerMismatchFailsClosed(t *testing.T) {
+	h := newHarnessWith(t, nil, providerSetup{before: func(p *logtotest.Provider) {
+		p.Misbehave(logtotest.Misbehavior{Discovery: func(d map[string]any) { d["issuer"] = "https://evil.example/oidc" }})
+	}}, func(c *fiberlogto.Config) { c.DiscoveryRetryInterval = time.Millisecond })
+	resp, body := h.do(http.MethodGet, "/logto/sign-in", map[string]string{"Accept": "text/html"})
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("sign-in with a foreign issuer's discovery: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestSecurityH_SlowProviderNoGoroutineLeak(t *testing.T) {
+	s := newSecHarness(t, providerSetup{}, func(c *fiberlogto.Config) { c.HTTPTimeout = 200 * time.Millisecond })
+	s.provider.Misbehave(logtotest.Misbehavior{Delay: map[string]time.Duration{"token": 2 * time.Second}})
+	base := runtime.NumGoroutine()
+	for i := 0; i < 5; i++ {
+		cb := s.authorize(s.startSignIn("/logto/sign-in"))
+		start := time.Now()
+		resp, body := s.callback(cb)
+		s.wantStatus(resp, body, http.StatusGatewayTimeout)
+		if time.Since(start) > 1500*time.Millisecond {
+			t.Fatalf("a slow token endpoint held the request %v", time.Since(start))
+		}
+	}
+	s.provider.Misbehave(logtotest.Misbehavior{})
+	deadline := time.Now().Add(3 * time.Second)
+	for runtime.NumGoroutine() > base+5 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > base+5 {
+		t.Fatalf("goroutines grew from %d to %d", base, n)
+	}
+}
+
+func TestSecurityH_CachedKeysSurviveJWKSOutage(t *testing.T) {
+	s := newSecHarness(t, providerSetup{})
+	s.provider.Misbehave(logtotest.Misbehavior{JWKSDown: true})
+	s.browser.Jar = newJar()
+	s.signIn()
+	if s.user()["isAuthenticated"] != true {
+		t.Fatal("sign-in failed while the JWKS endpoint was down")
+	}
+}
+
+func TestSecurityH_UnknownKidRefetchIsRateLimited(t *testing.T) {
+	s := newSecHarness(t, providerSetup{})
+	s.provider.Misbehave(logtotest.Misbehavior{IDToken: func(h, c map[string]any) { h["kid"] = "bogus-kid" }})
+	jwks := s.provider.Calls("jwks")
+	for i := 0; i < 5; i++ {
+		cb := s.authorize(s.startSignIn("/logto/sign-in"))
+		if resp, _ := s.callback(cb); resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("bogus kid accepted: %d", resp.StatusCode)
+		}
+	}
+	if got := s.provider.Calls("jwks") - jwks; got != 1 {
+		t.Fatalf("JWKS fetched %d times for one unknown kid, want 1", got)
+	}
+}
+
+func TestSecurityH_UnknownKeyTypeInJWKS(t *testing.T) {
+	h := newHarnessWith(t, nil, providerSetup{before: func(p *logtotest.Provider) {
+		p.Misbehave(logtotest.Misbehavior{ExtraJWKS: []json.RawMessage{
+			json.RawMessage(`{"kty":"OKP-unknown","kid":"weird","x":"abc"}`),
+		}})
+	}})
+	h.signIn()
+	if h.user()["isAuthenticated"] != true {
+		t.Fatal("an unknown key type in the JWKS broke sign-in")
+	}
+}
+
+func mustURL(raw string) *url.URL {
+	u, err := url.Parse(raw)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}

@@ -1,0 +1,114 @@
+package fiberlogto_test
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/fiberlogto/sdk/fiberlogto"
+)
+
+// recordingStorage wraps a storage, records what is written and can fail on
+// purpose, so tests can assert "no session was created" (N), "the session
+// is unchanged" (K) and "the transaction is used up" (X) from outside.
+type recordingStorage struct {
+	fiber.Storage
+
+	mu       sync.Mutex
+	sets     map[string]int // by key prefix
+	setExp   []time.Duration
+	failSet  func(key string) error
+	failGet  func(key string) error
+	failDel  func(key string) error
+	getCalls int
+}
+
+func newRecordingStorage(inner fiber.Storage) *recordingStorage {
+	return &recordingStorage{Storage: inner, sets: map[string]int{}}
+}
+
+var errInjected = errors.New("injected storage fault")
+
+func prefixOf(key string) string {
+	switch {
+	case strings.HasPrefix(key, fiberlogto.SessionKeyPrefixForTest):
+		return "session"
+	case strings.HasPrefix(key, fiberlogto.TransactionKeyPrefixForTest):
+		return "transaction"
+	}
+	return "other"
+}
+
+func (s *recordingStorage) Set(key string, val []byte, exp time.Duration) error {
+	s.mu.Lock()
+	fail := s.failSet
+	s.mu.Unlock()
+	if fail != nil {
+		if err := fail(key); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	s.sets[prefixOf(key)]++
+	if prefixOf(key) == "transaction" {
+		s.setExp = append(s.setExp, exp)
+	}
+	s.mu.Unlock()
+	return s.Storage.Set(key, val, exp)
+}
+
+func (s *recordingStorage) Get(key string) ([]byte, error) {
+	s.mu.Lock()
+	fail := s.failGet
+	s.getCalls++
+	s.mu.Unlock()
+	if fail != nil {
+		if err := fail(key); err != nil {
+			return nil, err
+		}
+	}
+	return s.Storage.Get(key)
+}
+
+func (s *recordingStorage) Delete(key string) error {
+	s.mu.Lock()
+	fail := s.failDel
+	s.mu.Unlock()
+	if fail != nil {
+		if err := fail(key); err != nil {
+			return err
+		}
+	}
+	return s.Storage.Delete(key)
+}
+
+func (s *recordingStorage) setCount(prefix string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sets[prefix]
+}
+
+func (s *recordingStorage) gets() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.getCalls
+}
+
+func (s *recordingStorage) faults(set, get, del func(key string) error) {
+	s.mu.Lock()
+	s.failSet, s.failGet, s.failDel = set, get, del
+	s.mu.Unlock()
+}
+
+// onPrefix fails for keys of one kind only.
+func onPrefix(prefix string) func(string) error {
+	return func(key string) error {
+		if prefixOf(key) == prefix {
+			return errInjected
+		}
+		return nil
+	}
+}
