@@ -23,7 +23,6 @@ type recordingStorage struct {
 	failSet  func(key string) error
 	failGet  func(key string) error
 	failDel  func(key string) error
-	getCalls int
 }
 
 func newRecordingStorage(inner fiber.Storage) *recordingStorage {
@@ -63,7 +62,6 @@ func (s *recordingStorage) Set(key string, val []byte, exp time.Duration) error 
 func (s *recordingStorage) Get(key string) ([]byte, error) {
 	s.mu.Lock()
 	fail := s.failGet
-	s.getCalls++
 	s.mu.Unlock()
 	if fail != nil {
 		if err := fail(key); err != nil {
@@ -89,12 +87,6 @@ func (s *recordingStorage) setCount(prefix string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.sets[prefix]
-}
-
-func (s *recordingStorage) gets() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.getCalls
 }
 
 func (s *recordingStorage) faults(set, get, del func(key string) error) {
