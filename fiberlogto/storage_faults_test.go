@@ -17,12 +17,12 @@ import (
 type recordingStorage struct {
 	fiber.Storage
 
-	mu       sync.Mutex
-	sets     map[string]int // by key prefix
-	setExp   []time.Duration
-	failSet  func(key string) error
-	failGet  func(key string) error
-	failDel  func(key string) error
+	mu      sync.Mutex
+	sets    map[string]int // by key prefix
+	setExp  []time.Duration
+	failSet func(key string) error
+	failGet func(key string) error
+	failDel func(key string) error
 }
 
 func newRecordingStorage(inner fiber.Storage) *recordingStorage {
