@@ -1,14 +1,22 @@
 package fiberlogto_test
 
 import (
+	"context"
+	"database/sql"
 	"errors"
+	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	_ "github.com/mattn/go-sqlite3" // the driver behind storage.SQLite, to lock the file from outside
+
 	"github.com/fiberlogto/sdk/fiberlogto"
+	"github.com/fiberlogto/sdk/storage"
 )
 
 // recordingStorage wraps a storage, records what is written and can fail on
@@ -102,5 +110,55 @@ func onPrefix(prefix string) func(string) error {
 			return errInjected
 		}
 		return nil
+	}
+}
+
+// TestSQLiteBusy: while another process holds SQLite's write lock, a
+// sign-in that must write answers 503 with no cookie, and signed-in reads
+// go on (WAL mode).
+func TestSQLiteBusy(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "busy.sqlite3")
+	st, err := storage.SQLite(storage.SQLiteConfig{Path: path, BusyTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	h := newHarness(t, st)
+	h.signIn()
+	first := h.sessionCookie().Value
+
+	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	locked := true
+	unlock := func() {
+		if locked {
+			_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+			_ = conn.Close()
+			locked = false
+		}
+	}
+	defer unlock()
+
+	if h.user()["isAuthenticated"] != true {
+		t.Fatal("a signed-in read failed while the database was write-locked")
+	}
+	resp, body := h.do(http.MethodGet, "/logto/sign-in", map[string]string{"Accept": "text/html"})
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("sign-in while SQLite is busy: %d %s", resp.StatusCode, body)
+	}
+	unlock()
+	h.signIn()
+	if got := h.sessionCookie().Value; got == first || h.user()["isAuthenticated"] != true {
+		t.Fatal("sign-in after the lock was released failed")
 	}
 }
