@@ -2,7 +2,7 @@
 GO ?= go
 export CGO_ENABLED = 1
 
-.PHONY: all test unit race lint fuzz example build tidy
+.PHONY: all test unit race lint fuzz example build tidy integration
 
 all: test
 
@@ -10,6 +10,7 @@ all: test
 test: lint
 	$(GO) test -race -count=1 ./...
 	$(MAKE) fuzz
+	$(MAKE) integration
 
 ## fuzz: each fuzz target for FUZZTIME (crashers found are kept in testdata/fuzz as regression inputs)
 FUZZTIME ?= 10s
@@ -32,6 +33,15 @@ lint:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 STATICCHECK_VERSION ?= v0.8.2
+
+## integration: the end-to-end suite (integration/README.md): the Logto-compatible provider
+## from npm, the example app over HTTP, headless Chromium. LOGTO_ENDPOINT & co. target a real Logto.
+integration:
+	bash integration/install-deps.sh
+	cd integration/provider && npm ci --no-audit --no-fund
+	$(GO) vet -tags integration ./integration/...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) -tags integration ./integration/...
+	$(GO) test -race -tags integration -count=1 ./integration/...
 
 ## example: run the tutorial app (embedded Logto-compatible provider unless LOGTO_ENDPOINT is set)
 example:
