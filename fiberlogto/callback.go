@@ -76,6 +76,12 @@ func (l *Logto) callback(c *fiber.Ctx) error {
 	if err := l.store.save(id, rec); err != nil {
 		return l.cfg.ErrorHandler(c, err)
 	}
+	// For back-channel logout. A failure here leaves a session that only
+	// its own expiry or sign-out ends, so the sign-in fails instead.
+	if err := l.store.index(id, rec); err != nil {
+		_ = l.store.delete(id)
+		return l.cfg.ErrorHandler(c, err)
+	}
 	if old := c.Cookies(l.cfg.CookieName); old != "" {
 		_ = l.store.delete(old) // the old session is unreachable once the cookie is replaced
 	}

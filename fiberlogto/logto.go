@@ -60,10 +60,11 @@ func New(config ...Config) (*Logto, error) {
 	l.signInCookie = cfg.CookieName + "_signin"
 	p := cfg.RoutesPrefix
 	l.routes = map[string]route{
-		p + "/sign-in":          {methods: []string{fiber.MethodGet}, handle: l.signIn},
-		p + "/sign-up":          {methods: []string{fiber.MethodGet}, handle: l.signUp},
-		p + "/sign-in-callback": {methods: []string{fiber.MethodGet}, handle: l.callback},
-		p + "/sign-out":         {methods: []string{fiber.MethodGet, fiber.MethodPost}, handle: l.signOut},
+		p + "/sign-in":            {methods: []string{fiber.MethodGet}, handle: l.signIn},
+		p + "/sign-up":            {methods: []string{fiber.MethodGet}, handle: l.signUp},
+		p + "/sign-in-callback":   {methods: []string{fiber.MethodGet}, handle: l.callback},
+		p + "/sign-out":           {methods: []string{fiber.MethodGet, fiber.MethodPost}, handle: l.signOut},
+		p + "/backchannel-logout": {methods: []string{fiber.MethodPost}, handle: l.backchannelLogout},
 	}
 	go func() { _, _ = l.provider.get(context.Background()) }()
 	return l, nil

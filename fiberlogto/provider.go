@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/client"
 	"github.com/zitadel/oidc/v3/pkg/client/rp"
 	httphelper "github.com/zitadel/oidc/v3/pkg/http"
@@ -47,6 +48,9 @@ type discovered struct {
 	// refreshVerifier checks refreshed ID tokens; their nonce is checked
 	// against the stored one by verifyRefreshedIDToken.
 	refreshVerifier *rp.IDTokenVerifier
+	// keys and signingAlgs verify other JWTs from Logto (logout tokens).
+	keys        *keySet
+	signingAlgs []jose.SignatureAlgorithm
 }
 
 type nonceKey struct{}
@@ -129,6 +133,13 @@ func (p *provider) discover(ctx context.Context) (*discovered, error) {
 		}),
 	)
 	d.verifier = v
+	d.keys = ks
+	for _, alg := range dc.IDTokenSigningAlgValuesSupported {
+		d.signingAlgs = append(d.signingAlgs, jose.SignatureAlgorithm(alg))
+	}
+	if len(d.signingAlgs) == 0 {
+		d.signingAlgs = []jose.SignatureAlgorithm{jose.RS256} // the OIDC default
+	}
 	rv := *v
 	rv.Nonce = nil
 	d.refreshVerifier = &rv

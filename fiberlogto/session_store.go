@@ -89,23 +89,30 @@ func (s *sessionStore) load(id string) (*sessionRecord, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrStorage, err)
 	}
-	if len(raw) == 0 {
+	rec := s.decodeStored(key, raw)
+	if rec == nil || !s.alive(rec) {
 		return nil, nil
 	}
+	return rec, nil
+}
+
+// decodeStored decrypts and decodes a stored record; nil when there is none
+// or it cannot be read.
+func (s *sessionStore) decodeStored(key string, raw []byte) *sessionRecord {
+	if len(raw) == 0 {
+		return nil
+	}
 	if s.aead != nil {
-		raw, err = s.open(key, raw)
-		if err != nil {
-			return nil, nil
+		var err error
+		if raw, err = s.open(key, raw); err != nil {
+			return nil
 		}
 	}
 	rec, err := decodeRecord(raw)
 	if err != nil {
-		return nil, nil
+		return nil
 	}
-	if !s.alive(rec) {
-		return nil, nil
-	}
-	return rec, nil
+	return rec
 }
 
 // alive enforces the absolute and idle timeouts server-side, whatever the

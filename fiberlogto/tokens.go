@@ -153,10 +153,13 @@ func (l *Logto) accessToken(ctx context.Context, user *UserContext, key, resourc
 	unlock := l.locks.lock("s:" + user.sessionID)
 	defer unlock()
 
-	rec, err := l.store.load(user.sessionID)
+	// Across instances: the lease, or the record another instance's
+	// refresh just wrote.
+	rec, release, err := l.refreshLease(ctx, user.sessionID, func(r *sessionRecord) bool { return usable(r.accessToken(key)) })
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	if rec == nil {
 		return nil, errSignedOut
 	}

@@ -178,3 +178,11 @@ func (p *Provider) keysResponse(ctx context.Context) (any, error) {
 	keys = append(keys, m.ExtraJWKS...)
 	return map[string]any{"keys": keys}, nil
 }
+
+// SignJWT signs claims with the provider's active key, as it signs its own
+// tokens, with the given typ header ("JWT", "at+jwt", "logout+jwt"). Tests
+// use it to forge the tokens a Logto would send, valid or subtly not (a
+// logout token replayed, without events, with a nonce ...).
+func (p *Provider) SignJWT(typ string, claims any) (string, error) {
+	return p.sign(typ, claims)
+}

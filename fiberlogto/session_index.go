@@ -1,0 +1,105 @@
+package fiberlogto
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// The session index maps a Logto user (sub) and a Logto session (sid) to
+// the storage keys of their sessions here, so a back-channel logout can end
+// them on every instance sharing the storage. It holds storage keys (hashes
+// of session IDs), never the IDs themselves: a dump of it opens no session.
+//
+// Each list is bounded to maxIndexedSessions, pruned of sessions that are
+// gone whenever it is written, and expires with the longest session it can
+// name (AbsoluteTimeout after its last write).
+const (
+	subIndexPrefix     = "fiberlogto:u:"
+	sidIndexPrefix     = "fiberlogto:x:"
+	maxIndexedSessions = 32
+)
+
+func (s *sessionStore) indexKeys(rec *sessionRecord) []string {
+	var keys []string
+	if len(rec.Subject) > 0 {
+		keys = append(keys, storageKey(subIndexPrefix, string(rec.Subject)))
+	}
+	if len(rec.SID) > 0 {
+		keys = append(keys, storageKey(sidIndexPrefix, string(rec.SID)))
+	}
+	return keys
+}
+
+// index adds the session of id to its user's and Logto session's lists.
+// Concurrent sign-ins of one user on several instances can drop an entry
+// (the storage has no compare-and-set); such a session is still ended by
+// its own expiry, sign-out or a later back-channel logout by sid.
+func (s *sessionStore) index(id string, rec *sessionRecord) error {
+	member := []byte(storageKey(sessionKeyPrefix, id))
+	for _, key := range s.indexKeys(rec) {
+		list, err := s.indexList(key)
+		if err != nil {
+			return err
+		}
+		kept := [][]byte{member}
+		for _, m := range list {
+			if len(kept) >= maxIndexedSessions {
+				break
+			}
+			if bytes.Equal(m, member) {
+				continue
+			}
+			if v, err := s.storage.Get(string(m)); err == nil && len(v) > 0 {
+				kept = append(kept, m)
+			}
+		}
+		if err := s.storage.Set(key, bytes.Join(kept, []byte("\n")), s.cfg.AbsoluteTimeout); err != nil {
+			return fmt.Errorf("%w: %v", ErrStorage, err)
+		}
+	}
+	return nil
+}
+
+func (s *sessionStore) indexList(key string) ([][]byte, error) {
+	raw, err := s.storage.Get(key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrStorage, err)
+	}
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	return bytes.Split(raw, []byte("\n")), nil
+}
+
+// endIndexed deletes every session the index names under key, and the list.
+// With sub set, only sessions of that user are ended (a sid names one
+// Logto session, which belongs to one user, but the record is checked).
+func (s *sessionStore) endIndexed(key, sub string) (int, error) {
+	list, err := s.indexList(key)
+	if err != nil {
+		return 0, err
+	}
+	ended := 0
+	for _, m := range list {
+		if !bytes.HasPrefix(m, []byte(sessionKeyPrefix)) {
+			continue // not one of ours: never delete a foreign key
+		}
+		if sub != "" {
+			raw, err := s.storage.Get(string(m))
+			if err != nil {
+				return ended, fmt.Errorf("%w: %v", ErrStorage, err)
+			}
+			if rec := s.decodeStored(string(m), raw); rec != nil && string(rec.Subject) != sub {
+				continue
+			}
+		}
+		if err := s.storage.Delete(string(m)); err != nil {
+			return ended, fmt.Errorf("%w: %v", ErrStorage, err)
+		}
+		ended++
+	}
+	if err := s.storage.Delete(key); err != nil {
+		return ended, fmt.Errorf("%w: %v", ErrStorage, err)
+	}
+	return ended, nil
+}
