@@ -7,6 +7,7 @@
 package storage
 
 import (
+	"database/sql"
 	"fmt"
 	"net/url"
 	"time"
@@ -40,10 +41,18 @@ type SQLiteConfig struct {
 	BusyTimeout time.Duration
 }
 
+// SQLiteStorage is gofiber's SQLite storage plus an atomic lease, so that
+// several processes sharing one database file never refresh one session at
+// once (it implements fiberlogto.Leaser).
+type SQLiteStorage struct {
+	*sqlite3.Storage
+	table string
+}
+
 // SQLite opens (or creates) a SQLite session storage. The database runs in
 // WAL mode with a busy timeout, so concurrent requests read while one writes
 // instead of failing with SQLITE_BUSY.
-func SQLite(cfg SQLiteConfig) (s fiber.Storage, err error) {
+func SQLite(cfg SQLiteConfig) (s *SQLiteStorage, err error) {
 	if cfg.Path == "" {
 		cfg.Path = "./fiberlogto.sqlite3"
 	}
@@ -68,7 +77,10 @@ func SQLite(cfg SQLiteConfig) (s fiber.Storage, err error) {
 			s, err = nil, fmt.Errorf("storage: open SQLite %q: %v", cfg.Path, r)
 		}
 	}()
-	return sqlite3.New(sqlite3.Config{
+	if !validTable(cfg.Table) {
+		return nil, fmt.Errorf("storage: SQLite table name %q: letters, digits and _ only", cfg.Table)
+	}
+	return &SQLiteStorage{Storage: sqlite3.New(sqlite3.Config{
 		Database:   dsn,
 		Table:      cfg.Table,
 		GCInterval: cfg.GCInterval,
@@ -77,11 +89,62 @@ func SQLite(cfg SQLiteConfig) (s fiber.Storage, err error) {
 		MaxOpenConns:    8,
 		MaxIdleConns:    8,
 		ConnMaxLifetime: time.Hour,
-	}), nil
+	}), table: cfg.Table}, nil
+}
+
+// AcquireLease takes key for owner until ttl passes, unless another owner
+// holds an unexpired lease: one INSERT ... ON CONFLICT DO UPDATE ... WHERE,
+// atomic in SQLite.
+func (s *SQLiteStorage) AcquireLease(key, owner string, ttl time.Duration) (bool, error) {
+	return acquireLeaseSQL(s.Conn().Exec, "?", s.table, key, owner, ttl)
+}
+
+// ReleaseLease gives key up if owner holds it.
+func (s *SQLiteStorage) ReleaseLease(key, owner string) error {
+	_, err := s.Conn().Exec("DELETE FROM "+s.table+" WHERE k = ? AND v = ?", key, []byte(owner))
+	return err
 }
 
 // Memory returns an in-process storage. Sessions are lost on restart and not
 // shared between instances.
 func Memory() fiber.Storage {
 	return memory.New(memory.Config{GCInterval: time.Minute})
+}
+
+// acquireLeaseSQL is the lease for the SQL storages: the row is inserted, or
+// taken over when it has expired or is already this owner's. The storages
+// keep the expiry in unix seconds in column e.
+func acquireLeaseSQL(exec func(query string, args ...any) (sql.Result, error), ph, table, key, owner string, ttl time.Duration) (bool, error) {
+	now := time.Now()
+	exp := now.Add(ttl).Unix() + 1
+	p := func(i int) string {
+		if ph == "?" {
+			return "?"
+		}
+		return fmt.Sprintf("$%d", i)
+	}
+	q := "INSERT INTO " + table + " (k, v, e) VALUES (" + p(1) + ", " + p(2) + ", " + p(3) + ") " +
+		"ON CONFLICT (k) DO UPDATE SET v = excluded.v, e = excluded.e " +
+		"WHERE " + table + ".e <= " + p(4) + " OR " + table + ".v = excluded.v"
+	res, err := exec(q, key, []byte(owner), exp, now.Unix())
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	return n == 1, nil
+}
+
+func validTable(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, c := range name {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }

@@ -1,0 +1,116 @@
+package fiberlogto_test
+
+import (
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/fiberlogto/sdk/fiberlogto"
+	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
+	"github.com/fiberlogto/sdk/storage"
+)
+
+// secondInstance starts another app on the harness's storage and provider,
+// with its own fiberlogto instance (its own in-process locks), as a second
+// replica behind a load balancer would be. It returns its base URL.
+func (h *harness) secondInstance(store fiber.Storage) string {
+	h.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	cfg := h.cfg
+	cfg.Storage = store
+	lg, err := fiberlogto.New(cfg)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Use(lg.Handler())
+	app.Get("/user", func(c *fiber.Ctx) error { return c.JSON(fiberlogto.User(c)) })
+	go func() { _ = app.Listener(ln) }()
+	h.t.Cleanup(func() {
+		h.browser.CloseIdleConnections()
+		_ = app.ShutdownWithTimeout(5 * time.Second)
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// TestRefreshRaceAcrossInstances: two instances sharing a SQLite file see
+// one expired access token at once, many times over. With the storage's
+// lease exactly one refresh runs per expiry, the other instance uses its
+// tokens, and the rotating refresh token is never replayed (no grant is
+// revoked), even with Logto's replay grace switched off.
+func TestRefreshRaceAcrossInstances(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shared.sqlite3")
+	open := func() fiber.Storage {
+		s, err := storage.SQLite(storage.SQLiteConfig{Path: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	h := newHarnessWith(t, open(), providerSetup{options: func(o *logtotest.Options) {
+		o.RotateRefreshTokens = true
+		o.ReplayGrace = -1 // no grace: any replay revokes the grant
+	}}, func(c *fiberlogto.Config) {
+		c.GetAccessToken = true
+		c.Resource = testResource
+	})
+	second := h.secondInstance(open())
+	h.signIn()
+	cookie := h.sessionCookie().Value
+
+	const rounds = 10
+	for round := 0; round < rounds; round++ {
+		h.clock.Advance(2 * time.Hour)
+		before := h.provider.Calls("token")
+		var wg sync.WaitGroup
+		results := make([]string, 8)
+		for i := range results {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				base := h.baseURL
+				if i%2 == 1 {
+					base = second
+				}
+				req, _ := http.NewRequest(http.MethodGet, base+"/user", nil)
+				resp, err := h.browser.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer resp.Body.Close()
+				var u struct {
+					IsAuthenticated bool   `json:"isAuthenticated"`
+					AccessToken     string `json:"accessToken"`
+				}
+				_ = decodeJSON(resp.Body, &u)
+				if !u.IsAuthenticated {
+					t.Errorf("round %d request %d: signed out (status %d)", round, i, resp.StatusCode)
+				}
+				results[i] = u.AccessToken
+			}(i)
+		}
+		wg.Wait()
+		if got := h.provider.Calls("token") - before; got != 1 {
+			t.Fatalf("round %d: %d refreshes across two instances, want 1", round, got)
+		}
+		for i := range results {
+			if results[i] != results[0] {
+				t.Fatalf("round %d: instances answered different tokens", round)
+			}
+		}
+	}
+	rt := fiberlogto.RefreshTokenForTest(h.storage, cookie)
+	if rt == "" || h.provider.GrantRevoked(rt) || !h.provider.RefreshTokenActive(rt) {
+		t.Fatal("the grant was revoked: a rotating refresh token was replayed")
+	}
+}
