@@ -24,7 +24,7 @@ const (
 	// devResource is the API resource the embedded provider knows and the
 	// demo user has the read:data scope on.
 	devResource = "https://api.example.test"
-	devScopes   = "read:data"
+	devScopes   = "read:data urn:logto:scope:organizations read:org"
 )
 
 // Session storages SESSION_STORAGE accepts.
@@ -46,6 +46,9 @@ type appConfig struct {
 	// Scopes are requested at sign-in besides openid, offline_access and
 	// profile.
 	Scopes []string
+	// OrganizationID restricts /organization-token to one organization
+	// ("" : every organization of the user).
+	OrganizationID string
 	// BaseURL is this app's public URL, without trailing slash.
 	BaseURL string
 	// Addr is where the app listens.
@@ -68,14 +71,15 @@ type appConfig struct {
 func loadConfig(getenv func(string) string) (appConfig, error) {
 	env := func(name string) string { return strings.TrimSpace(getenv(name)) }
 	cfg := appConfig{
-		Endpoint:  strings.TrimRight(env("LOGTO_ENDPOINT"), "/"),
-		AppID:     env("LOGTO_APP_ID"),
-		AppSecret: getenv("LOGTO_APP_SECRET"), // a secret is taken as it is
-		Resource:  env("LOGTO_RESOURCE"),
-		Scopes:    strings.Fields(getenv("LOGTO_SCOPES")),
-		BaseURL:   strings.TrimRight(orDefault(env("BASE_URL"), defaultBaseURL), "/"),
-		Addr:      orDefault(env("ADDR"), defaultAddr),
-		SessionDB: orDefault(env("SESSION_DB"), defaultSessionDB),
+		Endpoint:       strings.TrimRight(env("LOGTO_ENDPOINT"), "/"),
+		AppID:          env("LOGTO_APP_ID"),
+		AppSecret:      getenv("LOGTO_APP_SECRET"), // a secret is taken as it is
+		Resource:       env("LOGTO_RESOURCE"),
+		Scopes:         strings.Fields(getenv("LOGTO_SCOPES")),
+		OrganizationID: env("LOGTO_ORGANIZATION_ID"),
+		BaseURL:        strings.TrimRight(orDefault(env("BASE_URL"), defaultBaseURL), "/"),
+		Addr:           orDefault(env("ADDR"), defaultAddr),
+		SessionDB:      orDefault(env("SESSION_DB"), defaultSessionDB),
 	}
 
 	if err := checkHTTPURL("BASE_URL", cfg.BaseURL); err != nil {

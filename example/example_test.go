@@ -319,6 +319,19 @@ func TestSignInFlow(t *testing.T) {
 				t.Errorf("second /access-token: new token %v, token calls %d -> %d", again.AccessToken != token.AccessToken, refreshes, r.provider.Calls("token"))
 			}
 
+			// An organization token for the demo user's organization.
+			var orgs struct {
+				OrganizationTokens map[string]string `json:"organizationTokens"`
+			}
+			r.getJSON(browser, "/organization-token", &orgs)
+			orgTok := orgs.OrganizationTokens[logtotest.DemoOrganization.ID]
+			if orgTok == "" {
+				t.Fatalf("/organization-token: %v", orgs)
+			}
+			if oc := jwtPayload(t, orgTok); !audienceHas(oc["aud"], "urn:logto:organization:"+logtotest.DemoOrganization.ID) || toString(oc["scope"]) != "read:org" {
+				t.Errorf("organization token claims %v", oc)
+			}
+
 			// Sign out: to Logto's end-session endpoint, and the session is gone.
 			out := r.get(browser, "/logto/sign-out", "text/html")
 			loc := out.header.Get("Location")
@@ -548,7 +561,7 @@ func TestLoadConfig(t *testing.T) {
 		if cfg.AppID == "" || len(cfg.AppSecret) < 20 {
 			t.Errorf("embedded app credentials: %q %q", cfg.AppID, cfg.AppSecret)
 		}
-		if cfg.Resource != "https://api.example.test" || strings.Join(cfg.Scopes, " ") != "read:data" {
+		if cfg.Resource != "https://api.example.test" || strings.Join(cfg.Scopes, " ") != devScopes {
 			t.Errorf("embedded resource %q scopes %q", cfg.Resource, cfg.Scopes)
 		}
 	})

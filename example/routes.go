@@ -35,6 +35,26 @@ func registerRoutes(app *fiber.App, cfg appConfig) {
 		return c.SendString("protected resource")
 	})
 
+	// Organization tokens, for the organizations of the user (or
+	// LOGTO_ORGANIZATION_ID); they need the organizations scope.
+	app.Get("/organization-token", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		if !hasScope(cfg.Scopes, fiberlogto.ScopeOrganizations) {
+			return c.Status(fiber.StatusBadRequest).JSON(fiber.Map{
+				"error": "add " + fiberlogto.ScopeOrganizations + " to LOGTO_SCOPES for organization tokens",
+			})
+		}
+		return c.Next()
+	}, fiberlogto.RequireAuth(),
+		fiberlogto.Fetch(fiberlogto.FetchOptions{OrganizationTokens: true, OrganizationID: cfg.OrganizationID}),
+		func(c *fiber.Ctx) error {
+			tokens := fiberlogto.User(c).OrganizationTokens
+			if tokens == nil {
+				tokens = map[string]string{}
+			}
+			return c.JSON(fiber.Map{"organizationTokens": tokens})
+		})
+
 	// An access token for the API resource LOGTO_RESOURCE.
 	if cfg.Resource == "" {
 		app.Get("/access-token", func(c *fiber.Ctx) error {
@@ -137,4 +157,13 @@ func portOf(scheme, port string) string {
 		return "443"
 	}
 	return "80"
+}
+
+func hasScope(scopes []string, s string) bool {
+	for _, v := range scopes {
+		if v == s {
+			return true
+		}
+	}
+	return false
 }
