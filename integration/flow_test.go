@@ -396,8 +396,12 @@ func (e *endToEnd) getAccessToken(t *testing.T) (string, jwtClaims) {
 }
 
 // freshUntil is when fiberlogto stops using a token: ClockSkew before exp.
+// freshUntil is when fiberlogto stops reusing the token. It reckons the
+// expiry from expires_in when the response arrives, in whole seconds, so
+// its deadline can fall up to a second after the JWT's exp: hence the
+// margin.
 func freshUntil(c jwtClaims) time.Time {
-	return time.Unix(c.num("exp"), 0).Add(-fiberlogtoClockSkew)
+	return time.Unix(c.num("exp"), 0).Add(-fiberlogtoClockSkew + time.Second)
 }
 
 func (e *endToEnd) accessToken(t *testing.T) {
