@@ -2,15 +2,29 @@
 GO ?= go
 export CGO_ENABLED = 1
 
-.PHONY: all test unit race lint fuzz example build tidy integration
+.PHONY: all test unit race lint fuzz example build tidy integration services-start services-stop
 
 all: test
 
-## test: every test: lint, the whole module with the race detector, then the fuzz targets for a bounded time
+SERVICES_DIR ?= $(or $(TMPDIR),/tmp)/fiberlogto-services
+
+## test: every test: lint, then with real Redis and PostgreSQL up (stopped whatever happens)
+## the whole module with the race detector, the fuzz targets for a bounded time, the integration suite
 test: lint
-	$(GO) test -race -count=1 ./...
-	$(MAKE) fuzz
+	@trap 'bash scripts/services.sh stop "$(SERVICES_DIR)"' EXIT; \
+	bash scripts/services.sh start "$(SERVICES_DIR)" && \
+	set -a && . "$(SERVICES_DIR)/env" && set +a && \
+	$(GO) test -race -count=1 ./... && \
+	$(MAKE) fuzz && \
 	$(MAKE) integration
+
+## services-start: real Redis and PostgreSQL on free loopback ports; their URLs in $(SERVICES_DIR)/env
+services-start:
+	bash scripts/services.sh start "$(SERVICES_DIR)"
+
+## services-stop: stop them and remove $(SERVICES_DIR)
+services-stop:
+	bash scripts/services.sh stop "$(SERVICES_DIR)"
 
 ## fuzz: each fuzz target for FUZZTIME (crashers found are kept in testdata/fuzz as regression inputs)
 FUZZTIME ?= 10s

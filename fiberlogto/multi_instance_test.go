@@ -1,9 +1,13 @@
 package fiberlogto_test
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -41,29 +45,92 @@ func (h *harness) secondInstance(store fiber.Storage) string {
 	return "http://" + ln.Addr().String()
 }
 
-// TestRefreshRaceAcrossInstances: two instances sharing a SQLite file see
-// one expired access token at once, many times over. With the storage's
-// lease exactly one refresh runs per expiry, the other instance uses its
-// tokens, and the rotating refresh token is never replayed (no grant is
-// revoked), even with Logto's replay grace switched off.
-func TestRefreshRaceAcrossInstances(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "shared.sqlite3")
-	open := func() fiber.Storage {
-		s, err := storage.SQLite(storage.SQLiteConfig{Path: path})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		return s
+// sharedStorages opens, for each shared storage kind, a new handle on one
+// shared store per call, as each instance of an app would. Redis and
+// PostgreSQL come from REDIS_URL and DATABASE_URL (make test starts real
+// servers); unset, they fail in CI and are skipped elsewhere.
+func sharedStorages(t *testing.T) map[string]func(t *testing.T) func() fiber.Storage {
+	return map[string]func(t *testing.T) func() fiber.Storage{
+		"sqlite": func(t *testing.T) func() fiber.Storage {
+			path := filepath.Join(t.TempDir(), "shared.sqlite3")
+			return func() fiber.Storage {
+				s, err := storage.SQLite(storage.SQLiteConfig{Path: path})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = s.Close() })
+				return s
+			}
+		},
+		"redis": func(t *testing.T) func() fiber.Storage {
+			url := serverURL(t, "REDIS_URL")
+			prefix := "test-" + strings.ReplaceAll(t.Name(), "/", "-") + "-" + newJarID() + ":"
+			return func() fiber.Storage {
+				s, err := storage.Redis(storage.RedisConfig{URL: url, KeyPrefix: prefix})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = s.Close() })
+				return s
+			}
+		},
+		"postgres": func(t *testing.T) func() fiber.Storage {
+			url := serverURL(t, "DATABASE_URL")
+			table := "t_" + newJarID()
+			return func() fiber.Storage {
+				s, err := storage.Postgres(storage.PostgresConfig{URL: url, Table: table})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = s.Close() })
+				return s
+			}
+		},
 	}
-	h := newHarnessWith(t, open(), providerSetup{options: func(o *logtotest.Options) {
+}
+
+func serverURL(t *testing.T, env string) string {
+	t.Helper()
+	if u := os.Getenv(env); u != "" {
+		return u
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is not set and CI=true: make test starts real servers (scripts/services.sh)", env)
+	}
+	t.Skipf("%s is not set: run scripts/services.sh start and source its env file", env)
+	return ""
+}
+
+// newJarID is a short random name part.
+func newJarID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// TestRefreshRaceAcrossInstances: two instances sharing a storage see one
+// expired access token at once, many times over. With the storage's lease
+// exactly one refresh runs per expiry, the other instance uses its tokens,
+// and the rotating refresh token is never replayed (no grant is revoked),
+// even with Logto's replay grace switched off.
+func TestRefreshRaceAcrossInstances(t *testing.T) {
+	for name, shared := range sharedStorages(t) {
+		t.Run(name, func(t *testing.T) {
+			open := shared(t)
+			refreshRace(t, open(), open())
+		})
+	}
+}
+
+func refreshRace(t *testing.T, first, second fiber.Storage) {
+	h := newHarnessWith(t, first, providerSetup{options: func(o *logtotest.Options) {
 		o.RotateRefreshTokens = true
 		o.ReplayGrace = -1 // no grace: any replay revokes the grant
 	}}, func(c *fiberlogto.Config) {
 		c.GetAccessToken = true
 		c.Resource = testResource
 	})
-	second := h.secondInstance(open())
+	other := h.secondInstance(second)
 	h.signIn()
 	cookie := h.sessionCookie().Value
 
@@ -79,7 +146,7 @@ func TestRefreshRaceAcrossInstances(t *testing.T) {
 				defer wg.Done()
 				base := h.baseURL
 				if i%2 == 1 {
-					base = second
+					base = other
 				}
 				req, _ := http.NewRequest(http.MethodGet, base+"/user", nil)
 				resp, err := h.browser.Do(req)

@@ -2,8 +2,20 @@
 // knows nothing of fiberlogto: each constructor returns a plain
 // fiber.Storage, and any other fiber.Storage works as well.
 //
-// Pick SQLite for one instance that must keep its sessions across restarts
-// (the default of the example), memory for tests and throwaway instances.
+// Which one:
+//
+//   - SQLite: one instance whose sessions must survive restarts (the
+//     example's default).
+//   - Redis: several instances behind a load balancer. The fastest shared
+//     storage: in memory, each key expiring with Redis's own TTL, nothing to
+//     garbage-collect. Sessions last as long as the Redis server keeps its data.
+//   - Postgres: several instances behind a load balancer when you already run
+//     PostgreSQL. Durable: sessions survive restarts of the app and of the
+//     database; expired rows are deleted every GCInterval.
+//   - Memory: tests and throwaway instances; lost on restart, not shared.
+//
+// SQLite, Redis and Postgres also grant the short lease (fiberlogto.Leaser)
+// that keeps two instances from refreshing one session at once.
 package storage
 
 import (

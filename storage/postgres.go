@@ -1,0 +1,232 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	fiberpostgres "github.com/gofiber/storage/postgres/v3"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// PostgresConfig configures Postgres.
+type PostgresConfig struct {
+	// URL of the database: postgres://user:password@host:port/db?sslmode=...
+	// (or a libpq key=value string). pgx's options, such as pool_max_conns
+	// and connect_timeout, are honoured unless a field below overrides them.
+	//
+	// Required.
+	URL string
+
+	// Table holding the sessions, "table" or "schema.table"; created when
+	// missing. Every instance must name the same one.
+	//
+	// Optional. Default: "fiberlogto_sessions"
+	Table string
+
+	// GCInterval is how often expired rows are deleted. Expired rows are
+	// never returned meanwhile. At least a second.
+	//
+	// Optional. Default: time.Minute
+	GCInterval time.Duration
+
+	// ConnectTimeout bounds opening a connection.
+	//
+	// Optional. Default: the URL's connect_timeout, else 5 * time.Second
+	ConnectTimeout time.Duration
+
+	// CommandTimeout bounds each Get, Set, Delete and Reset.
+	//
+	// Optional. Default: 5 * time.Second
+	CommandTimeout time.Duration
+}
+
+// Postgres connects to a PostgreSQL session storage, creating its table when
+// missing. Pick it for several instances behind a load balancer when you
+// already run PostgreSQL: every instance sees every session, and sessions
+// are durable, surviving restarts of the app and of the database. Each
+// instance deletes expired rows every GCInterval. Nothing is deleted at
+// startup; Reset empties the table only.
+//
+// Expiry is kept in whole seconds: a value lives at least its TTL and at
+// most a second longer.
+func Postgres(cfg PostgresConfig) (fiber.Storage, error) {
+	if cfg.URL == "" {
+		return nil, errors.New("storage: Postgres: URL is required")
+	}
+	if cfg.Table == "" {
+		cfg.Table = "fiberlogto_sessions"
+	}
+	if strings.Count(cfg.Table, ".") > 1 {
+		return nil, fmt.Errorf("storage: Postgres: Table %q: want \"table\" or \"schema.table\"", cfg.Table)
+	}
+	if cfg.GCInterval < time.Second {
+		cfg.GCInterval = time.Minute
+	}
+	if cfg.CommandTimeout <= 0 {
+		cfg.CommandTimeout = 5 * time.Second
+	}
+	pcfg, err := pgxpool.ParseConfig(cfg.URL)
+	if err != nil {
+		// pgx's parse errors hide the password.
+		return nil, fmt.Errorf("storage: Postgres: bad URL: %w", err)
+	}
+	switch {
+	case cfg.ConnectTimeout > 0:
+		pcfg.ConnConfig.ConnectTimeout = cfg.ConnectTimeout
+	case pcfg.ConnConfig.ConnectTimeout == 0:
+		pcfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	where := fmt.Sprintf("%s:%d/%s", pcfg.ConnConfig.Host, pcfg.ConnConfig.Port, pcfg.ConnConfig.Database)
+
+	// Instances starting together on a new table race to create it; the
+	// loser sees "already exists" and finds the table on its next try.
+	for attempt := 1; ; attempt++ {
+		inner, err := newPostgres(pcfg, cfg, pcfg.ConnConfig.ConnectTimeout+3*cfg.CommandTimeout)
+		if err == nil {
+			return &postgresStorage{inner: inner, table: sanitizeTable(cfg.Table), timeout: cfg.CommandTimeout}, nil
+		}
+		if attempt < 3 && createRace(err) {
+			continue
+		}
+		return nil, fmt.Errorf("storage: Postgres: open %s table %q: %w", where, cfg.Table, err)
+	}
+}
+
+// newPostgres runs gofiber's constructor, which panics on any failure, on a
+// pool of our own (for its timeouts), and turns a panic into an error.
+func newPostgres(pcfg *pgxpool.Config, cfg PostgresConfig, timeout time.Duration) (s *fiberpostgres.Storage, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg.Copy())
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			pool.Close()
+			if e, ok := r.(error); ok {
+				s, err = nil, e
+			} else {
+				s, err = nil, fmt.Errorf("%v", r)
+			}
+		}
+	}()
+	return fiberpostgres.NewWithContext(ctx, fiberpostgres.Config{
+		DB:         pool,
+		Table:      cfg.Table,
+		GCInterval: cfg.GCInterval,
+	}), nil
+}
+
+// createRace reports whether err is another instance creating the same table
+// or index at the same moment.
+func createRace(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	switch pgErr.Code {
+	case "42P07", // duplicate_table
+		"42710", // duplicate_object
+		"23505": // unique_violation (on the catalog)
+		return true
+	}
+	return false
+}
+
+// sanitizeTable quotes "table" or "schema.table" as gofiber does.
+func sanitizeTable(table string) string {
+	schema, name, ok := strings.Cut(table, ".")
+	if !ok {
+		schema, name = "public", table
+	}
+	return pgx.Identifier{schema, name}.Sanitize()
+}
+
+type postgresStorage struct {
+	inner     *fiberpostgres.Storage
+	table     string // quoted
+	timeout   time.Duration
+	closeOnce sync.Once
+}
+
+func (s *postgresStorage) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.timeout)
+}
+
+func (s *postgresStorage) Get(key string) ([]byte, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	return s.inner.GetWithContext(ctx, key)
+}
+
+// Set stores val for exp; exp == 0 keeps it until deleted, a negative exp
+// deletes it.
+func (s *postgresStorage) Set(key string, val []byte, exp time.Duration) error {
+	if exp < 0 {
+		return s.Delete(key)
+	}
+	if exp > 0 {
+		// gofiber stores the deadline truncated to the second, so a TTL
+		// would end up to a second early and one under a second could be
+		// expired at once; this rounds the deadline up instead.
+		exp += time.Second - time.Nanosecond
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	return s.inner.SetWithContext(ctx, key, val, exp)
+}
+
+func (s *postgresStorage) Delete(key string) error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	return s.inner.DeleteWithContext(ctx, key)
+}
+
+// Reset empties the table (TRUNCATE).
+func (s *postgresStorage) Reset() error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	return s.inner.ResetWithContext(ctx)
+}
+
+// AcquireLease takes key for owner until ttl passes, unless another owner
+// holds an unexpired lease (fiberlogto.Leaser): one INSERT ... ON CONFLICT
+// DO UPDATE ... WHERE, atomic in PostgreSQL. The lease is a row of the
+// table like any key, its expiry rounded up to the second.
+func (s *postgresStorage) AcquireLease(key, owner string, ttl time.Duration) (bool, error) {
+	now := time.Now()
+	exp := now.Add(ttl + time.Second - time.Nanosecond).Unix()
+	ctx, cancel := s.ctx()
+	defer cancel()
+	tag, err := s.inner.Conn().Exec(ctx, "INSERT INTO "+s.table+" AS t (k, v, e) VALUES ($1, $2, $3) "+
+		"ON CONFLICT (k) DO UPDATE SET v = excluded.v, e = excluded.e "+
+		"WHERE (t.e <> 0 AND t.e <= $4) OR t.v = excluded.v",
+		key, []byte(owner), exp, now.Unix())
+	if err != nil {
+		return false, err
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// ReleaseLease gives key up if owner holds it.
+func (s *postgresStorage) ReleaseLease(key, owner string) error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	_, err := s.inner.Conn().Exec(ctx, "DELETE FROM "+s.table+" WHERE k = $1 AND v = $2", key, []byte(owner))
+	return err
+}
+
+// Close stops the garbage collector and closes the pool; later calls fail.
+// Calling it again is a no-op (gofiber's Close would block forever).
+func (s *postgresStorage) Close() error {
+	s.closeOnce.Do(func() { _ = s.inner.Close() })
+	return nil
+}
