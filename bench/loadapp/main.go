@@ -1,0 +1,437 @@
+// Command loadapp serves one configuration of the load test bench/run.sh
+// runs with wrk, on 127.0.0.1 only:
+//
+//	-mode memory   the example app's /user behind fiberlogto, memory storage
+//	-mode sqlite   the same on SQLite (-db), pre-filled to -sessions sessions
+//	-mode bare     a Fiber app without fiberlogto answering /user with the
+//	               bytes the signed-in /user answers (and /user-json: the
+//	               same built by c.JSON from a UserContext)
+//
+// Every mode starts the in-process Logto-compatible provider, serves the
+// fiberlogto app and signs the demo user in once over HTTP, as a browser
+// would. Then it prints one line
+//
+//	READY url=http://127.0.0.1:PORT cookie=fiberlogto_session=ID body_bytes=N sessions=N prefill_seconds=S
+//
+// and serves until SIGINT or SIGTERM. In bare mode the fiberlogto app and
+// the provider are shut down before the bare app starts.
+//
+// The fiberlogto app is the example app's setup (Config, Fiber timeouts,
+// /user handler) without the example's other routes and without its
+// loopback-alias redirect, a middleware of its own that the bare app would
+// not have.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/fiberlogto/sdk/fiberlogto"
+	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
+	"github.com/fiberlogto/sdk/storage"
+)
+
+// resource and scopes are the example app's embedded-mode defaults.
+const (
+	resource = "https://api.example.test"
+	scopes   = "read:data"
+)
+
+func main() {
+	mode := flag.String("mode", "memory", "bare, memory or sqlite")
+	db := flag.String("db", "", "SQLite database file (sqlite mode)")
+	sessions := flag.Int("sessions", 1000, "sessions in the SQLite storage, the signed-in one included (sqlite mode)")
+	addr := flag.String("addr", "127.0.0.1:0", "listen address (loopback)")
+	flag.Parse()
+
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *mode, *db, *sessions, *addr); err != nil {
+		fmt.Fprintln(os.Stderr, "loadapp:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, mode, db string, sessions int, addr string) error {
+	switch mode {
+	case "bare", "memory":
+	case "sqlite":
+		if db == "" {
+			return errors.New("sqlite mode needs -db")
+		}
+	default:
+		return fmt.Errorf("unknown -mode %q", mode)
+	}
+	if host, _, err := net.SplitHostPort(addr); err != nil || !net.ParseIP(host).IsLoopback() {
+		return fmt.Errorf("-addr %q must be a loopback IP address and port", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	baseURL := "http://" + ln.Addr().String()
+
+	p, err := logtotest.NewUnstarted(logtotest.Options{
+		RedirectURIs:           []string{baseURL + "/logto/sign-in-callback"},
+		PostLogoutRedirectURIs: []string{baseURL},
+		Resources:              []string{resource},
+	})
+	if err != nil {
+		return err
+	}
+	pln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	p.Start(pln)
+	defer p.Close()
+
+	var store fiber.Storage
+	if mode == "sqlite" {
+		store, err = storage.SQLite(storage.SQLiteConfig{Path: db})
+		if err != nil {
+			return err
+		}
+	} else {
+		store = storage.Memory()
+	}
+	rec := &recordingStorage{Storage: store}
+	var wrapped fiber.Storage = rec
+	if l, ok := store.(fiberlogto.Leaser); ok {
+		wrapped = &recordingLeaser{recordingStorage: rec, Leaser: l}
+	}
+	defer func() { _ = store.Close() }()
+
+	lg, err := fiberlogto.New(fiberlogto.Config{
+		Endpoint:  p.URL,
+		AppID:     p.ClientID,
+		AppSecret: p.ClientSecret,
+		BaseURL:   baseURL,
+		Scopes:    strings.Fields(scopes),
+		Resources: []string{resource},
+		Storage:   wrapped,
+	})
+	if err != nil {
+		return err
+	}
+	app := newFiber()
+	app.Use(lg.Handler())
+	app.Get("/user", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.JSON(fiberlogto.User(c))
+	})
+	served := make(chan error, 1)
+	go func() { served <- app.Listener(ln) }()
+
+	cookie, body, err := signIn(ctx, p, baseURL, rec)
+	if err != nil {
+		return fmt.Errorf("sign-in: %w", err)
+	}
+
+	key, value, err := rec.session(strings.TrimPrefix(cookie, fiberlogto.ConfigDefault.CookieName+"="))
+	if err != nil {
+		return err
+	}
+	recordBytes := len(value)
+	var prefill time.Duration
+	if mode == "sqlite" && sessions > 1 {
+		start := time.Now()
+		if err := fill(store, key, value, sessions-1); err != nil {
+			return fmt.Errorf("prefill: %w", err)
+		}
+		prefill = time.Since(start)
+		// Fold the write-ahead log into the database, as SQLite's own
+		// checkpoints eventually do, so the file size is the data's.
+		if c, ok := store.(interface{ Conn() *sql.DB }); ok {
+			if _, err := c.Conn().Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+				return fmt.Errorf("checkpoint: %w", err)
+			}
+		}
+		if _, _, err := getUser(ctx, baseURL+"/user", cookie, true); err != nil {
+			return fmt.Errorf("after prefill: %w", err)
+		}
+	}
+
+	if mode == "bare" {
+		// The bare app alone in this process: no provider, no fiberlogto.
+		_ = app.ShutdownWithTimeout(5 * time.Second)
+		<-served
+		p.Close()
+		app, err = bareApp(body)
+		if err != nil {
+			return err
+		}
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			return err
+		}
+		baseURL = "http://" + ln.Addr().String()
+		served = make(chan error, 1)
+		go func() { served <- app.Listener(ln) }()
+		for _, path := range []string{"/user", "/user-json"} {
+			got, _, err := getUser(ctx, baseURL+path, "", false)
+			if err != nil {
+				return err
+			}
+			if got != string(body) {
+				return fmt.Errorf("bare %s answers %s, want %s", path, got, body)
+			}
+		}
+		cookie, sessions = "", 0
+	} else if mode == "memory" {
+		sessions = 1
+	}
+
+	fmt.Printf("READY url=%s cookie=%s body_bytes=%d sessions=%d record_bytes=%d prefill_seconds=%.1f\n",
+		baseURL, cookie, len(body), sessions, recordBytes, prefill.Seconds())
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	// A benchmark helper must never outlive its signal, whatever hangs.
+	time.AfterFunc(10*time.Second, func() {
+		fmt.Fprintln(os.Stderr, "loadapp: shutdown took more than 10 s, exiting")
+		os.Exit(1)
+	})
+	_ = app.ShutdownWithTimeout(5 * time.Second)
+	<-served
+	return nil
+}
+
+// newFiber is the example app's Fiber config.
+func newFiber() *fiber.App {
+	return fiber.New(fiber.Config{
+		DisableStartupMessage: true,
+		ReadTimeout:           15 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           60 * time.Second,
+	})
+}
+
+// bareApp answers /user with body as it is and /user-json with the same
+// JSON built by c.JSON, the way the fiberlogto app's handler builds it.
+func bareApp(body []byte) (*fiber.App, error) {
+	var u struct {
+		Claims json.RawMessage `json:"claims"`
+	}
+	if err := json.Unmarshal(body, &u); err != nil {
+		return nil, err
+	}
+	user := &fiberlogto.UserContext{IsAuthenticated: true, Claims: fiberlogto.RawClaims(u.Claims)}
+	app := newFiber()
+	app.Get("/user", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		return c.Send(body)
+	})
+	app.Get("/user-json", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.JSON(user)
+	})
+	return app, nil
+}
+
+// signIn signs the demo user in as a browser would and returns the session
+// cookie ("name=value") and the signed-in /user body.
+func signIn(ctx context.Context, p *logtotest.Provider, baseURL string, rec *recordingStorage) (string, []byte, error) {
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{
+		Jar:           jar,
+		Timeout:       10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get(baseURL + "/logto/sign-in")
+	if err != nil {
+		return "", nil, err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		return "", nil, fmt.Errorf("GET /logto/sign-in: %s", resp.Status)
+	}
+	cb, err := p.SignIn(ctx, client, resp.Header.Get("Location"), logtotest.DemoUser.Username, logtotest.DemoUser.Password)
+	if err != nil {
+		return "", nil, err
+	}
+	rec.record(true)
+	resp, err = client.Get(cb)
+	rec.record(false)
+	if err != nil {
+		return "", nil, err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		return "", nil, fmt.Errorf("callback: %s", resp.Status)
+	}
+	u, _ := url.Parse(baseURL)
+	var cookie string
+	for _, c := range jar.Cookies(u) {
+		if c.Name == fiberlogto.ConfigDefault.CookieName {
+			cookie = c.Name + "=" + c.Value
+		}
+	}
+	if cookie == "" {
+		return "", nil, errors.New("no session cookie after the callback")
+	}
+	body, _, err := getUser(ctx, baseURL+"/user", cookie, true)
+	return cookie, []byte(body), err
+}
+
+// getUser GETs target (a /user URL) with cookie, checks the answer is a
+// user context, signed in when signedIn, and returns it.
+func getUser(ctx context.Context, target, cookie string, signedIn bool) (string, bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return "", false, err
+	}
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", false, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", false, err
+	}
+	var u struct {
+		IsAuthenticated bool `json:"isAuthenticated"`
+	}
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(b, &u) != nil {
+		return "", false, fmt.Errorf("GET %s: %s %s", target, resp.Status, b)
+	}
+	if signedIn && !u.IsAuthenticated {
+		return "", false, fmt.Errorf("GET %s: not signed in: %s", target, b)
+	}
+	return string(b), u.IsAuthenticated, nil
+}
+
+// recordingStorage notes every Set while recording is on, so that the
+// session record the callback stores can be copied whatever its format and
+// whatever else (transactions, indexes) the callback writes. It costs one
+// interface call more per storage call.
+type recordingStorage struct {
+	fiber.Storage
+	mu        sync.Mutex
+	recording bool
+	sets      map[string][]byte
+}
+
+// recordingLeaser keeps the fiberlogto.Leaser of a storage that has one
+// (storage.SQLite), so the middleware takes the same paths as without the
+// recording.
+type recordingLeaser struct {
+	*recordingStorage
+	fiberlogto.Leaser
+}
+
+func (s *recordingStorage) record(on bool) {
+	s.mu.Lock()
+	s.recording = on
+	if on {
+		s.sets = map[string][]byte{}
+	}
+	s.mu.Unlock()
+}
+
+func (s *recordingStorage) Set(key string, val []byte, exp time.Duration) error {
+	s.mu.Lock()
+	if s.recording {
+		s.sets[key] = append([]byte(nil), val...)
+	}
+	s.mu.Unlock()
+	return s.Storage.Set(key, val, exp)
+}
+
+// session returns the key and record the callback stored for the session
+// ID id: the key holding the ID's SHA-256 (fiberlogto's documented storage
+// key), else the largest value written.
+func (s *recordingStorage) session(id string) (string, []byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sum := sha256.Sum256([]byte(id))
+	hashes := []string{base64.RawURLEncoding.EncodeToString(sum[:]), hex.EncodeToString(sum[:])}
+	var largest string
+	for k, v := range s.sets {
+		for _, h := range hashes {
+			if strings.Contains(k, h) {
+				return k, v, nil
+			}
+		}
+		if largest == "" || len(v) > len(s.sets[largest]) {
+			largest = k
+		}
+	}
+	if largest == "" {
+		return "", nil, errors.New("the callback stored nothing")
+	}
+	fmt.Fprintf(os.Stderr, "loadapp: no stored key holds the session ID's hash; copying the largest record written at sign-in (%s, %d bytes)\n", largest, len(s.sets[largest]))
+	return largest, s.sets[largest], nil
+}
+
+// fill stores value under n random keys shaped like key (same prefix up to
+// the last ':', a random base64url tail of the same length), through the
+// fiber.Storage interface as any session write goes.
+func fill(store fiber.Storage, key string, value []byte, n int) error {
+	prefix, tail := "", key
+	if i := strings.LastIndexByte(key, ':'); i >= 0 {
+		prefix, tail = key[:i+1], key[i+1:]
+	}
+	raw := make([]byte, base64.RawURLEncoding.DecodedLen(len(tail))+3)
+	const workers = 4
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(count int) {
+			defer wg.Done()
+			buf := make([]byte, len(raw))
+			for i := 0; i < count; i++ {
+				_, _ = rand.Read(buf)
+				k := prefix + base64.RawURLEncoding.EncodeToString(buf)[:len(tail)]
+				if err := store.Set(k, value, 24*time.Hour); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(n/workers + boolInt(w < n%workers))
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
