@@ -81,6 +81,9 @@ func (l *Logto) backchannelLogout(c *fiber.Ctx) error {
 	} else if _, err := l.store.endIndexed(storageKey(subIndexPrefix, claims.Subject), ""); err != nil {
 		return l.cfg.ErrorHandler(c, err)
 	}
+	if err := l.rememberLogoutToken(claims); err != nil {
+		return l.cfg.ErrorHandler(c, err)
+	}
 	return c.SendStatus(fiber.StatusOK)
 }
 
@@ -131,7 +134,7 @@ func (l *Logto) verifyLogoutToken(ctx context.Context, token string) (*logoutCla
 	if ev, ok := claims.Events[backchannelEvent]; !ok || !isJSONObject(ev) {
 		return nil, fmt.Errorf("%w: no back-channel logout event", errInvalidLogoutToken)
 	}
-	// The jti is remembered for as long as the token could pass the iat check.
+	// A jti seen before is a replay (see rememberLogoutToken).
 	jtiKey := storageKey(jtiKeyPrefix, claims.Issuer+" "+claims.JTI)
 	seen, err := l.store.storage.Get(jtiKey)
 	if err != nil {
@@ -140,10 +143,18 @@ func (l *Logto) verifyLogoutToken(ctx context.Context, token string) (*logoutCla
 	if len(seen) > 0 {
 		return nil, fmt.Errorf("%w: jti replayed", errInvalidLogoutToken)
 	}
-	if err := l.store.storage.Set(jtiKey, []byte{1}, logoutTokenMaxAge+2*skew); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrStorage, err)
-	}
 	return &claims, nil
+}
+
+// rememberLogoutToken marks the token's jti as used, for as long as the
+// token could pass the iat check. It runs after the sessions are deleted,
+// so a delete that failed can be retried by Logto with the same token.
+func (l *Logto) rememberLogoutToken(claims *logoutClaims) error {
+	key := storageKey(jtiKeyPrefix, claims.Issuer+" "+claims.JTI)
+	if err := l.store.storage.Set(key, []byte{1}, logoutTokenMaxAge+2*l.cfg.ClockSkew); err != nil {
+		return fmt.Errorf("%w: %v", ErrStorage, err)
+	}
+	return nil
 }
 
 func isJSONObject(b json.RawMessage) bool {

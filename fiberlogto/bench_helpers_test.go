@@ -296,7 +296,7 @@ func newBenchStorage(tb testing.TB, kind string) fiber.Storage {
 // benchUserRoute is the example app's /user.
 func benchUserRoute(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.JSON(fiberlogto.User(c))
+	return fiberlogto.SendUser(c)
 }
 
 func newBenchEnv(tb testing.TB, st fiber.Storage, opts ...benchOption) *benchEnv {

@@ -16,7 +16,7 @@ func RequireAuth() fiber.Handler {
 		if l == nil {
 			return DefaultErrorHandler(c, ErrNotAuthenticated)
 		}
-		if UserFrom(c, l.cfg.ContextKey).IsAuthenticated {
+		if userAt(c, l.userKey).IsAuthenticated {
 			return c.Next()
 		}
 		if isPageRequest(c) && c.Method() == fiber.MethodGet {

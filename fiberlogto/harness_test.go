@@ -59,7 +59,7 @@ type harnessOption func(*fiberlogto.Config)
 // storages are the storages every flow test runs against.
 func storages(t *testing.T) map[string]func() fiber.Storage {
 	return map[string]func() fiber.Storage{
-		"memory": storage.Memory,
+		"memory": func() fiber.Storage { return storage.Memory() },
 		"sqlite": func() fiber.Storage {
 			s, err := storage.SQLite(storage.SQLiteConfig{Path: filepath.Join(t.TempDir(), "sessions.sqlite3")})
 			if err != nil {

@@ -31,6 +31,9 @@ type Logto struct {
 	locks    keyedMutex
 	routes   map[string]route
 	fetch    FetchOptions // what Config asks for on every request
+	// userKey is Config.ContextKey boxed once: c.Locals takes an interface,
+	// and boxing the string on every request would allocate.
+	userKey any
 	// signInCookie binds pending sign-ins to the browser.
 	signInCookie string
 }
@@ -51,7 +54,7 @@ func New(config ...Config) (*Logto, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Logto{cfg: cfg, fetch: cfg.fetchOptions()}
+	l := &Logto{cfg: cfg, fetch: cfg.fetchOptions(), userKey: cfg.ContextKey}
 	l.provider = newProvider(&l.cfg)
 	l.store, err = newSessionStore(&l.cfg)
 	if err != nil {
@@ -105,7 +108,7 @@ func (l *Logto) Handler() fiber.Handler {
 		if err != nil {
 			return l.cfg.ErrorHandler(c, err)
 		}
-		c.Locals(l.cfg.ContextKey, user)
+		c.Locals(l.userKey, user)
 		return c.Next()
 	}
 }

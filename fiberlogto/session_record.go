@@ -33,10 +33,13 @@ type sessionRecord struct {
 	UserInfoAt int64  // unix seconds
 
 	Version uint64 // bumped by every write, to detect concurrent updates
+
+	// inline holds the first access tokens, so decoding allocates nothing.
+	inline [4]accessTokenEntry
 }
 
 type accessTokenEntry struct {
-	Key       string
+	Key       []byte
 	Token     []byte
 	Scope     []byte
 	ExpiresAt int64 // unix seconds
@@ -51,7 +54,7 @@ var errCorruptRecord = errors.New("corrupt session record")
 
 func (r *sessionRecord) accessToken(key string) *accessTokenEntry {
 	for i := range r.AccessTokens {
-		if r.AccessTokens[i].Key == key {
+		if string(r.AccessTokens[i].Key) == key {
 			return &r.AccessTokens[i]
 		}
 	}
@@ -59,7 +62,7 @@ func (r *sessionRecord) accessToken(key string) *accessTokenEntry {
 }
 
 func (r *sessionRecord) setAccessToken(e accessTokenEntry) {
-	if cur := r.accessToken(e.Key); cur != nil {
+	if cur := r.accessToken(string(e.Key)); cur != nil {
 		*cur = e
 		return
 	}
@@ -79,7 +82,7 @@ func (r *sessionRecord) encode(dst []byte) []byte {
 	dst = binary.AppendVarint(dst, r.UserInfoAt)
 	dst = binary.AppendUvarint(dst, uint64(len(r.AccessTokens)))
 	for _, e := range r.AccessTokens {
-		dst = appendBytes(dst, []byte(e.Key))
+		dst = appendBytes(dst, e.Key)
 		dst = appendBytes(dst, e.Token)
 		dst = appendBytes(dst, e.Scope)
 		dst = binary.AppendVarint(dst, e.ExpiresAt)
@@ -145,9 +148,18 @@ func (rr *recordReader) bytes() []byte {
 // which callers treat as "no session": never a panic.
 func decodeRecord(b []byte) (*sessionRecord, error) {
 	r := new(sessionRecord)
+	if err := r.decode(b); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// decode decodes b into r. Byte fields alias b; up to len(r.inline) access
+// tokens are decoded without allocating.
+func (r *sessionRecord) decode(b []byte) error {
 	rr, err := r.decodeHead(b)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r.Subject = rr.bytes()
 	r.SID = rr.bytes()
@@ -159,41 +171,36 @@ func decodeRecord(b []byte) (*sessionRecord, error) {
 	r.UserInfoAt = rr.varint()
 	n := rr.uvarint()
 	if rr.err == nil && n > uint64(len(rr.b)) {
-		return nil, errCorruptRecord
+		return errCorruptRecord
 	}
-	if n > 0 {
-		r.AccessTokens = make([]accessTokenEntry, 0, n)
-	}
+	r.AccessTokens = r.inline[:0]
 	for i := uint64(0); i < n && rr.err == nil; i++ {
 		var e accessTokenEntry
-		e.Key = string(rr.bytes())
+		e.Key = rr.bytes()
 		e.Token = rr.bytes()
 		e.Scope = rr.bytes()
 		e.ExpiresAt = rr.varint()
 		r.AccessTokens = append(r.AccessTokens, e)
 	}
 	if rr.err != nil {
-		return nil, rr.err
+		return rr.err
 	}
 	if len(rr.b) != 0 {
-		return nil, errCorruptRecord
+		return errCorruptRecord
 	}
-	return r, nil
+	return nil
 }
 
 // decodeHead reads the timestamps and the claims only: all a signed-in
 // request without token needs.
-func (r *sessionRecord) decodeHead(b []byte) (*recordReader, error) {
+func (r *sessionRecord) decodeHead(b []byte) (recordReader, error) {
 	if len(b) < 2 || b[0] != recordMagic || b[1] != recordVersion {
-		return nil, errCorruptRecord
+		return recordReader{}, errCorruptRecord
 	}
-	rr := &recordReader{b: b[2:]}
+	rr := recordReader{b: b[2:]}
 	r.CreatedAt = rr.varint()
 	r.LastSeen = rr.varint()
 	r.Version = rr.uvarint()
 	r.Claims = rr.bytes()
-	if rr.err != nil {
-		return nil, rr.err
-	}
-	return rr, nil
+	return rr, rr.err
 }

@@ -21,7 +21,7 @@ func sampleRecord() *sessionRecord {
 		Version:      7,
 	}
 	r.setAccessToken(accessTokenEntry{Token: []byte("opaque"), Scope: []byte("openid"), ExpiresAt: 1795723000})
-	r.setAccessToken(accessTokenEntry{Key: "r:https://api.example.test", Token: []byte("jwt"), Scope: []byte("read:data"), ExpiresAt: 1795723001})
+	r.setAccessToken(accessTokenEntry{Key: []byte("r:https://api.example.test"), Token: []byte("jwt"), Scope: []byte("read:data"), ExpiresAt: 1795723001})
 	return r
 }
 

@@ -71,54 +71,88 @@ func validID(id string) bool {
 	return true
 }
 
-// storageKey derives the storage key of an ID.
+// storageKey derives the storage key of an ID: prefix + base64url of its
+// SHA-256. It runs on every signed-in request, so it builds the key in one
+// allocation.
 func storageKey(prefix, id string) string {
-	sum := sha256.Sum256([]byte(id))
-	return prefix + base64.RawURLEncoding.EncodeToString(sum[:])
+	var in [128]byte
+	var sum [sha256.Size]byte
+	if len(id) <= len(in) {
+		n := copy(in[:], id)
+		sum = sha256.Sum256(in[:n])
+	} else {
+		sum = sha256.Sum256([]byte(id))
+	}
+	var out [64]byte
+	if len(prefix)+43 > len(out) {
+		return prefix + base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	n := copy(out[:], prefix)
+	base64.RawURLEncoding.Encode(out[n:], sum[:])
+	return string(out[:n+43])
 }
 
 // load reads and decodes the session of id. A missing, corrupt or expired
 // record yields (nil, nil): an unreadable session reads as no session. Only a
 // failing storage is an error.
 func (s *sessionStore) load(id string) (*sessionRecord, error) {
+	rec := new(sessionRecord)
+	ok, err := s.loadInto(id, rec, s.cfg.Now())
+	if !ok {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// loadInto is load decoding into rec, which the hot path keeps inside its
+// UserContext to save an allocation. It reports whether a live session was
+// found.
+func (s *sessionStore) loadInto(id string, rec *sessionRecord, now time.Time) (bool, error) {
 	if !validID(id) {
-		return nil, nil
+		return false, nil
 	}
 	key := storageKey(sessionKeyPrefix, id)
 	raw, err := s.storage.Get(key)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrStorage, err)
+		return false, fmt.Errorf("%w: %v", ErrStorage, err)
 	}
-	rec := s.decodeStored(key, raw)
-	if rec == nil || !s.alive(rec) {
-		return nil, nil
+	if !s.decodeStoredInto(key, raw, rec) {
+		return false, nil
 	}
-	return rec, nil
+	return s.aliveAt(rec, now), nil
 }
 
 // decodeStored decrypts and decodes a stored record; nil when there is none
 // or it cannot be read.
 func (s *sessionStore) decodeStored(key string, raw []byte) *sessionRecord {
-	if len(raw) == 0 {
-		return nil
-	}
-	if s.aead != nil {
-		var err error
-		if raw, err = s.open(key, raw); err != nil {
-			return nil
-		}
-	}
-	rec, err := decodeRecord(raw)
-	if err != nil {
+	rec := new(sessionRecord)
+	if !s.decodeStoredInto(key, raw, rec) {
 		return nil
 	}
 	return rec
 }
 
+func (s *sessionStore) decodeStoredInto(key string, raw []byte, rec *sessionRecord) bool {
+	if len(raw) == 0 {
+		return false
+	}
+	if s.aead != nil {
+		var err error
+		if raw, err = s.open(key, raw); err != nil {
+			return false
+		}
+	}
+	return rec.decode(raw) == nil
+}
+
 // alive enforces the absolute and idle timeouts server-side, whatever the
 // storage's own expiry does.
 func (s *sessionStore) alive(rec *sessionRecord) bool {
-	now := s.cfg.Now().Unix()
+	return s.aliveAt(rec, s.cfg.Now())
+}
+
+func (s *sessionStore) aliveAt(rec *sessionRecord, at time.Time) bool {
+	now := at.Unix()
 	if now >= rec.CreatedAt+int64(s.cfg.AbsoluteTimeout/time.Second) {
 		return false
 	}
@@ -127,8 +161,8 @@ func (s *sessionStore) alive(rec *sessionRecord) bool {
 
 // needsTouch reports whether the last use is old enough to be written back.
 // Writing at most every IdleTimeout/24 keeps signed-in requests read-only.
-func (s *sessionStore) needsTouch(rec *sessionRecord) bool {
-	return s.cfg.Now().Unix()-rec.LastSeen >= int64(s.cfg.IdleTimeout/24/time.Second)
+func (s *sessionStore) needsTouch(rec *sessionRecord, now time.Time) bool {
+	return now.Unix()-rec.LastSeen >= int64(s.cfg.IdleTimeout/24/time.Second)
 }
 
 // save writes rec under id, with a storage expiry at the earlier of the idle

@@ -59,7 +59,7 @@ func Fetch(opts FetchOptions) fiber.Handler {
 		if l == nil {
 			return DefaultErrorHandler(c, fmt.Errorf("%w: fiberlogto.Fetch runs after WithLogto", ErrConfig))
 		}
-		user := UserFrom(c, l.cfg.ContextKey)
+		user := userAt(c, l.userKey)
 		if !user.IsAuthenticated {
 			return c.Next()
 		}
@@ -68,7 +68,7 @@ func Fetch(opts FetchOptions) fiber.Handler {
 				return l.cfg.ErrorHandler(c, err)
 			}
 			l.store.clearCookie(c, l.cfg.CookieName, "/")
-			c.Locals(l.cfg.ContextKey, &UserContext{})
+			c.Locals(l.userKey, &UserContext{})
 		}
 		return c.Next()
 	}
@@ -233,7 +233,7 @@ func (l *Logto) applyRefresh(rec *sessionRecord, ts *tokenSet, key string) {
 		rec.IDToken = []byte(ts.IDToken)
 		rec.Claims = ts.RawClaims
 	}
-	rec.setAccessToken(accessTokenEntry{Key: key, Token: []byte(ts.AccessToken), Scope: []byte(ts.Scope), ExpiresAt: ts.ExpiresAt.Unix()})
+	rec.setAccessToken(accessTokenEntry{Key: []byte(key), Token: []byte(ts.AccessToken), Scope: []byte(ts.Scope), ExpiresAt: ts.ExpiresAt.Unix()})
 }
 
 // userInfo returns the cached userinfo answer or fetches a new one with the

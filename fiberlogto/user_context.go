@@ -34,6 +34,14 @@ type UserContext struct {
 	record    *sessionRecord
 }
 
+// signedIn is a UserContext allocated together with the record it was
+// decoded from: one allocation for a signed-in request. It is never copied
+// (the record's slices may point into itself).
+type signedIn struct {
+	UserContext
+	rec sessionRecord
+}
+
 // RawClaims is a JSON object kept as the provider sent it. It marshals as
 // itself, so answering c.JSON(user) costs no re-encoding of the claims.
 type RawClaims []byte
@@ -125,11 +133,18 @@ func (u *UserContext) IDToken() string {
 // ContextKey "user". It never returns nil: without WithLogto, or for an
 // anonymous request, it returns a context with IsAuthenticated false.
 func User(c *fiber.Ctx) *UserContext {
-	return UserFrom(c, ConfigDefault.ContextKey)
+	return userAt(c, defaultUserKey)
 }
+
+// defaultUserKey is "user" boxed once (c.Locals takes an interface).
+var defaultUserKey any = "user"
 
 // UserFrom is User for a custom Config.ContextKey.
 func UserFrom(c *fiber.Ctx, key string) *UserContext {
+	return userAt(c, key)
+}
+
+func userAt(c *fiber.Ctx, key any) *UserContext {
 	if u, ok := c.Locals(key).(*UserContext); ok && u != nil {
 		return u
 	}

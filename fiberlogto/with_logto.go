@@ -14,21 +14,25 @@ func (l *Logto) userContext(c *fiber.Ctx) (*UserContext, error) {
 	if id == "" {
 		return &UserContext{}, nil
 	}
-	rec, err := l.store.load(id)
+	si := &signedIn{}
+	user := &si.UserContext
+	now := l.cfg.Now()
+	ok, err := l.store.loadInto(id, &si.rec, now)
 	if err != nil {
 		return nil, err
 	}
-	if rec == nil {
+	if !ok {
 		// Unknown, expired or corrupt: anonymous, and the cookie goes.
 		l.store.clearCookie(c, l.cfg.CookieName, "/")
 		return &UserContext{}, nil
 	}
-	if l.store.needsTouch(rec) {
+	rec := &si.rec
+	if l.store.needsTouch(rec, now) {
 		if rec, err = l.touch(id); err != nil || rec == nil {
 			return &UserContext{}, err
 		}
 	}
-	user := &UserContext{IsAuthenticated: true, Claims: rec.Claims, sessionID: id, record: rec}
+	user.IsAuthenticated, user.Claims, user.sessionID, user.record = true, rec.Claims, id, rec
 	if err := l.fillTokens(c, user, l.fetch); err != nil {
 		if errors.Is(err, errSignedOut) {
 			l.store.clearCookie(c, l.cfg.CookieName, "/")

@@ -24,8 +24,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/storage/memory/v2"
 	"github.com/gofiber/storage/sqlite3/v2"
 )
 
@@ -115,12 +113,6 @@ func (s *SQLiteStorage) AcquireLease(key, owner string, ttl time.Duration) (bool
 func (s *SQLiteStorage) ReleaseLease(key, owner string) error {
 	_, err := s.Conn().Exec("DELETE FROM "+s.table+" WHERE k = ? AND v = ?", key, []byte(owner))
 	return err
-}
-
-// Memory returns an in-process storage. Sessions are lost on restart and not
-// shared between instances.
-func Memory() fiber.Storage {
-	return memory.New(memory.Config{GCInterval: time.Minute})
 }
 
 // acquireLeaseSQL is the lease for the SQL storages: the row is inserted, or

@@ -1,0 +1,128 @@
+package storage
+
+import (
+	"sync"
+	"time"
+)
+
+// MemoryStorage keeps sessions in the process. Unlike gofiber's memory
+// storage, Get returns the stored slice itself rather than a copy: a
+// signed-in request then reads its session without allocating. Callers
+// must treat returned values as read-only (fiberlogto does); Set stores a
+// copy of what it is given.
+type MemoryStorage struct {
+	mu   sync.RWMutex
+	data map[string]memoryEntry
+	done chan struct{}
+	once sync.Once
+}
+
+type memoryEntry struct {
+	val []byte
+	exp int64 // unix nanoseconds; 0 = never
+}
+
+// Memory returns an in-process storage. Sessions are lost on restart and not
+// shared between instances.
+func Memory() *MemoryStorage {
+	s := &MemoryStorage{data: make(map[string]memoryEntry), done: make(chan struct{})}
+	go s.gc(time.Minute)
+	return s
+}
+
+// Get returns the value of key, or nil when it is missing or expired.
+func (s *MemoryStorage) Get(key string) ([]byte, error) {
+	s.mu.RLock()
+	e, ok := s.data[key]
+	s.mu.RUnlock()
+	if !ok || (e.exp != 0 && time.Now().UnixNano() >= e.exp) {
+		return nil, nil
+	}
+	return e.val, nil
+}
+
+// Set stores a copy of val under key for exp (0: no expiry). A negative exp
+// deletes the key, as the SQL storages do.
+func (s *MemoryStorage) Set(key string, val []byte, exp time.Duration) error {
+	if key == "" || len(val) == 0 {
+		return nil
+	}
+	if exp < 0 {
+		return s.Delete(key)
+	}
+	e := memoryEntry{val: append([]byte(nil), val...)}
+	if exp > 0 {
+		e.exp = time.Now().Add(exp).UnixNano()
+	}
+	s.mu.Lock()
+	s.data[key] = e
+	s.mu.Unlock()
+	return nil
+}
+
+// Delete removes key.
+func (s *MemoryStorage) Delete(key string) error {
+	s.mu.Lock()
+	delete(s.data, key)
+	s.mu.Unlock()
+	return nil
+}
+
+// Reset removes every key.
+func (s *MemoryStorage) Reset() error {
+	s.mu.Lock()
+	s.data = make(map[string]memoryEntry)
+	s.mu.Unlock()
+	return nil
+}
+
+// Close stops the garbage collector.
+func (s *MemoryStorage) Close() error {
+	s.once.Do(func() { close(s.done) })
+	return nil
+}
+
+// AcquireLease takes key for owner until ttl passes, unless another owner
+// holds it (fiberlogto.Leaser): within one process the lease is exact.
+func (s *MemoryStorage) AcquireLease(key, owner string, ttl time.Duration) (bool, error) {
+	now := time.Now().UnixNano()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.data[key]; ok && (e.exp == 0 || now < e.exp) && string(e.val) != owner {
+		return false, nil
+	}
+	s.data[key] = memoryEntry{val: []byte(owner), exp: now + int64(ttl)}
+	return true, nil
+}
+
+// ReleaseLease gives key up if owner holds it.
+func (s *MemoryStorage) ReleaseLease(key, owner string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.data[key]; ok && string(e.val) == owner {
+		delete(s.data, key)
+	}
+	return nil
+}
+
+// gc deletes expired keys every interval, so abandoned sign-ins and
+// sessions do not accumulate.
+func (s *MemoryStorage) gc(interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+			now := time.Now().UnixNano()
+			s.mu.Lock()
+			for k, e := range s.data {
+				if e.exp != 0 && now >= e.exp {
+					delete(s.data, k)
+				}
+			}
+			s.mu.Unlock()
+		}
+	}
+}
