@@ -2,7 +2,7 @@
 GO ?= go
 export CGO_ENABLED = 1
 
-.PHONY: all test unit race lint fuzz example build tidy integration services-start services-stop
+.PHONY: all test unit race lint fuzz example build tidy integration services-start services-stop bench bench-smoke
 
 all: test
 
@@ -15,8 +15,17 @@ test: lint
 	bash scripts/services.sh start "$(SERVICES_DIR)" && \
 	set -a && . "$(SERVICES_DIR)/env" && set +a && \
 	$(GO) test -race -count=1 ./... && \
+	$(MAKE) bench-smoke && \
 	$(MAKE) fuzz && \
 	$(MAKE) integration
+
+## bench: wrk load test over loopback (wrk installed when missing): bare Fiber vs fiberlogto on memory and SQLite (1,000 / 100,000 sessions); ~2 min
+bench:
+	GO="$(GO)" bash bench/run.sh
+
+## bench-smoke: every Go benchmark once (a smoke: nothing is timed or asserted)
+bench-smoke:
+	$(GO) test -run '^$$' -bench . -benchtime=1x ./fiberlogto/
 
 ## services-start: real Redis and PostgreSQL on free loopback ports; their URLs in $(SERVICES_DIR)/env
 services-start:

@@ -78,6 +78,22 @@ func openStorage(cfg appConfig) (fiber.Storage, error) {
 			return nil, fmt.Errorf("SESSION_DB: %w", err)
 		}
 		return s, nil
+	case storageRedis:
+		// Every instance on the same server (and database number) shares
+		// the sessions; storage.Redis's errors never show the password.
+		s, err := storage.Redis(storage.RedisConfig{URL: cfg.RedisURL})
+		if err != nil {
+			return nil, fmt.Errorf("SESSION_STORAGE=redis, REDIS_URL: %w", err)
+		}
+		return s, nil
+	case storagePostgres:
+		// Every instance on the same database shares the sessions (table
+		// fiberlogto_sessions, created when missing).
+		s, err := storage.Postgres(storage.PostgresConfig{URL: cfg.DatabaseURL})
+		if err != nil {
+			return nil, fmt.Errorf("SESSION_STORAGE=postgres, DATABASE_URL: %w", err)
+		}
+		return s, nil
 	default:
 		return nil, fmt.Errorf("SESSION_STORAGE=%q is not supported", cfg.SessionStorage)
 	}

@@ -29,8 +29,10 @@ const (
 
 // Session storages SESSION_STORAGE accepts.
 const (
-	storageSQLite = "sqlite"
-	storageMemory = "memory"
+	storageSQLite   = "sqlite"
+	storageMemory   = "memory"
+	storageRedis    = "redis"
+	storagePostgres = "postgres"
 )
 
 // appConfig is everything the example reads from the environment.
@@ -53,10 +55,16 @@ type appConfig struct {
 	BaseURL string
 	// Addr is where the app listens.
 	Addr string
-	// SessionStorage is storageSQLite or storageMemory.
+	// SessionStorage is storageSQLite, storageMemory, storageRedis or
+	// storagePostgres.
 	SessionStorage string
 	// SessionDB is the SQLite file.
 	SessionDB string
+	// RedisURL is the Redis server of SESSION_STORAGE=redis (REDIS_URL).
+	RedisURL string
+	// DatabaseURL is the PostgreSQL database of SESSION_STORAGE=postgres
+	// (DATABASE_URL).
+	DatabaseURL string
 	// EncryptionKey encrypts session records at rest (nil: clear).
 	EncryptionKey []byte
 
@@ -89,15 +97,26 @@ func loadConfig(getenv func(string) string) (appConfig, error) {
 		return cfg, fmt.Errorf("ADDR=%q is not host:port (e.g. 127.0.0.1:3000): %v", cfg.Addr, err)
 	}
 
+	// REDIS_URL and DATABASE_URL are read only for the storage that uses
+	// them: either may be set in the environment for something else.
 	switch s := strings.ToLower(env("SESSION_STORAGE")); s {
 	case "", storageSQLite, "sqlite3":
 		cfg.SessionStorage = storageSQLite
 	case storageMemory:
 		cfg.SessionStorage = storageMemory
-	case "redis", "postgres", "postgresql":
-		return cfg, fmt.Errorf("SESSION_STORAGE=%s is not supported yet: use %q or %q", s, storageSQLite, storageMemory)
+	case storageRedis:
+		cfg.SessionStorage = storageRedis
+		if cfg.RedisURL = env("REDIS_URL"); cfg.RedisURL == "" {
+			return cfg, errors.New("SESSION_STORAGE=redis needs REDIS_URL, the Redis server's URL, e.g. redis://127.0.0.1:6379/0")
+		}
+	case storagePostgres, "postgresql":
+		cfg.SessionStorage = storagePostgres
+		if cfg.DatabaseURL = env("DATABASE_URL"); cfg.DatabaseURL == "" {
+			return cfg, errors.New("SESSION_STORAGE=postgres needs DATABASE_URL, the PostgreSQL database's URL, e.g. postgres://user:password@127.0.0.1:5432/db?sslmode=disable")
+		}
 	default:
-		return cfg, fmt.Errorf("SESSION_STORAGE=%q is unknown: use %q (default) or %q", getenv("SESSION_STORAGE"), storageSQLite, storageMemory)
+		return cfg, fmt.Errorf("SESSION_STORAGE=%q is unknown: use %q (default), %q, %q or %q",
+			getenv("SESSION_STORAGE"), storageSQLite, storageMemory, storageRedis, storagePostgres)
 	}
 
 	if raw := env("SESSION_ENCRYPTION_KEY"); raw != "" {

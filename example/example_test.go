@@ -11,6 +11,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -27,6 +28,39 @@ import (
 
 // testKey is a valid SESSION_ENCRYPTION_KEY (32 bytes).
 var testKey = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+
+// serverURL returns REDIS_URL or DATABASE_URL for the tests against real
+// servers. Unset, the test is skipped, except in CI (CI=true), where it
+// fails: a CI that forgot to start the servers must not pass by skipping.
+// `make test` starts them (scripts/services.sh) and exports both.
+func serverURL(t *testing.T, env, what string) string {
+	t.Helper()
+	if u := os.Getenv(env); u != "" {
+		return u
+	}
+	const how = "run `scripts/services.sh start`, then `set -a; . ${TMPDIR:-/tmp}/fiberlogto-services/env; set +a`"
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is not set and CI=true: this test needs a real %s; %s before go test", env, what, how)
+	}
+	t.Skipf("%s is not set: to test against a real %s, %s", env, what, how)
+	return ""
+}
+
+// sharedStorageEnv is the environment of SESSION_STORAGE=redis or
+// postgres against the test servers, with encrypted records.
+func sharedStorageEnv(t *testing.T, storage string) map[string]string {
+	t.Helper()
+	env := map[string]string{"SESSION_STORAGE": storage, "SESSION_ENCRYPTION_KEY": testKey}
+	switch storage {
+	case storageRedis:
+		env["REDIS_URL"] = serverURL(t, "REDIS_URL", "Redis")
+	case storagePostgres:
+		env["DATABASE_URL"] = serverURL(t, "DATABASE_URL", "PostgreSQL")
+	default:
+		t.Fatalf("not a shared storage: %s", storage)
+	}
+	return env
+}
 
 // envOf turns a map into a getenv function.
 func envOf(m map[string]string) func(string) string {
@@ -218,6 +252,8 @@ func TestSignInFlow(t *testing.T) {
 		{"memory", func(*testing.T) map[string]string {
 			return map[string]string{"SESSION_STORAGE": "memory"}
 		}},
+		{"redis", func(t *testing.T) map[string]string { return sharedStorageEnv(t, storageRedis) }},
+		{"postgres", func(t *testing.T) map[string]string { return sharedStorageEnv(t, storagePostgres) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := startExample(t, tc.env(t))
@@ -361,21 +397,26 @@ func TestSignInFlow(t *testing.T) {
 	}
 }
 
-// Sessions in SQLite outlive the process: a new app on the same database
-// file knows the cookie. Memory sessions do not.
+// Sessions in SQLite, Redis and PostgreSQL outlive the process: a new app on
+// the same database knows the cookie. Memory sessions do not.
 func TestSessionsAcrossRestart(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "sessions.sqlite3")
 	for _, tc := range []struct {
 		name     string
-		env      map[string]string
+		env      func(t *testing.T) map[string]string
 		survives bool
 	}{
-		{"sqlite", map[string]string{"SESSION_STORAGE": "sqlite", "SESSION_DB": db, "SESSION_ENCRYPTION_KEY": testKey}, true},
-		{"memory", map[string]string{"SESSION_STORAGE": "memory"}, false},
+		{"sqlite", func(*testing.T) map[string]string {
+			return map[string]string{"SESSION_STORAGE": "sqlite", "SESSION_DB": db, "SESSION_ENCRYPTION_KEY": testKey}
+		}, true},
+		{"memory", func(*testing.T) map[string]string { return map[string]string{"SESSION_STORAGE": "memory"} }, false},
+		{"redis", func(t *testing.T) map[string]string { return sharedStorageEnv(t, storageRedis) }, true},
+		{"postgres", func(t *testing.T) map[string]string { return sharedStorageEnv(t, storagePostgres) }, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			env := tc.env(t)
 			browser := newBrowser(t)
-			first := startExample(t, tc.env)
+			first := startExample(t, env)
 			first.signIn(browser, "/logto/sign-in")
 			var before userJSON
 			first.getJSON(browser, "/user", &before)
@@ -385,7 +426,7 @@ func TestSessionsAcrossRestart(t *testing.T) {
 			first.stop()
 
 			// Same cookie jar: cookies for 127.0.0.1 go to every port.
-			second := startExample(t, tc.env)
+			second := startExample(t, env)
 			var after userJSON
 			second.getJSON(browser, "/user", &after)
 			if after.IsAuthenticated != tc.survives {
@@ -403,6 +444,100 @@ func TestSessionsAcrossRestart(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Two instances on one Redis or PostgreSQL share their sessions, as
+// replicas behind a load balancer do: signed in on one, signed in on the
+// other (the cookie on 127.0.0.1 goes to both ports); signed out on one,
+// signed out on both, the old cookie included. Each instance runs its own
+// embedded provider here, so only what needs no token call is checked; the
+// integration suite runs two instances against one provider, refreshes and
+// back-channel logout included.
+func TestSharedSessionsAcrossInstances(t *testing.T) {
+	for _, storage := range []string{storageRedis, storagePostgres} {
+		t.Run(storage, func(t *testing.T) {
+			env := sharedStorageEnv(t, storage)
+			a, b := startExample(t, env), startExample(t, env)
+			browser := newBrowser(t)
+			a.signIn(browser, "/logto/sign-in")
+
+			var onA, onB userJSON
+			a.getJSON(browser, "/user", &onA)
+			b.getJSON(browser, "/user", &onB)
+			if !onA.IsAuthenticated || !onB.IsAuthenticated || onB.Claims.Sub != onA.Claims.Sub || onB.Claims.Username != "demo" {
+				t.Fatalf("/user on A %+v, on B %+v: want the same signed-in user", onA, onB)
+			}
+			if prot := b.get(browser, "/protected", "application/json"); prot.status != http.StatusOK {
+				t.Fatalf("/protected on B: %v", prot)
+			}
+			var session *http.Cookie
+			for _, c := range browser.Jar.Cookies(mustURL(t, b.base)) {
+				if c.Name == "fiberlogto_session" {
+					session = c
+				}
+			}
+			if session == nil {
+				t.Fatal("no fiberlogto_session cookie for B")
+			}
+
+			if out := a.get(browser, "/logto/sign-out", "text/html"); out.status != http.StatusFound {
+				t.Fatalf("sign-out on A: %v", out)
+			}
+			replay := newBrowser(t)
+			replay.Jar.SetCookies(mustURL(t, b.base), []*http.Cookie{{Name: session.Name, Value: session.Value}})
+			var after userJSON
+			b.getJSON(replay, "/user", &after)
+			if after.IsAuthenticated {
+				t.Fatal("B still knows the session A signed out")
+			}
+			if prot := b.get(replay, "/protected", "application/json"); prot.status != http.StatusUnauthorized {
+				t.Fatalf("/protected on B after sign-out on A: %v", prot)
+			}
+		})
+	}
+}
+
+// An unreachable Redis or PostgreSQL stops the app before it listens, with
+// an error naming the variable and never showing the password.
+func TestSharedStorageUnreachable(t *testing.T) {
+	for _, env := range []map[string]string{
+		{"SESSION_STORAGE": "redis", "REDIS_URL": "redis://user:s3cret-pw@127.0.0.1:1/0"},
+		{"SESSION_STORAGE": "postgres", "DATABASE_URL": "postgres://user:s3cret-pw@127.0.0.1:1/db?sslmode=disable&connect_timeout=2"},
+		{"SESSION_STORAGE": "redis", "REDIS_URL": "http://user:s3cret-pw@127.0.0.1:1/0"},
+	} {
+		env["ADDR"], env["LOGTO_DEV_ADDR"] = "127.0.0.1:0", "127.0.0.1:0"
+		var out bytes.Buffer
+		err := run(context.Background(), envOf(env), &out)
+		if err == nil {
+			t.Fatalf("run with %v: no error", env)
+		}
+		name := "REDIS_URL"
+		if env["SESSION_STORAGE"] == "postgres" {
+			name = "DATABASE_URL"
+		}
+		if !strings.Contains(err.Error(), name) || strings.Contains(err.Error()+out.String(), "s3cret-pw") {
+			t.Errorf("run with %s=%s: %v; want an error naming %s, without the password", name, env[name], err, name)
+		}
+		t.Logf("%s: %v", name, err)
+		if strings.Contains(out.String(), "listening") {
+			t.Errorf("run with %v listened before failing:\n%s", env, out.String())
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"redis://127.0.0.1:6379/0":                       "redis://127.0.0.1:6379/0",
+		"redis://:pw@127.0.0.1:6379/0":                   "redis://:xxxxx@127.0.0.1:6379/0",
+		"postgres://u:pw@h:5432/db?sslmode=disable":      "postgres://u:xxxxx@h:5432/db",
+		"postgres://u@h/db?password=pw":                  "postgres://u@h/db",
+		"host=h user=u password=pw dbname=db":            "connection string not shown",
+		"rediss://default:pw@cache.example.com:6380/1#x": "rediss://default:xxxxx@cache.example.com:6380/1",
+	} {
+		if got := redactURL(in); got != want {
+			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
@@ -589,14 +724,38 @@ func TestLoadConfig(t *testing.T) {
 			t.Errorf("config: %+v", cfg)
 		}
 	})
+	t.Run("shared storages", func(t *testing.T) {
+		for _, tc := range []struct {
+			env                  map[string]string
+			storage, redis, psql string
+		}{
+			{map[string]string{"SESSION_STORAGE": "redis", "REDIS_URL": " redis://127.0.0.1:6379/2 ", "DATABASE_URL": "postgres://h/db"}, storageRedis, "redis://127.0.0.1:6379/2", ""},
+			{map[string]string{"SESSION_STORAGE": "postgres", "DATABASE_URL": "postgres://u:p@h:5432/db", "REDIS_URL": "redis://h:6379/0"}, storagePostgres, "", "postgres://u:p@h:5432/db"},
+			{map[string]string{"SESSION_STORAGE": "PostgreSQL", "DATABASE_URL": "host=h dbname=db"}, storagePostgres, "", "host=h dbname=db"},
+			// Set for another program: ignored by the other storages.
+			{map[string]string{"REDIS_URL": "redis://h:6379/0", "DATABASE_URL": "postgres://h/db"}, storageSQLite, "", ""},
+			{map[string]string{"SESSION_STORAGE": "memory", "REDIS_URL": "redis://h:6379/0"}, storageMemory, "", ""},
+		} {
+			cfg, err := loadConfig(envOf(tc.env))
+			if err != nil {
+				t.Fatalf("%v: %v", tc.env, err)
+			}
+			if cfg.SessionStorage != tc.storage || cfg.RedisURL != tc.redis || cfg.DatabaseURL != tc.psql {
+				t.Errorf("%v: storage %q, RedisURL %q, DatabaseURL %q; want %q, %q, %q",
+					tc.env, cfg.SessionStorage, cfg.RedisURL, cfg.DatabaseURL, tc.storage, tc.redis, tc.psql)
+			}
+		}
+	})
 	for _, tc := range []struct {
 		name string
 		env  map[string]string
 		want string // in the error
 	}{
 		{"unknown storage", map[string]string{"SESSION_STORAGE": "mongodb"}, `SESSION_STORAGE="mongodb" is unknown`},
-		{"redis later", map[string]string{"SESSION_STORAGE": "redis"}, "SESSION_STORAGE=redis is not supported yet"},
-		{"postgres later", map[string]string{"SESSION_STORAGE": "postgres"}, "SESSION_STORAGE=postgres is not supported yet"},
+		{"redis without REDIS_URL", map[string]string{"SESSION_STORAGE": "redis", "DATABASE_URL": "postgres://h/db"}, "SESSION_STORAGE=redis needs REDIS_URL"},
+		{"redis with a blank REDIS_URL", map[string]string{"SESSION_STORAGE": "Redis", "REDIS_URL": "  "}, "SESSION_STORAGE=redis needs REDIS_URL"},
+		{"postgres without DATABASE_URL", map[string]string{"SESSION_STORAGE": "postgres", "REDIS_URL": "redis://h:6379/0"}, "SESSION_STORAGE=postgres needs DATABASE_URL"},
+		{"postgresql without DATABASE_URL", map[string]string{"SESSION_STORAGE": "postgresql"}, "SESSION_STORAGE=postgres needs DATABASE_URL"},
 		{"key not base64", map[string]string{"SESSION_ENCRYPTION_KEY": "not base64!"}, "SESSION_ENCRYPTION_KEY: is not valid base64"},
 		{"key too short", map[string]string{"SESSION_ENCRYPTION_KEY": base64.StdEncoding.EncodeToString(make([]byte, 16))}, "SESSION_ENCRYPTION_KEY: must be the base64 of 32 bytes, got 16"},
 		{"bad BASE_URL", map[string]string{"BASE_URL": "localhost:3000"}, "BASE_URL="},
@@ -622,6 +781,7 @@ func TestLoadConfig(t *testing.T) {
 func TestRunRejectsBadEnvironment(t *testing.T) {
 	for _, env := range []map[string]string{
 		{"SESSION_STORAGE": "redis"},
+		{"SESSION_STORAGE": "postgres"},
 		{"SESSION_ENCRYPTION_KEY": "short"},
 		{"LOGTO_DEV_ADDR": "127.0.0.1:0", "ADDR": "127.0.0.1:0", "SESSION_DB": filepath.Join(t.TempDir(), "missing-dir", "x.sqlite3")},
 	} {

@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -94,8 +95,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 func printBanner(w io.Writer, cfg appConfig, listening string) {
 	fmt.Fprintf(w, "fiberlogto example listening on %s, open %s\n", listening, cfg.BaseURL)
 	fmt.Fprintf(w, "  sessions: %s", cfg.SessionStorage)
-	if cfg.SessionStorage == storageSQLite {
+	switch cfg.SessionStorage {
+	case storageSQLite:
 		fmt.Fprintf(w, " (%s)", cfg.SessionDB)
+	case storageRedis:
+		fmt.Fprintf(w, " (%s)", redactURL(cfg.RedisURL))
+	case storagePostgres:
+		fmt.Fprintf(w, " (%s)", redactURL(cfg.DatabaseURL))
 	}
 	if cfg.EncryptionKey != nil {
 		fmt.Fprint(w, ", encrypted")
@@ -108,6 +114,17 @@ func printBanner(w io.Writer, cfg appConfig, listening string) {
 	fmt.Fprintf(w, "  Logto: embedded Logto-compatible provider at %s (set LOGTO_ENDPOINT to use a real Logto)\n", cfg.Endpoint)
 	fmt.Fprintf(w, "  Sign in: open %s/logto/sign-in, username: %s, password: %s\n",
 		cfg.BaseURL, logtotest.DemoUser.Username, logtotest.DemoUser.Password)
+}
+
+// redactURL shows a storage URL without its password, and nothing of a
+// connection string that is not a URL (a libpq key=value string).
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "connection string not shown"
+	}
+	u.RawQuery, u.Fragment = "", "" // a password may hide there too
+	return u.Redacted()
 }
 
 // stderr is where logs go: os.Stderr, unless a test captures stdout.

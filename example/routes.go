@@ -18,9 +18,11 @@ func registerRoutes(app *fiber.App, cfg appConfig) {
 	app.Get("/", home)
 
 	// The user context as @logto/express's req.user: isAuthenticated, claims.
+	// SendUser writes the same JSON as c.JSON(fiberlogto.User(c)), without
+	// encoding/json's reflection and re-scan of the claims.
 	app.Get("/user", func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderCacheControl, "no-store")
-		return c.JSON(fiberlogto.User(c))
+		return fiberlogto.SendUser(c)
 	})
 
 	// The same with Logto's userinfo answer (FetchUserInfo on this route only).

@@ -29,6 +29,38 @@ type fixtureEvent struct {
 	ErrorDescription      string          `json:"errorDescription"`
 	RevokedToken          string          `json:"revokedToken"`
 	Route                 string          `json:"route"` // of a grant.revoked: revocation, token, ...
+
+	// A backchannel.logout: a logout token POSTed to the application's
+	// back-channel logout URI, the answer's status or the error, and the
+	// token's header and claims (not the signed token).
+	ClientID    string `json:"clientId"`
+	URI         string `json:"uri"`
+	Status      int    `json:"status"`
+	LogoutToken *struct {
+		Header  map[string]any `json:"header"`
+		Payload map[string]any `json:"payload"`
+	} `json:"logoutToken"`
+}
+
+// describe is the event in a line, for failure messages.
+func (e fixtureEvent) describe() string {
+	s := e.Type
+	if e.GrantType != "" {
+		s += " " + e.GrantType
+	}
+	if e.PresentedRefreshToken != "" {
+		s += " presented " + e.PresentedRefreshToken
+	}
+	if e.IssuedRefreshToken != "" {
+		s += " issued " + e.IssuedRefreshToken
+	}
+	if e.Rotated {
+		s += " (rotated)"
+	}
+	if e.Error != "" {
+		s += " " + e.Error + ": " + e.ErrorDescription
+	}
+	return s
 }
 
 func (e fixtureEvent) resource() string {
@@ -49,8 +81,14 @@ func fixtureEvents(t *testing.T) []fixtureEvent {
 	if suite.fixture == nil {
 		t.Fatal("fixture events asked for against a real Logto")
 	}
+	return fixtureEventsAt(t, suite.target.Endpoint)
+}
+
+// fixtureEventsAt reads the events of the provider at endpoint.
+func fixtureEventsAt(t *testing.T, endpoint string) []fixtureEvent {
+	t.Helper()
 	var events []fixtureEvent
-	getJSON(t, suite.target.Endpoint+"/__fixture/events", &events)
+	getJSON(t, endpoint+"/__fixture/events", &events)
 	return events
 }
 
@@ -64,10 +102,16 @@ type refreshChain struct {
 
 func chainFromCode(t *testing.T, code string) *refreshChain {
 	t.Helper()
+	return chainIn(t, fixtureEvents(t), code)
+}
+
+// chainIn is chainFromCode over the given events.
+func chainIn(t *testing.T, events []fixtureEvent, code string) *refreshChain {
+	t.Helper()
 	c := &refreshChain{tokens: map[string]bool{}}
 	codeHash := fixtureHash(code)
 	started := false
-	for _, e := range fixtureEvents(t) {
+	for _, e := range events {
 		switch {
 		case !started && e.Type == "grant.success" && e.GrantType == "authorization_code" && e.PresentedCode == codeHash:
 			started = true

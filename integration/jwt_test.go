@@ -56,10 +56,16 @@ func getJSON(t *testing.T, rawURL string, out any) {
 // suite relies on.
 func fetchDiscovery(t *testing.T) discovery {
 	t.Helper()
+	return fetchDiscoveryOf(t, suite.target)
+}
+
+// fetchDiscoveryOf is fetchDiscovery for the Logto tg.
+func fetchDiscoveryOf(t *testing.T, tg target) discovery {
+	t.Helper()
 	var d discovery
-	getJSON(t, suite.target.issuer()+"/.well-known/openid-configuration", &d)
-	if d.Issuer != suite.target.issuer() {
-		t.Fatalf("discovery issuer %q, want %q (Logto's issuer is <endpoint>/oidc)", d.Issuer, suite.target.issuer())
+	getJSON(t, tg.issuer()+"/.well-known/openid-configuration", &d)
+	if d.Issuer != tg.issuer() {
+		t.Fatalf("discovery issuer %q, want %q (Logto's issuer is <endpoint>/oidc)", d.Issuer, tg.issuer())
 	}
 	if !d.AuthorizationResponseISSSupported {
 		t.Errorf("discovery: authorization_response_iss_parameter_supported is not true")

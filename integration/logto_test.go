@@ -30,7 +30,13 @@ var lowerAlnum = regexp.MustCompile(`^[a-z0-9]+$`)
 // returns the final redirect, to the app's callback, without following it.
 func signInAtLogto(t *testing.T, b *browser, authorizeURL string) *url.URL {
 	t.Helper()
-	tg := suite.target
+	return signInAt(t, suite.target, b, authorizeURL)
+}
+
+// signInAt is signInAtLogto at the Logto tg (a provider a test started
+// itself, or the suite's target).
+func signInAt(t *testing.T, tg target, b *browser, authorizeURL string) *url.URL {
+	t.Helper()
 	endpoint, _ := url.Parse(tg.Endpoint)
 
 	// GET /oidc/auth: no Logto session yet, so Logto's sign-in page.
@@ -42,7 +48,7 @@ func signInAtLogto(t *testing.T, b *browser, authorizeURL string) *url.URL {
 	if auth.Status != http.StatusSeeOther {
 		t.Errorf("GET /oidc/auth: status %d, Logto answers 303", auth.Status)
 	}
-	checkLogtoCookies(t, b, auth)
+	checkLogtoCookies(t, tg, b, auth)
 
 	b.follow(auth).expect(t, http.StatusOK) // the sign-in page (Logto's SPA, or the provider's form)
 
@@ -98,7 +104,7 @@ func signInAtLogto(t *testing.T, b *browser, authorizeURL string) *url.URL {
 	if consent.Path != "/consent" || consent.Query().Get("app_id") != tg.AppID {
 		t.Fatalf("GET %s: want a redirect to /consent?app_id=%s, got %d %s", resume.Path, tg.AppID, hop.Status, consent)
 	}
-	callback := consentAtLogto(t, b, hop, resume.Path)
+	callback := consentAtLogto(t, tg, b, hop, resume.Path)
 	// Logto's session now exists on its host.
 	if _, ok := b.jar.get(endpoint, "_session"); !ok {
 		t.Errorf("no _session cookie from Logto after the sign-in")
@@ -109,13 +115,13 @@ func signInAtLogto(t *testing.T, b *browser, authorizeURL string) *url.URL {
 // consentAtLogto follows Logto's redirect to /consent, which consents for a
 // first-party app and resumes the authorization under a new uid, which
 // redirects to the app's callback (returned, not followed).
-func consentAtLogto(t *testing.T, b *browser, toConsent *page, prevPath string) *url.URL {
+func consentAtLogto(t *testing.T, tg target, b *browser, toConsent *page, prevPath string) *url.URL {
 	t.Helper()
-	endpoint, _ := url.Parse(suite.target.Endpoint)
+	endpoint, _ := url.Parse(tg.Endpoint)
 	hop := b.follow(toConsent)
 	resume := hop.location(t)
 	if !strings.HasPrefix(resume.Path, "/oidc/auth/") || resume.Path == prevPath || resume.Host != endpoint.Host {
-		t.Fatalf("GET /consent: want a redirect to a new %s/oidc/auth/<uid>, got %d %s", suite.target.Endpoint, hop.Status, resume)
+		t.Fatalf("GET /consent: want a redirect to a new %s/oidc/auth/<uid>, got %d %s", tg.Endpoint, hop.Status, resume)
 	}
 	hop = b.follow(hop)
 	callback := hop.location(t)
@@ -135,14 +141,14 @@ func authorizeWithSession(t *testing.T, b *browser, authorizeURL string) *url.UR
 	if consent.Path != "/consent" {
 		t.Fatalf("GET /oidc/auth with a Logto session and prompt=consent: want a redirect to /consent, got %d %s", hop.Status, consent)
 	}
-	return consentAtLogto(t, b, hop, "/oidc/auth")
+	return consentAtLogto(t, suite.target, b, hop, "/oidc/auth")
 }
 
 // checkLogtoCookies checks the interaction cookies Logto sets on
 // /oidc/auth, among them _logto, whose raw JSON value net/http refuses.
-func checkLogtoCookies(t *testing.T, b *browser, auth *page) {
+func checkLogtoCookies(t *testing.T, tg target, b *browser, auth *page) {
 	t.Helper()
-	endpoint, _ := url.Parse(suite.target.Endpoint)
+	endpoint, _ := url.Parse(tg.Endpoint)
 	if _, ok := b.jar.get(endpoint, "_interaction"); !ok {
 		t.Errorf("GET /oidc/auth set no _interaction cookie")
 	}
@@ -155,8 +161,8 @@ func checkLogtoCookies(t *testing.T, b *browser, auth *page) {
 	var ui struct {
 		AppID string `json:"appId"`
 	}
-	if c == nil || json.Unmarshal([]byte(c.Value), &ui) != nil || ui.AppID != suite.target.AppID {
-		t.Errorf("_logto cookie %q: want raw JSON {\"appId\":%q}", raw, suite.target.AppID)
+	if c == nil || json.Unmarshal([]byte(c.Value), &ui) != nil || ui.AppID != tg.AppID {
+		t.Errorf("_logto cookie %q: want raw JSON {\"appId\":%q}", raw, tg.AppID)
 	}
 	if _, err := http.ParseSetCookie(raw); err == nil {
 		t.Logf("note: net/http accepted the _logto cookie %q", raw)
@@ -168,7 +174,16 @@ func checkLogtoCookies(t *testing.T, b *browser, auth *page) {
 // would, and returns Logto's final redirect without following it.
 func signOutAtLogto(t *testing.T, b *browser, toLogto *page) *url.URL {
 	t.Helper()
-	endPage := b.follow(toLogto).expect(t, http.StatusOK)
+	return confirmEndSession(t, b, b.follow(toLogto))
+}
+
+// confirmEndSession submits Logto's end-session page (the answer to a GET
+// of the end-session endpoint) as its script would, and returns Logto's
+// final redirect without following it. Logto ends its session during this
+// confirm, and sends the back-channel logouts then.
+func confirmEndSession(t *testing.T, b *browser, endPage *page) *url.URL {
+	t.Helper()
+	endPage.expect(t, http.StatusOK)
 	if ct := endPage.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
 		t.Errorf("end-session page Content-Type %q, want text/html", ct)
 	}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -69,18 +70,22 @@ func (t target) issuer() string { return t.Endpoint + "/oidc" }
 
 // fixtureInfo is the provider's ready line.
 type fixtureInfo struct {
-	Ready                  bool     `json:"ready"`
-	Endpoint               string   `json:"endpoint"`
-	Issuer                 string   `json:"issuer"`
-	AppID                  string   `json:"appId"`
-	Resource               string   `json:"resource"`
-	OrganizationID         string   `json:"organizationId"`
-	Username               string   `json:"username"`
-	UserID                 string   `json:"userId"`
-	AccessTokenTTL         int      `json:"accessTokenTtl"`
-	RefreshTokenTTL        int      `json:"refreshTokenTtl"`
-	RedirectURIs           []string `json:"redirectUris"`
-	PostLogoutRedirectURIs []string `json:"postLogoutRedirectUris"`
+	Ready           bool   `json:"ready"`
+	Endpoint        string `json:"endpoint"`
+	Issuer          string `json:"issuer"`
+	AppID           string `json:"appId"`
+	Resource        string `json:"resource"`
+	OrganizationID  string `json:"organizationId"`
+	Username        string `json:"username"`
+	UserID          string `json:"userId"`
+	AccessTokenTTL  int    `json:"accessTokenTtl"`
+	RefreshTokenTTL int    `json:"refreshTokenTtl"`
+	// Set by the providers TestSeveralInstances starts.
+	RefreshTokenReuseIntervalMs      int      `json:"refreshTokenReuseIntervalMs"`
+	BackchannelLogoutURI             string   `json:"backchannelLogoutUri"`
+	BackchannelLogoutSessionRequired *bool    `json:"backchannelLogoutSessionRequired"`
+	RedirectURIs                     []string `json:"redirectUris"`
+	PostLogoutRedirectURIs           []string `json:"postLogoutRedirectUris"`
 }
 
 // App ports: the end-to-end runs (one per session storage) and the browser
@@ -91,7 +96,22 @@ var appPortNames = []string{"sqlite", "memory", "browser"}
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	runAllAtOnce()
 	os.Exit(runMain(m))
+}
+
+// suiteParallel is how many tests run at once unless -parallel says
+// otherwise: every parallel test of the suite. They spend most of their
+// time waiting for tokens to expire, so on a small machine the default
+// (GOMAXPROCS) would run them in turns and take twice as long.
+const suiteParallel = 8
+
+func runAllAtOnce() {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if f := flag.Lookup("test.parallel"); f != nil && !set && runtime.GOMAXPROCS(0) < suiteParallel {
+		_ = f.Value.Set(strconv.Itoa(suiteParallel))
+	}
 }
 
 func runMain(m *testing.M) int {
@@ -163,7 +183,15 @@ func setUp(tmp string) (*suiteEnv, func(), error) {
 		}
 		s.ports[name] = port
 	}
-	p, info, t, err := startFixture(root, s.ports)
+	var bases []string
+	for _, name := range appPortNames {
+		bases = append(bases, baseURL(s.ports[name]))
+	}
+	p, info, t, err := startFixture(root, fixtureConfig{
+		appBases:        bases,
+		accessTokenTTL:  fixtureAccessTokenTTL,
+		refreshTokenTTL: fixtureRefreshTokenTTL,
+	})
 	if err != nil {
 		if p != nil {
 			p.stop()
@@ -236,10 +264,21 @@ func fixedPorts() ([]int, error) {
 
 func baseURL(port int) string { return "http://127.0.0.1:" + strconv.Itoa(port) }
 
+// fixtureConfig is what a Logto-compatible provider is started with.
+type fixtureConfig struct {
+	// appBases are the BASE_URLs of the example apps it serves: their
+	// redirect URIs and post sign-out redirect URIs are registered.
+	appBases []string
+	// accessTokenTTL and refreshTokenTTL are in seconds.
+	accessTokenTTL, refreshTokenTTL int
+	// env is more of the provider's environment (KEY=value).
+	env []string
+}
+
 // startFixture starts the Logto-compatible provider (integration/provider)
 // on a free loopback port, with the example's redirect URIs registered, and
 // waits for its ready line.
-func startFixture(root string, ports map[string]int) (*process, *fixtureInfo, target, error) {
+func startFixture(root string, fc fixtureConfig) (*process, *fixtureInfo, target, error) {
 	dir := filepath.Join(root, "integration", "provider")
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -264,8 +303,7 @@ func startFixture(root string, ports map[string]int) (*process, *fixtureInfo, ta
 		Password:  randomString(12),
 	}
 	var redirects, postLogout []string
-	for _, name := range appPortNames {
-		base := baseURL(ports[name])
+	for _, base := range fc.appBases {
 		redirects = append(redirects, base+"/logto/sign-in-callback")
 		postLogout = append(postLogout, base)
 	}
@@ -285,9 +323,10 @@ func startFixture(root string, ports map[string]int) (*process, *fixtureInfo, ta
 		"RESOURCE=" + t.Resource,
 		"USER_USERNAME=" + t.Username,
 		"USER_PASSWORD=" + t.Password,
-		"ACCESS_TOKEN_TTL=" + strconv.Itoa(fixtureAccessTokenTTL),
-		"REFRESH_TOKEN_TTL=" + strconv.Itoa(fixtureRefreshTokenTTL),
+		"ACCESS_TOKEN_TTL=" + strconv.Itoa(fc.accessTokenTTL),
+		"REFRESH_TOKEN_TTL=" + strconv.Itoa(fc.refreshTokenTTL),
 	}
+	cmd.Env = append(cmd.Env, fc.env...)
 	p, err := startProcess("Logto-compatible provider (node integration/provider/server.js)", cmd)
 	if err != nil {
 		return nil, nil, t, err
@@ -383,7 +422,11 @@ func startExample(t *testing.T, port int, env map[string]string) *exampleApp {
 
 // exampleEnv is the environment that points the example at the target.
 func exampleEnv(storage, dbPath string) map[string]string {
-	tg := suite.target
+	return exampleEnvFor(suite.target, storage, dbPath)
+}
+
+// exampleEnvFor is the environment that points the example at the Logto tg.
+func exampleEnvFor(tg target, storage, dbPath string) map[string]string {
 	env := map[string]string{
 		"LOGTO_ENDPOINT":   tg.Endpoint,
 		"LOGTO_APP_ID":     tg.AppID,

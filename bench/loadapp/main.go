@@ -141,7 +141,7 @@ func run(ctx context.Context, mode, db string, sessions int, addr string) error 
 	app.Use(lg.Handler())
 	app.Get("/user", func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderCacheControl, "no-store")
-		return c.JSON(fiberlogto.User(c))
+		return fiberlogto.SendUser(c)
 	})
 	served := make(chan error, 1)
 	go func() { served <- app.Listener(ln) }()

@@ -5,8 +5,8 @@
 // oidc-provider, the engine Logto is built on, and configured the way
 // Logto's packages/core/src/oidc/init.ts configures it, so that what an RP
 // observes (redirects, cookies, token shapes, error bodies, rotation and
-// replay) is what a real Logto answers (the project's
-// shared/reference/logto-observed.md records a real Logto v1.37.0).
+// replay, back-channel logout tokens) is what a real Logto answers (the
+// project's shared/reference/logto-observed.md records a real Logto v1.37.0).
 //
 //   <endpoint>/oidc/...                 oidc-provider (issuer <endpoint>/oidc)
 //   GET  /sign-in, POST /sign-in        a tiny HTML sign-in page (identifier, password, #submit)
@@ -16,7 +16,8 @@
 //   POST /api/experience/identification
 //   POST /api/experience/submit
 //   GET  /__fixture/events              fixture only (not in Logto): what the token
-//                                       endpoint did, for the suite's rotation checks
+//                                       endpoint did, for the suite's rotation checks,
+//                                       and the back-channel logouts it sent
 //
 // Configuration: environment variables (see README.md in integration/). When
 // it listens it prints one JSON line on stdout with its endpoint and seed.
@@ -29,6 +30,7 @@ import mount from 'koa-mount';
 import Provider, { errors } from 'oidc-provider';
 
 import * as refreshTokenGrant from './refresh-token.js';
+import { logtoBackchannelLogout } from './backchannel-logout.js';
 
 // ---------------------------------------------------------------- config
 
@@ -46,6 +48,22 @@ const seconds = (name, fallback) => {
   return n;
 };
 const list = (name) => (env(name, '') || '').split(/[\s,]+/).filter(Boolean);
+const flag = (name, fallback) => {
+  const raw = env(name, undefined);
+  if (raw === undefined) return fallback;
+  if (raw === '1' || raw === 'true') return true;
+  if (raw === '0' || raw === 'false') return false;
+  throw new Error(`${name}=${raw}: must be 1 or 0`);
+};
+const milliseconds = (name, fallback) => {
+  const raw = env(name, undefined);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new Error(`${name}=${raw}: must be a whole number of milliseconds, 0 or more`);
+  }
+  return n;
+};
 
 // Logto ids are 12 (entities) or 21 (secrets, verification ids) lowercase
 // alphanumeric characters.
@@ -69,6 +87,15 @@ const config = {
   // The application's refresh token TTL (Logto: customClientMetadata
   // refreshTokenTtl / refreshTokenTtlInDays). Default as Logto: 14 days.
   refreshTokenTtl: seconds('REFRESH_TOKEN_TTL', 14 * 24 * 3600),
+  // How long a rotated refresh token still reads as unused (Logto: 3 s, see
+  // the adapter below). 0 is stricter than Logto: any replay of a rotated
+  // token revokes the grant at once.
+  refreshTokenReuseIntervalMs: milliseconds('REFRESH_TOKEN_REUSE_INTERVAL_MS', 3000),
+  // The application's back-channel logout URI and "Is session required"
+  // (Logto's oidcClientMetadata backchannelLogoutUri and
+  // backchannelLogoutSessionRequired; unset in Logto by default).
+  backchannelLogoutUri: env('BACKCHANNEL_LOGOUT_URI', undefined),
+  backchannelLogoutSessionRequired: flag('BACKCHANNEL_LOGOUT_SESSION_REQUIRED', false),
 };
 const generated = { appSecret: !config.appSecret, password: !config.password };
 config.appSecret ??= randomBytes(24).toString('base64url');
@@ -179,8 +206,8 @@ function userClaims(u, use, scope) {
 // oidc-provider's semantics (packages/core/src/queries/oidc-model-instance.ts):
 // a consumed (rotated) refresh token still reads as not consumed for 3
 // seconds, so an RP whose two requests raced gets a token instead of a
-// revoked grant.
-const refreshTokenReuseIntervalMs = 3000;
+// revoked grant (REFRESH_TOKEN_REUSE_INTERVAL_MS changes it for a test).
+const { refreshTokenReuseIntervalMs } = config;
 const store = new Map(); // `${model}:${id}` -> { payload, expiresAt, consumedAt }
 const byUid = new Map(); // Session uid -> id
 const byGrant = new Map(); // grantId -> Set of keys
@@ -226,7 +253,7 @@ class Adapter {
     }
     let consumed = Boolean(row.consumedAt);
     if (consumed && this.model === 'RefreshToken') {
-      consumed = row.consumedAt + refreshTokenReuseIntervalMs < Date.now();
+      consumed = refreshTokenReuseIntervalMs === 0 || row.consumedAt + refreshTokenReuseIntervalMs < Date.now();
     }
     return consumed ? { ...row.payload, consumed: true } : { ...row.payload };
   }
@@ -325,6 +352,10 @@ function buildProvider(issuer) {
       // Logto's customClientMetadata.
       refreshTokenTtl: config.refreshTokenTtl,
       rotateRefreshToken: true,
+      ...(config.backchannelLogoutUri ? {
+        backchannel_logout_uri: config.backchannelLogoutUri,
+        backchannel_logout_session_required: config.backchannelLogoutSessionRequired,
+      } : {}),
     }],
     clientDefaults: { id_token_signed_response_alg: 'ES384' },
     extraClientMetadata: { properties: ['refreshTokenTtl', 'rotateRefreshToken'] },
@@ -449,6 +480,12 @@ function buildProvider(issuer) {
       methods: ['S256'],
       required: (ctx, client) => client.clientAuthMethod !== 'client_secret_basic',
     },
+  });
+
+  // Logto's logout tokens carry no exp; oidc-provider 8 gives them one.
+  provider.Client.prototype.backchannelLogout = logtoBackchannelLogout(provider, (event) => {
+    events.push({ at: Date.now(), ...event });
+    if (events.length > 1000) events.shift();
   });
 
   provider.registerGrantType(
@@ -765,6 +802,9 @@ server.listen(config.port, config.host, () => {
     userId: user.id,
     accessTokenTtl: config.accessTokenTtl,
     refreshTokenTtl: config.refreshTokenTtl,
+    refreshTokenReuseIntervalMs: config.refreshTokenReuseIntervalMs,
+    backchannelLogoutUri: config.backchannelLogoutUri,
+    backchannelLogoutSessionRequired: config.backchannelLogoutUri ? config.backchannelLogoutSessionRequired : undefined,
     redirectUris: config.redirectUris,
     postLogoutRedirectUris: config.postLogoutRedirectUris,
     oidcProvider: Provider.version ?? undefined,
