@@ -145,12 +145,8 @@ func (s *sessionStore) decodeStoredInto(key string, raw []byte, rec *sessionReco
 	return rec.decode(raw) == nil
 }
 
-// alive enforces the absolute and idle timeouts server-side, whatever the
+// aliveAt enforces the absolute and idle timeouts server-side, whatever the
 // storage's own expiry does.
-func (s *sessionStore) alive(rec *sessionRecord) bool {
-	return s.aliveAt(rec, s.cfg.Now())
-}
-
 func (s *sessionStore) aliveAt(rec *sessionRecord, at time.Time) bool {
 	now := at.Unix()
 	if now >= rec.CreatedAt+int64(s.cfg.AbsoluteTimeout/time.Second) {
