@@ -2,7 +2,7 @@
 GO ?= go
 export CGO_ENABLED = 1
 
-.PHONY: all test unit race lint fuzz example build tidy integration services-start services-stop bench bench-smoke
+.PHONY: all test unit race lint fuzz example build tidy integration services-start services-stop bench bench-smoke faultload
 
 all: test
 
@@ -16,12 +16,18 @@ test: lint
 	set -a && . "$(SERVICES_DIR)/env" && set +a && \
 	$(GO) test -race -count=1 ./... && \
 	$(MAKE) bench-smoke && \
+	$(MAKE) faultload FAULTLOAD_ARGS="-users 20 -duration 5s -fail 0.2" && \
 	$(MAKE) fuzz && \
 	$(MAKE) integration
 
 ## bench: wrk load test over loopback (wrk installed when missing): bare Fiber vs fiberlogto on memory and SQLite (1,000 / 100,000 sessions); ~2 min
 bench:
 	GO="$(GO)" bash bench/run.sh
+
+## faultload: users sign in and call protected routes while the provider fails 20% of token calls and rotates keys; 0 sessions lost or it fails
+FAULTLOAD_ARGS ?= -users 40 -duration 20s -fail 0.2
+faultload:
+	$(GO) run ./bench/faultload $(FAULTLOAD_ARGS)
 
 ## bench-smoke: every Go benchmark once (a smoke: nothing is timed or asserted)
 bench-smoke:
