@@ -49,6 +49,20 @@ type SQLiteConfig struct {
 	//
 	// Optional. Default: 5 * time.Second
 	BusyTimeout time.Duration
+
+	// CacheTTL keeps what was read in the process for this long, so a
+	// signed-in request rarely reaches SQLite. Writes and deletes through
+	// this storage update the cache at once; another process sharing the
+	// file sees them within CacheTTL (use Redis or PostgreSQL for several
+	// instances). A negative value turns the cache off.
+	//
+	// Optional. Default: time.Second
+	CacheTTL time.Duration
+
+	// CacheSize bounds the number of cached keys.
+	//
+	// Optional. Default: 10000
+	CacheSize int
 }
 
 // SQLiteStorage is gofiber's SQLite storage plus an atomic lease, so that
@@ -57,6 +71,7 @@ type SQLiteConfig struct {
 type SQLiteStorage struct {
 	*sqlite3.Storage
 	table string
+	cache *readCache // nil: off
 }
 
 // SQLite opens (or creates) a SQLite session storage. The database runs in
@@ -74,6 +89,12 @@ func SQLite(cfg SQLiteConfig) (s *SQLiteStorage, err error) {
 	}
 	if cfg.BusyTimeout <= 0 {
 		cfg.BusyTimeout = 5 * time.Second
+	}
+	if cfg.CacheTTL == 0 {
+		cfg.CacheTTL = time.Second
+	}
+	if cfg.CacheSize <= 0 {
+		cfg.CacheSize = 10000
 	}
 	q := url.Values{}
 	q.Set("_busy_timeout", fmt.Sprint(cfg.BusyTimeout.Milliseconds()))
@@ -99,14 +120,58 @@ func SQLite(cfg SQLiteConfig) (s *SQLiteStorage, err error) {
 		MaxOpenConns:    8,
 		MaxIdleConns:    8,
 		ConnMaxLifetime: time.Hour,
-	}), table: cfg.Table}, nil
+	}), table: cfg.Table, cache: newReadCache(cfg.CacheTTL, cfg.CacheSize)}, nil
+}
+
+// Get reads key, from the cache when it holds a recent read.
+func (s *SQLiteStorage) Get(key string) ([]byte, error) {
+	if v, ok := s.cache.get(key); ok {
+		return v, nil
+	}
+	gen := s.cache.generation()
+	v, err := s.Storage.Get(key)
+	if err == nil {
+		s.cache.putRead(key, v, gen)
+	}
+	return v, err
+}
+
+// Set writes key and updates the cache.
+func (s *SQLiteStorage) Set(key string, val []byte, exp time.Duration) error {
+	s.cache.forget(key)
+	if err := s.Storage.Set(key, val, exp); err != nil {
+		return err
+	}
+	if exp >= 0 && len(val) > 0 {
+		s.cache.putWritten(key, append([]byte(nil), val...))
+	}
+	return nil
+}
+
+// Delete removes key and its cached value.
+func (s *SQLiteStorage) Delete(key string) error {
+	s.cache.forget(key)
+	return s.Storage.Delete(key)
+}
+
+// Reset removes every key and empties the cache.
+func (s *SQLiteStorage) Reset() error {
+	s.cache.clear()
+	return s.Storage.Reset()
 }
 
 // AcquireLease takes key for owner until ttl passes, unless another owner
 // holds an unexpired lease: one INSERT ... ON CONFLICT DO UPDATE ... WHERE,
 // atomic in SQLite.
+//
+// Taking it empties the read cache: the holder is about to refresh, and
+// must see what another process may have written within CacheTTL.
 func (s *SQLiteStorage) AcquireLease(key, owner string, ttl time.Duration) (bool, error) {
-	return acquireLeaseSQL(s.Conn().Exec, "?", s.table, key, owner, ttl)
+	ok, err := acquireLeaseSQL(s.Conn().Exec, "?", s.table, key, owner, ttl)
+	if ok {
+		s.cache.clear()
+	}
+	return ok, err
 }
 
 // ReleaseLease gives key up if owner holds it.
