@@ -11,7 +11,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -24,27 +23,11 @@ import (
 
 	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
+	"github.com/fiberlogto/sdk/internal/testenv"
 )
 
 // testKey is a valid SESSION_ENCRYPTION_KEY (32 bytes).
 var testKey = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
-
-// serverURL returns REDIS_URL or DATABASE_URL for the tests against real
-// servers. Unset, the test is skipped, except in CI (CI=true), where it
-// fails: a CI that forgot to start the servers must not pass by skipping.
-// `make test` starts them (scripts/services.sh) and exports both.
-func serverURL(t *testing.T, env, what string) string {
-	t.Helper()
-	if u := os.Getenv(env); u != "" {
-		return u
-	}
-	const how = "run `scripts/services.sh start`, then `set -a; . ${TMPDIR:-/tmp}/fiberlogto-services/env; set +a`"
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not set and CI=true: this test needs a real %s; %s before go test", env, what, how)
-	}
-	t.Skipf("%s is not set: to test against a real %s, %s", env, what, how)
-	return ""
-}
 
 // sharedStorageEnv is the environment of SESSION_STORAGE=redis or
 // postgres against the test servers, with encrypted records.
@@ -53,9 +36,9 @@ func sharedStorageEnv(t *testing.T, storage string) map[string]string {
 	env := map[string]string{"SESSION_STORAGE": storage, "SESSION_ENCRYPTION_KEY": testKey}
 	switch storage {
 	case storageRedis:
-		env["REDIS_URL"] = serverURL(t, "REDIS_URL", "Redis")
+		env["REDIS_URL"] = testenv.ServerURL(t, "REDIS_URL", "Redis")
 	case storagePostgres:
-		env["DATABASE_URL"] = serverURL(t, "DATABASE_URL", "PostgreSQL")
+		env["DATABASE_URL"] = testenv.ServerURL(t, "DATABASE_URL", "PostgreSQL")
 	default:
 		t.Fatalf("not a shared storage: %s", storage)
 	}

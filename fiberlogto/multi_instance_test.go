@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
+	"github.com/fiberlogto/sdk/internal/testenv"
 	"github.com/fiberlogto/sdk/storage"
 )
 
@@ -63,7 +63,7 @@ func sharedStorages(t *testing.T) map[string]func(t *testing.T) func() fiber.Sto
 			}
 		},
 		"redis": func(t *testing.T) func() fiber.Storage {
-			url := serverURL(t, "REDIS_URL")
+			url := testenv.ServerURL(t, "REDIS_URL", "Redis")
 			prefix := "test-" + strings.ReplaceAll(t.Name(), "/", "-") + "-" + newJarID() + ":"
 			return func() fiber.Storage {
 				s, err := storage.Redis(storage.RedisConfig{URL: url, KeyPrefix: prefix})
@@ -75,7 +75,7 @@ func sharedStorages(t *testing.T) map[string]func(t *testing.T) func() fiber.Sto
 			}
 		},
 		"postgres": func(t *testing.T) func() fiber.Storage {
-			url := serverURL(t, "DATABASE_URL")
+			url := testenv.ServerURL(t, "DATABASE_URL", "PostgreSQL")
 			table := "t_" + newJarID()
 			return func() fiber.Storage {
 				s, err := storage.Postgres(storage.PostgresConfig{URL: url, Table: table})
@@ -87,18 +87,6 @@ func sharedStorages(t *testing.T) map[string]func(t *testing.T) func() fiber.Sto
 			}
 		},
 	}
-}
-
-func serverURL(t *testing.T, env string) string {
-	t.Helper()
-	if u := os.Getenv(env); u != "" {
-		return u
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not set and CI=true: make test starts real servers (scripts/services.sh)", env)
-	}
-	t.Skipf("%s is not set: run scripts/services.sh start and source its env file", env)
-	return ""
 }
 
 // newJarID is a short random name part.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/fiberlogto/sdk/internal/testenv"
 	"github.com/fiberlogto/sdk/storage"
 )
 
@@ -68,22 +69,6 @@ func TestSeveralInstances(t *testing.T) {
 	}
 }
 
-// serviceURL returns REDIS_URL or DATABASE_URL. Unset, the test is skipped,
-// except in CI (CI=true), where it fails: a CI that forgot the servers must
-// not pass by skipping. `make test` starts them and exports both.
-func serviceURL(t *testing.T, env, what string) string {
-	t.Helper()
-	if u := os.Getenv(env); u != "" {
-		return u
-	}
-	const how = "`make test` starts one (scripts/services.sh) and exports it"
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not set and CI=true: this test needs a real %s; %s", env, what, how)
-	}
-	t.Skipf("%s is not set: this test needs a real %s; %s", env, what, how)
-	return ""
-}
-
 // instances is one storage's run: the provider, the two apps, the browser
 // and what each step hands the next.
 type instances struct {
@@ -113,11 +98,11 @@ func startInstances(t *testing.T, kind string) *instances {
 	var err error
 	switch kind {
 	case "redis":
-		u := serviceURL(t, "REDIS_URL", "Redis")
+		u := testenv.ServerURL(t, "REDIS_URL", "Redis")
 		env["REDIS_URL"] = u
 		store, err = storage.Redis(storage.RedisConfig{URL: u})
 	case "postgres":
-		u := serviceURL(t, "DATABASE_URL", "PostgreSQL")
+		u := testenv.ServerURL(t, "DATABASE_URL", "PostgreSQL")
 		env["DATABASE_URL"] = u
 		// The example's table (the default one).
 		store, err = storage.Postgres(storage.PostgresConfig{URL: u})

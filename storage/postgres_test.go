@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fiberlogto/sdk/fiberlogto"
+	"github.com/fiberlogto/sdk/internal/testenv"
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -19,7 +20,7 @@ var _ fiberlogto.Leaser = (*postgresStorage)(nil)
 // the tests made.
 func pgAdmin(t *testing.T) *pgxpool.Pool {
 	t.Helper()
-	pool, err := pgxpool.New(context.Background(), serverURL(t, "DATABASE_URL", "PostgreSQL"))
+	pool, err := pgxpool.New(context.Background(), testenv.ServerURL(t, "DATABASE_URL", "PostgreSQL"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +47,7 @@ func pgTestTable(t *testing.T) string {
 
 func pgTestStorage(t *testing.T, cfg PostgresConfig) func(t *testing.T) fiber.Storage {
 	t.Helper()
-	cfg.URL = serverURL(t, "DATABASE_URL", "PostgreSQL")
+	cfg.URL = testenv.ServerURL(t, "DATABASE_URL", "PostgreSQL")
 	if cfg.Table == "" {
 		cfg.Table = pgTestTable(t)
 	}
@@ -66,7 +67,7 @@ func TestPostgres(t *testing.T) {
 }
 
 func TestPostgresDefaults(t *testing.T) {
-	url := serverURL(t, "DATABASE_URL", "PostgreSQL")
+	url := testenv.ServerURL(t, "DATABASE_URL", "PostgreSQL")
 	// The default table may hold other tests' sessions: create it, never
 	// empty or drop it.
 	s, err := Postgres(PostgresConfig{URL: url})
@@ -103,7 +104,7 @@ func TestPostgresSchemaTable(t *testing.T) {
 
 // Instances starting at once on a new table all come up.
 func TestPostgresConcurrentCreate(t *testing.T) {
-	url := serverURL(t, "DATABASE_URL", "PostgreSQL")
+	url := testenv.ServerURL(t, "DATABASE_URL", "PostgreSQL")
 	for round := 0; round < 3; round++ {
 		table := pgTestTable(t)
 		var wg sync.WaitGroup
@@ -211,7 +212,7 @@ func TestPostgresBadConfig(t *testing.T) {
 }
 
 func TestPostgresWrongPassword(t *testing.T) {
-	url := serverURL(t, "DATABASE_URL", "PostgreSQL")
+	url := testenv.ServerURL(t, "DATABASE_URL", "PostgreSQL")
 	bad := strings.Replace(url, "://", "://nobody:s3cr3t-pw@", 1)
 	if i, j := strings.Index(bad, "@"), strings.LastIndex(bad, "@"); i != j {
 		bad = bad[:i+1] + bad[j+1:] // drop the URL's own user
@@ -227,6 +228,6 @@ func TestPostgresWrongTable(t *testing.T) {
 	table := pgTestTable(t)
 	pgExec(t, pgAdmin(t), "CREATE TABLE "+table+" (k TEXT PRIMARY KEY, v TEXT NOT NULL, e BIGINT NOT NULL DEFAULT 0)")
 	mustFailFast(t, 5*time.Second, func() (fiber.Storage, error) {
-		return Postgres(PostgresConfig{URL: serverURL(t, "DATABASE_URL", "PostgreSQL"), Table: table})
+		return Postgres(PostgresConfig{URL: testenv.ServerURL(t, "DATABASE_URL", "PostgreSQL"), Table: table})
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fiberlogto/sdk/fiberlogto"
+	"github.com/fiberlogto/sdk/internal/testenv"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -23,7 +24,7 @@ var _ fiberlogto.Leaser = (*redisStorage)(nil)
 // other's keys, and Reset never flushes the database.
 func redisTestStorage(t *testing.T) func(t *testing.T) fiber.Storage {
 	t.Helper()
-	url := serverURL(t, "REDIS_URL", "Redis")
+	url := testenv.ServerURL(t, "REDIS_URL", "Redis")
 	prefix := "fiberlogto-test:" + randomHex(t) + ":"
 	open := func(t *testing.T) fiber.Storage {
 		t.Helper()
@@ -54,7 +55,7 @@ func TestRedisResetKeepsOtherPrefixes(t *testing.T) {
 	mustSet(t, mine, "k", "mine", time.Hour)
 	mustSet(t, other, "k", "other", time.Hour)
 	// A prefix holding glob characters matches only itself.
-	globby, err := Redis(RedisConfig{URL: serverURL(t, "REDIS_URL", "Redis"), KeyPrefix: "fiberlogto-test:" + randomHex(t) + ":*?["})
+	globby, err := Redis(RedisConfig{URL: testenv.ServerURL(t, "REDIS_URL", "Redis"), KeyPrefix: "fiberlogto-test:" + randomHex(t) + ":*?["})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +73,7 @@ func TestRedisResetKeepsOtherPrefixes(t *testing.T) {
 }
 
 func TestRedisKeyPrefixOnTheServer(t *testing.T) {
-	url := serverURL(t, "REDIS_URL", "Redis")
+	url := testenv.ServerURL(t, "REDIS_URL", "Redis")
 	prefix := "fiberlogto-test:" + randomHex(t) + ":"
 	s, err := Redis(RedisConfig{URL: url, KeyPrefix: prefix})
 	if err != nil {
@@ -96,7 +97,7 @@ func TestRedisKeyPrefixOnTheServer(t *testing.T) {
 }
 
 func TestRedisTimeouts(t *testing.T) {
-	url := serverURL(t, "REDIS_URL", "Redis")
+	url := testenv.ServerURL(t, "REDIS_URL", "Redis")
 	s, err := Redis(RedisConfig{URL: url, ConnectTimeout: 2 * time.Second, CommandTimeout: 700 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -269,7 +270,7 @@ func TestRedisBadConfig(t *testing.T) {
 }
 
 func TestRedisWrongPassword(t *testing.T) {
-	url := serverURL(t, "REDIS_URL", "Redis")
+	url := testenv.ServerURL(t, "REDIS_URL", "Redis")
 	bad := strings.Replace(url, "redis://", "redis://nobody:s3cr3t-pw@", 1)
 	err := mustFailFast(t, 5*time.Second, func() (fiber.Storage, error) { return Redis(RedisConfig{URL: bad}) })
 	if strings.Contains(err.Error(), "s3cr3t-pw") {

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -13,22 +12,6 @@ import (
 	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/gofiber/fiber/v2"
 )
-
-// serverURL returns the URL of a test server from the environment. Outside CI
-// a missing one skips the test; in CI (CI=true) it fails it, so a CI that
-// forgot to start the servers cannot pass by skipping.
-func serverURL(t *testing.T, env, what string) string {
-	t.Helper()
-	if u := os.Getenv(env); u != "" {
-		return u
-	}
-	const how = "run `scripts/services.sh start`, then `set -a; . ${TMPDIR:-/tmp}/fiberlogto-services/env; set +a`"
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not set and CI=true: these tests need a real %s; %s before go test", env, what, how)
-	}
-	t.Skipf("%s is not set: to test against a real %s, %s", env, what, how)
-	return ""
-}
 
 func randomHex(t *testing.T) string {
 	t.Helper()

@@ -4,17 +4,14 @@
 //	make example &                      # the app on http://127.0.0.1:3000
 //	go run ./example/demosignin         # -base, -user, -password to change
 //
-// It starts at <base>/logto/sign-in, drives Logto's sign-in page through the
-// Experience API (PUT /api/experience, POST verification/password,
-// identification, submit: the calls Logto's own sign-in app makes, so it
-// also works against a real Logto whose sign-in experience allows username
-// and password), follows the redirects back to the app's callback, then reads
-// /user. It exits non-zero unless /user says isAuthenticated with the
+// It starts at <base>/logto/sign-in, drives the provider's sign-in page
+// through the Experience API with logtotest.SignIn (the calls Logto's own
+// sign-in app makes), follows the redirects back to the app's callback, then
+// reads /user. It exits non-zero unless /user says isAuthenticated with the
 // expected username.
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,6 +24,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
 )
 
 func main() {
@@ -49,7 +48,10 @@ func main() {
 	fmt.Fprintf(os.Stderr, "demosignin: signed in as %s\n", *user)
 }
 
-// signIn runs the whole flow and returns the body of /user.
+// signIn runs the whole flow and returns the body of /user: the app's
+// sign-in route (following its own redirects, e.g. from 127.0.0.1 to the
+// BASE_URL host), the provider's sign-in as logtotest.SignIn drives it,
+// the app's callback, then /user.
 func signIn(ctx context.Context, base, username, password string) ([]byte, error) {
 	start, err := url.Parse(strings.TrimRight(base, "/") + "/logto/sign-in")
 	if err != nil || (start.Scheme != "http" && start.Scheme != "https") || start.Host == "" {
@@ -67,118 +69,62 @@ func signIn(ctx context.Context, base, username, password string) ([]byte, error
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 
+	// The app's own hops, up to the redirect that leaves for the provider.
 	next := start
-	signedIn := false
-	for range 20 {
-		resp, body, err := do(ctx, client, http.MethodGet, next.String(), nil, "text/html")
+	var authorize *url.URL
+	for range 5 {
+		resp, body, err := do(ctx, client, http.MethodGet, next.String(), "text/html")
 		if err != nil {
 			return nil, err
 		}
 		loc := resp.Header.Get("Location")
 		if resp.StatusCode < 300 || resp.StatusCode > 399 || loc == "" {
-			if isCallback(next) {
-				return nil, fmt.Errorf("the app refused the sign-in callback: %s: %s", resp.Status, snippet(body))
-			}
 			return nil, fmt.Errorf("GET %s: expected a redirect, got %s: %s", next.Redacted(), resp.Status, snippet(body))
 		}
 		target, err := next.Parse(loc)
 		if err != nil {
 			return nil, fmt.Errorf("bad Location %q: %w", loc, err)
 		}
-		if isCallback(next) {
-			// The app stored the session and sends the browser home: the
-			// app's origin is the callback's (BASE_URL), which may differ
-			// from -base (localhost vs 127.0.0.1).
-			userURL := next.ResolveReference(&url.URL{Path: "/user"})
-			resp, body, err := do(ctx, client, http.MethodGet, userURL.String(), nil, "application/json")
-			if err != nil {
-				return nil, err
-			}
-			if resp.StatusCode != http.StatusOK {
-				return body, fmt.Errorf("GET %s: %s", userURL, resp.Status)
-			}
-			return body, checkUser(body, username)
-		}
-		if target.Path == "/sign-in" && !isCallback(target) {
-			// Logto's sign-in page: do what its single-page app does.
-			if signedIn {
-				return nil, errors.New("sent back to the sign-in page after signing in")
-			}
-			redirectTo, err := experienceSignIn(ctx, client, target, username, password)
-			if err != nil {
-				return nil, err
-			}
-			signedIn = true
-			if target, err = target.Parse(redirectTo); err != nil {
-				return nil, fmt.Errorf("bad redirectTo %q: %w", redirectTo, err)
-			}
-		}
-		if target.Path == "/unknown-session" {
-			return nil, errors.New("the provider lost the sign-in interaction (/unknown-session): are cookies blocked?")
+		if target.Path != start.Path {
+			// Not the app's sign-in route on another of its host names:
+			// the provider's authorization endpoint.
+			authorize = target
+			break
 		}
 		next = target
 	}
-	return nil, errors.New("too many redirects")
+	if authorize == nil {
+		return nil, errors.New("the app never redirected to the provider")
+	}
+
+	callback, err := logtotest.SignIn(ctx, client, authorize.String(), username, password)
+	if err != nil {
+		return nil, err
+	}
+	cb, err := url.Parse(callback)
+	if err != nil {
+		return nil, err
+	}
+	resp, body, err := do(ctx, client, http.MethodGet, callback, "text/html")
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusFound {
+		return nil, fmt.Errorf("the app refused the sign-in callback: %s: %s", resp.Status, snippet(body))
+	}
+	// The app's origin is the callback's (BASE_URL), which may differ from
+	// -base (localhost vs 127.0.0.1).
+	userURL := cb.ResolveReference(&url.URL{Path: "/user"})
+	resp, body, err = do(ctx, client, http.MethodGet, userURL.String(), "application/json")
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return body, fmt.Errorf("GET %s: %s", userURL, resp.Status)
+	}
+	return body, checkUser(body, username)
 }
 
-// isCallback reports whether u is the app's sign-in callback with Logto's answer.
-func isCallback(u *url.URL) bool {
-	q := u.Query()
-	return strings.HasSuffix(u.Path, "/sign-in-callback") && (q.Has("code") || q.Has("error"))
-}
-
-// experienceSignIn makes the Experience API calls of Logto's sign-in app and
-// returns submit's redirectTo.
-func experienceSignIn(ctx context.Context, c *http.Client, signInPage *url.URL, username, password string) (string, error) {
-	api := func(method, path string, in any, want int, out any) error {
-		u := signInPage.ResolveReference(&url.URL{Path: path})
-		resp, body, err := do(ctx, c, method, u.String(), in, "application/json")
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode != want {
-			return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, snippet(body))
-		}
-		if out != nil {
-			if err := json.Unmarshal(body, out); err != nil {
-				return fmt.Errorf("%s %s: %w", method, path, err)
-			}
-		}
-		return nil
-	}
-	if err := api(http.MethodPut, "/api/experience", map[string]string{"interactionEvent": "SignIn"}, http.StatusNoContent, nil); err != nil {
-		return "", err
-	}
-	idType := "username"
-	if strings.Contains(username, "@") {
-		idType = "email"
-	}
-	var verification struct {
-		VerificationID string `json:"verificationId"`
-	}
-	if err := api(http.MethodPost, "/api/experience/verification/password", map[string]any{
-		"identifier": map[string]string{"type": idType, "value": username},
-		"password":   password,
-	}, http.StatusOK, &verification); err != nil {
-		return "", err
-	}
-	if err := api(http.MethodPost, "/api/experience/identification",
-		map[string]string{"verificationId": verification.VerificationID}, http.StatusNoContent, nil); err != nil {
-		return "", err
-	}
-	var submit struct {
-		RedirectTo string `json:"redirectTo"`
-	}
-	if err := api(http.MethodPost, "/api/experience/submit", nil, http.StatusOK, &submit); err != nil {
-		return "", err
-	}
-	if submit.RedirectTo == "" {
-		return "", errors.New("POST /api/experience/submit: no redirectTo")
-	}
-	return submit.RedirectTo, nil
-}
-
-// checkUser checks the /user answer: signed in, as username.
 func checkUser(body []byte, username string) error {
 	var user struct {
 		IsAuthenticated bool `json:"isAuthenticated"`
@@ -200,22 +146,11 @@ func checkUser(body []byte, username string) error {
 	return nil
 }
 
-// do sends one request and reads (at most 1 MiB of) the answer.
-func do(ctx context.Context, c *http.Client, method, u string, in any, accept string) (*http.Response, []byte, error) {
-	var rd io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return nil, nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+// do sends one GET-like request and reads (at most 1 MiB of) the answer.
+func do(ctx context.Context, c *http.Client, method, u, accept string) (*http.Response, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
 		return nil, nil, err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", accept)
 	resp, err := c.Do(req)

@@ -27,11 +27,26 @@ import (
 // (PUT /api/experience, POST verification/password, identification,
 // submit); then /oidc/auth/<uid> -> /consent -> /oidc/auth/<uid2> -> RP.
 func (p *Provider) SignIn(ctx context.Context, client *http.Client, authorizeURL, username, password string) (string, error) {
-	c, err := browserClient(client)
+	base, err := url.Parse(p.baseURL())
 	if err != nil {
 		return "", err
 	}
-	base, err := url.Parse(p.baseURL())
+	return signInAt(ctx, client, base, authorizeURL, username, password)
+}
+
+// SignIn is Provider.SignIn for a provider running elsewhere (another
+// process, such as the example's embedded one): the provider is the origin
+// of authorizeURL.
+func SignIn(ctx context.Context, client *http.Client, authorizeURL, username, password string) (string, error) {
+	u, err := url.Parse(authorizeURL)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("logtotest: sign-in: bad authorize URL %q", authorizeURL)
+	}
+	return signInAt(ctx, client, &url.URL{Scheme: u.Scheme, Host: u.Host}, authorizeURL, username, password)
+}
+
+func signInAt(ctx context.Context, client *http.Client, base *url.URL, authorizeURL, username, password string) (string, error) {
+	c, err := browserClient(client)
 	if err != nil {
 		return "", err
 	}
