@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -173,27 +172,10 @@ func TestRefreshAfterExpiry(t *testing.T) {
 			before := h.provider.Calls("token")
 
 			h.clock.Advance(2 * time.Hour)
-			var wg sync.WaitGroup
 			tokens := make([]string, 20)
-			for i := range tokens {
-				wg.Add(1)
-				go func(i int) {
-					defer wg.Done()
-					req, _ := http.NewRequest(http.MethodGet, h.baseURL+"/user", nil)
-					resp, err := h.browser.Do(req)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					defer resp.Body.Close()
-					var u struct {
-						AccessToken string `json:"accessToken"`
-					}
-					_ = decodeJSON(resp.Body, &u)
-					tokens[i] = u.AccessToken
-				}(i)
+			for i, a := range h.concurrentUsers(len(tokens), h.baseURL) {
+				tokens[i] = a.AccessToken
 			}
-			wg.Wait()
 			if got := h.provider.Calls("token") - before; got != 1 {
 				t.Fatalf("token calls for 20 concurrent requests after expiry = %d, want exactly 1", got)
 			}

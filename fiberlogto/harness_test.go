@@ -316,3 +316,34 @@ func newJar() http.CookieJar {
 	jar, _ := cookiejar.New(nil)
 	return jar
 }
+
+// userAnswer is what one GET /user answered.
+type userAnswer struct {
+	Status          int
+	IsAuthenticated bool   `json:"isAuthenticated"`
+	AccessToken     string `json:"accessToken"`
+}
+
+// concurrentUsers sends n GET /user at once as the browser, spread over
+// bases in turn (instances of one app), and returns the answers in order.
+func (h *harness) concurrentUsers(n int, bases ...string) []userAnswer {
+	answers := make([]userAnswer, n)
+	var wg sync.WaitGroup
+	for i := range answers {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			req, _ := http.NewRequest(http.MethodGet, bases[i%len(bases)]+"/user", nil)
+			resp, err := h.browser.Do(req)
+			if err != nil {
+				h.t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			_ = decodeJSON(resp.Body, &answers[i])
+			answers[i].Status = resp.StatusCode
+		}(i)
+	}
+	wg.Wait()
+	return answers
+}

@@ -4,10 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net"
-	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -126,35 +124,13 @@ func refreshRace(t *testing.T, first, second fiber.Storage) {
 	for round := 0; round < rounds; round++ {
 		h.clock.Advance(2 * time.Hour)
 		before := h.provider.Calls("token")
-		var wg sync.WaitGroup
 		results := make([]string, 8)
-		for i := range results {
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				base := h.baseURL
-				if i%2 == 1 {
-					base = other
-				}
-				req, _ := http.NewRequest(http.MethodGet, base+"/user", nil)
-				resp, err := h.browser.Do(req)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				defer resp.Body.Close()
-				var u struct {
-					IsAuthenticated bool   `json:"isAuthenticated"`
-					AccessToken     string `json:"accessToken"`
-				}
-				_ = decodeJSON(resp.Body, &u)
-				if !u.IsAuthenticated {
-					t.Errorf("round %d request %d: signed out (status %d)", round, i, resp.StatusCode)
-				}
-				results[i] = u.AccessToken
-			}(i)
+		for i, a := range h.concurrentUsers(len(results), h.baseURL, other) {
+			if !a.IsAuthenticated {
+				t.Errorf("round %d request %d: signed out (status %d)", round, i, a.Status)
+			}
+			results[i] = a.AccessToken
 		}
-		wg.Wait()
 		if got := h.provider.Calls("token") - before; got != 1 {
 			t.Fatalf("round %d: %d refreshes across two instances, want 1", round, got)
 		}

@@ -32,8 +32,6 @@ type sessionRecord struct {
 	UserInfo   []byte // cached userinfo answer, JSON
 	UserInfoAt int64  // unix seconds
 
-	Version uint64 // bumped by every write, to detect concurrent updates
-
 	// inline holds the first access tokens, so decoding allocates nothing.
 	inline [4]accessTokenEntry
 }
@@ -47,7 +45,7 @@ type accessTokenEntry struct {
 
 const (
 	recordMagic   = 0xF1
-	recordVersion = 1
+	recordVersion = 2 // 2: no write counter
 )
 
 var errCorruptRecord = errors.New("corrupt session record")
@@ -74,8 +72,8 @@ func (r *sessionRecord) encode(dst []byte) []byte {
 	dst = append(dst, recordMagic, recordVersion)
 	dst = binary.AppendVarint(dst, r.CreatedAt)
 	dst = binary.AppendVarint(dst, r.LastSeen)
-	dst = binary.AppendUvarint(dst, r.Version)
-	// The claims come first among the byte fields so the hot path stops early.
+	// The claims come first among the byte fields: what a signed-in request
+	// reads, ahead of the long tokens.
 	for _, b := range [][]byte{r.Claims, r.Subject, r.SID, r.Nonce, r.IDToken, r.RefreshToken, r.Scope, r.UserInfo} {
 		dst = appendBytes(dst, b)
 	}
@@ -200,7 +198,6 @@ func (r *sessionRecord) decodeHead(b []byte) (recordReader, error) {
 	rr := recordReader{b: b[2:]}
 	r.CreatedAt = rr.varint()
 	r.LastSeen = rr.varint()
-	r.Version = rr.uvarint()
 	r.Claims = rr.bytes()
 	return rr, rr.err
 }

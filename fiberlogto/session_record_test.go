@@ -18,7 +18,6 @@ func sampleRecord() *sessionRecord {
 		Scope:        []byte("openid profile offline_access"),
 		UserInfo:     []byte(`{"sub":"4nok545k38lv"}`),
 		UserInfoAt:   1795719401,
-		Version:      7,
 	}
 	r.setAccessToken(accessTokenEntry{Token: []byte("opaque"), Scope: []byte("openid"), ExpiresAt: 1795723000})
 	r.setAccessToken(accessTokenEntry{Key: []byte("r:https://api.example.test"), Token: []byte("jwt"), Scope: []byte("read:data"), ExpiresAt: 1795723001})
@@ -31,7 +30,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.CreatedAt != r.CreatedAt || got.LastSeen != r.LastSeen || got.Version != r.Version || got.UserInfoAt != r.UserInfoAt {
+	if got.CreatedAt != r.CreatedAt || got.LastSeen != r.LastSeen || got.UserInfoAt != r.UserInfoAt {
 		t.Fatalf("numbers: %+v", got)
 	}
 	for i, pair := range [][2][]byte{

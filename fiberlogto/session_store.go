@@ -166,7 +166,6 @@ func (s *sessionStore) needsTouch(rec *sessionRecord, now time.Time) bool {
 func (s *sessionStore) save(id string, rec *sessionRecord) error {
 	now := s.cfg.Now()
 	rec.LastSeen = now.Unix()
-	rec.Version++
 	exp := s.cfg.IdleTimeout
 	if left := time.Unix(rec.CreatedAt, 0).Add(s.cfg.AbsoluteTimeout).Sub(now); left < exp {
 		exp = left
@@ -213,37 +212,29 @@ func (s *sessionStore) open(key string, sealed []byte) ([]byte, error) {
 	return s.aead.Open(nil, sealed[:ns], sealed[ns:], []byte(key))
 }
 
-// setCookie sends the session cookie. HttpOnly and SameSite=Lax always (Lax,
+// setCookie sends a cookie of ours. HttpOnly and SameSite=Lax always (Lax,
 // not Strict: the callback arrives as a cross-site navigation from Logto),
 // Secure when the app is served over https.
 func (s *sessionStore) setCookie(c *fiber.Ctx, name, value, path string, maxAge time.Duration) {
-	ck := fasthttpCookie(name, value, path, s.cfg.CookieDomain, maxAge, s.cfg.secureCookies())
+	c.Cookie(s.cookie(name, value, path, int(maxAge/time.Second)))
+}
+
+// clearCookie expires a cookie of ours in the browser.
+func (s *sessionStore) clearCookie(c *fiber.Ctx, name, path string) {
+	ck := s.cookie(name, "", path, -1)
+	ck.Expires = time.Unix(0, 0)
 	c.Cookie(ck)
 }
 
-func (s *sessionStore) clearCookie(c *fiber.Ctx, name, path string) {
-	c.Cookie(&fiber.Cookie{
-		Name:     name,
-		Value:    "",
-		Path:     path,
-		Domain:   s.cfg.CookieDomain,
-		Expires:  time.Unix(0, 0),
-		MaxAge:   -1,
-		HTTPOnly: true,
-		Secure:   s.cfg.secureCookies(),
-		SameSite: fiber.CookieSameSiteLaxMode,
-	})
-}
-
-func fasthttpCookie(name, value, path, domain string, maxAge time.Duration, secure bool) *fiber.Cookie {
+func (s *sessionStore) cookie(name, value, path string, maxAge int) *fiber.Cookie {
 	return &fiber.Cookie{
 		Name:     name,
 		Value:    value,
 		Path:     path,
-		Domain:   domain,
-		MaxAge:   int(maxAge / time.Second),
+		Domain:   s.cfg.CookieDomain,
+		MaxAge:   maxAge,
 		HTTPOnly: true,
-		Secure:   secure,
+		Secure:   s.cfg.secureCookies(),
 		SameSite: fiber.CookieSameSiteLaxMode,
 	}
 }

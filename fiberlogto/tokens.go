@@ -212,9 +212,7 @@ func (l *Logto) accessToken(ctx context.Context, user *UserContext, key, resourc
 // refreshed ID token that fails verification is Logto's fault, a 502.
 func refreshFailure(err error) error {
 	switch {
-	case errors.Is(err, ErrProviderTimeout), errors.Is(err, ErrProviderUnavailable):
-		return fmt.Errorf("%w: refresh: %v", ErrProviderUnavailable, err)
-	case errors.Is(err, ErrProviderResponse):
+	case errors.Is(err, ErrProviderTimeout), errors.Is(err, ErrProviderUnavailable), errors.Is(err, ErrProviderResponse):
 		return fmt.Errorf("%w: refresh: %v", ErrProviderUnavailable, err)
 	case errors.Is(err, ErrInvalidIDToken):
 		return fmt.Errorf("%w: refreshed ID token rejected: %v", ErrProviderResponse, err)
