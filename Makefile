@@ -43,7 +43,7 @@ services-stop:
 
 ## fuzz: each fuzz target for FUZZTIME (crashers found are kept in testdata/fuzz as regression inputs)
 FUZZTIME ?= 10s
-FUZZ_TARGETS = FuzzCallbackQuery FuzzSessionCookie FuzzDecodeRecord FuzzSafeReturnPath FuzzAppendJSONString
+FUZZ_TARGETS = FuzzCallbackQuery FuzzSessionCookie FuzzDecodeRecord FuzzSafeReturnPath FuzzAppendJSONString FuzzES384Verify
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $$t for $(FUZZTIME)"; \

@@ -3,6 +3,7 @@ module github.com/fiberlogto/sdk
 go 1.26.8
 
 require (
+	filippo.io/nistec v0.0.4 // indirect
 	github.com/andybalholm/brotli v1.1.0 // indirect
 	github.com/bmatcuk/doublestar/v4 v4.10.4 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect

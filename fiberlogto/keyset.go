@@ -27,10 +27,17 @@ type keySet struct {
 	now     func() time.Time
 
 	mu          sync.Mutex
-	keys        []jose.JSONWebKey
+	keys        []cachedKey
 	missed      map[string]time.Time // kids a fresh key set did not hold, and when
 	lastFailure time.Time            // of a fetch
 	inflight    *keyFetch
+}
+
+// cachedKey is a JWKS key and what verifies with it: the key itself, or,
+// for a P-384 key, its precomputed es384Key.
+type cachedKey struct {
+	jose.JSONWebKey
+	verifier any
 }
 
 type keyFetch struct {
@@ -88,7 +95,7 @@ func (ks *keySet) verifyCached(jws *jose.JSONWebSignature, kid, alg string) ([]b
 		if k.Use != "" && k.Use != "sig" {
 			continue
 		}
-		if payload, err := jws.Verify(k.Key); err == nil {
+		if payload, err := jws.Verify(k.verifier); err == nil {
 			return payload, true
 		}
 	}
@@ -160,7 +167,7 @@ func (ks *keySet) refetch(ctx context.Context) error {
 // fetch reads the JWKS, skipping keys it cannot use (an unknown kty must not
 // make the whole set unusable). It runs on its own timeout, not the
 // request's: the result serves every request.
-func (ks *keySet) fetch() ([]jose.JSONWebKey, error) {
+func (ks *keySet) fetch() ([]cachedKey, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), ks.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ks.url, nil)
@@ -189,13 +196,17 @@ func (ks *keySet) fetch() ([]jose.JSONWebKey, error) {
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return nil, fmt.Errorf("JWKS: %w", err)
 	}
-	keys := make([]jose.JSONWebKey, 0, len(raw.Keys))
+	keys := make([]cachedKey, 0, len(raw.Keys))
 	for _, r := range raw.Keys {
 		var k jose.JSONWebKey
 		if err := k.UnmarshalJSON(r); err != nil || !k.Valid() || !k.IsPublic() {
 			continue
 		}
-		keys = append(keys, k)
+		ck := cachedKey{JSONWebKey: k, verifier: k.Key}
+		if fast := newES384Key(k.Key); fast != nil {
+			ck.verifier = fast
+		}
+		keys = append(keys, ck)
 	}
 	if len(keys) == 0 {
 		return nil, errors.New("JWKS holds no usable key")
