@@ -68,7 +68,7 @@ var (
 // es384Key is a JWKS key for ES384 signatures, handed to go-jose as its
 // verification key (jose.OpaqueVerifier).
 type es384Key struct {
-	q     *nistec.P384Point
+	raw   []byte // uncompressed point: a refetched JWKS keeps the tables of keys it still holds
 	table func() *p384Table
 }
 
@@ -87,7 +87,7 @@ func newES384Key(key any) *es384Key {
 	if err != nil {
 		return nil
 	}
-	return &es384Key{q: q, table: sync.OnceValue(func() *p384Table { return newP384Table(q) })}
+	return &es384Key{raw: raw, table: sync.OnceValue(func() *p384Table { return newP384Table(q) })}
 }
 
 // VerifyPayload implements jose.OpaqueVerifier: signature is r || s, 48

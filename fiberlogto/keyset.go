@@ -1,6 +1,7 @@
 package fiberlogto
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -153,6 +154,7 @@ func (ks *keySet) refetch(ctx context.Context) error {
 	keys, err := ks.fetch()
 	ks.mu.Lock()
 	if err == nil {
+		keepTables(keys, ks.keys)
 		ks.keys = keys
 	} else {
 		ks.lastFailure = ks.now()
@@ -162,6 +164,23 @@ func (ks *keySet) refetch(ctx context.Context) error {
 	f.err = err
 	close(f.done)
 	return err
+}
+
+// keepTables reuses the ES384 tables of keys a refetched JWKS still holds,
+// rather than building them again on their next use.
+func keepTables(fetched, cached []cachedKey) {
+	for i, k := range fetched {
+		fast, ok := k.verifier.(*es384Key)
+		if !ok {
+			continue
+		}
+		for _, c := range cached {
+			if old, ok := c.verifier.(*es384Key); ok && c.KeyID == k.KeyID && bytes.Equal(old.raw, fast.raw) {
+				fetched[i].verifier = old
+				break
+			}
+		}
+	}
 }
 
 // fetch reads the JWKS, skipping keys it cannot use (an unknown kty must not
