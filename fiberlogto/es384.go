@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math/big"
 	"sync"
+	"sync/atomic"
 
 	"filippo.io/nistec"
 	jose "github.com/go-jose/go-jose/v4"
@@ -70,6 +71,7 @@ var (
 type es384Key struct {
 	raw   []byte // uncompressed point: a refetched JWKS keeps the tables of keys it still holds
 	table func() *p384Table
+	built atomic.Bool // the table is ready (for tests of the warm-up)
 }
 
 // newES384Key returns the fast verifier for a P-384 public key, or nil for
@@ -87,7 +89,13 @@ func newES384Key(key any) *es384Key {
 	if err != nil {
 		return nil
 	}
-	return &es384Key{raw: raw, table: sync.OnceValue(func() *p384Table { return newP384Table(q) })}
+	k := &es384Key{raw: raw}
+	k.table = sync.OnceValue(func() *p384Table {
+		t := newP384Table(q)
+		k.built.Store(true)
+		return t
+	})
+	return k
 }
 
 // VerifyPayload implements jose.OpaqueVerifier: signature is r || s, 48

@@ -51,6 +51,7 @@ const (
 	failedFetchInterval = time.Second
 	maxMissedKids       = 64
 	maxJWKSBytes        = 1 << 20
+	maxWarmedTables     = 4 // more keys build their ES384 tables on first use
 )
 
 func newKeySet(url string, client *http.Client, timeout time.Duration, now func() time.Time) *keySet {
@@ -156,6 +157,7 @@ func (ks *keySet) refetch(ctx context.Context) error {
 	if err == nil {
 		keepTables(keys, ks.keys)
 		ks.keys = keys
+		go warmTables(keys)
 	} else {
 		ks.lastFailure = ks.now()
 	}
@@ -180,6 +182,23 @@ func keepTables(fetched, cached []cachedKey) {
 				break
 			}
 		}
+	}
+}
+
+// warmTables builds the ES384 tables of the first few keys in the
+// background. The key set is first fetched at discovery, on the sign-in
+// redirect, so the tables are ready when the user comes back to the
+// callback; a verification that gets there first waits for the same build.
+func warmTables(keys []cachedKey) {
+	warmed := 0
+	for _, k := range keys {
+		if fast, ok := k.verifier.(*es384Key); ok && warmed < maxWarmedTables {
+			fast.table()
+			warmed++
+		}
+	}
+	if warmed > 0 {
+		p384GeneratorTable()
 	}
 }
 

@@ -68,6 +68,17 @@ func TestKeySetES384Tables(t *testing.T) {
 	ctx := context.Background()
 
 	a := newKey("a")
+	// Fetched ahead of any token (as discovery does on the sign-in
+	// redirect), the key's tables are built in the background.
+	if err := ks.refetch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	warm, _ := verifierOf("a").(*es384Key)
+	for deadline := time.Now().Add(10 * time.Second); warm == nil || !warm.built.Load(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the fetched key's ES384 tables were not built in the background")
+		}
+	}
 	if _, err := ks.VerifySignature(ctx, sign(a, "a")); err != nil {
 		t.Fatalf("key a: %v", err)
 	}
