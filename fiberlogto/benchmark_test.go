@@ -205,6 +205,7 @@ func BenchmarkCallback(b *testing.B) {
 				cb.Gets += after.Gets - before.Gets
 				cb.Sets += after.Sets - before.Sets
 				cb.Deletes += after.Deletes - before.Deletes
+				cb.Leases += after.Leases - before.Leases
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -1,5 +1,12 @@
 package fiberlogto
 
+import (
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+)
+
 // StorageKeyForTest exposes the storage key of a session ID to the external
 // tests, which look into storage to assert that a session is gone.
 func StorageKeyForTest(id string) string { return storageKey(sessionKeyPrefix, id) }
@@ -44,3 +51,30 @@ const (
 	SessionKeyPrefixForTest     = sessionKeyPrefix
 	TransactionKeyPrefixForTest = transactionKeyPrefix
 )
+
+// SignInRecorderForTest is one instance's callback write path on store: it
+// saves a session of sub under a new ID and indexes it, as the callback does.
+func SignInRecorderForTest(store fiber.Storage) func(sub string) (string, error) {
+	cfg := &Config{Storage: store, IdleTimeout: time.Hour, AbsoluteTimeout: time.Hour, Now: time.Now}
+	s, err := newSessionStore(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return func(sub string) (string, error) {
+		id := newID()
+		rec := &sessionRecord{CreatedAt: time.Now().Unix(), Subject: []byte(sub)}
+		if err := s.save(id, rec); err != nil {
+			return "", err
+		}
+		return id, s.index(id, rec)
+	}
+}
+
+// IndexedForTest lists the session storage keys indexed for sub.
+func IndexedForTest(store fiber.Storage, sub string) []string {
+	raw, err := store.Get(storageKey(subIndexPrefix, sub))
+	if err != nil || len(raw) == 0 {
+		return nil
+	}
+	return strings.Split(string(raw), "\n")
+}

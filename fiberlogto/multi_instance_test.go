@@ -6,6 +6,7 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -143,5 +144,58 @@ func refreshRace(t *testing.T, first, second fiber.Storage) {
 	rt := fiberlogto.RefreshTokenForTest(h.storage, cookie)
 	if rt == "" || h.provider.GrantRevoked(rt) || !h.provider.RefreshTokenActive(rt) {
 		t.Fatal("the grant was revoked: a rotating refresh token was replayed")
+	}
+}
+
+// TestConcurrentSignInsAllIndexed: one user signs in many times at once
+// across two instances sharing a storage. Every session must land in the
+// user's index, or a back-channel logout for the user would miss it: the
+// index's read-modify-write is serialised by the storage's lease (memory
+// and SQLite too) and, inside an instance, by a lock.
+func TestConcurrentSignInsAllIndexed(t *testing.T) {
+	storages := sharedStorages(t)
+	storages["memory"] = func(t *testing.T) func() fiber.Storage {
+		s := storage.Memory()
+		return func() fiber.Storage { return s }
+	}
+	for name, shared := range storages {
+		t.Run(name, func(t *testing.T) {
+			open := shared(t)
+			first, second := open(), open()
+			instances := []func(string) (string, error){
+				fiberlogto.SignInRecorderForTest(first),
+				fiberlogto.SignInRecorderForTest(second),
+			}
+			const signIns = 16
+			ids := make(chan string, signIns)
+			var wg sync.WaitGroup
+			for i := range signIns {
+				wg.Go(func() {
+					id, err := instances[i%2]("user-1")
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					ids <- id
+				})
+			}
+			wg.Wait()
+			close(ids)
+			indexed := map[string]bool{}
+			// Through a new handle: an instance's SQLite read cache may
+			// hold the list as it last wrote it for up to CacheTTL.
+			for _, k := range fiberlogto.IndexedForTest(open(), "user-1") {
+				indexed[k] = true
+			}
+			missing := 0
+			for id := range ids {
+				if !indexed[fiberlogto.StorageKeyForTest(id)] {
+					missing++
+				}
+			}
+			if missing > 0 || len(indexed) != signIns {
+				t.Fatalf("%d of %d concurrent sign-ins missing from the user's index (%d indexed)", missing, signIns, len(indexed))
+			}
+		})
 	}
 }

@@ -8,14 +8,16 @@ import (
 )
 
 // Leaser is implemented by a session storage that can grant a short
-// exclusive lease atomically (storage.SQLite, storage.Redis and
-// storage.Postgres do). With one, a session's refresh runs on one instance
-// at a time: the others wait for it and use its tokens, so several
-// instances behind a load balancer never send one rotating refresh token
-// twice, which makes Logto revoke the whole grant.
+// exclusive lease atomically (storage.SQLite, storage.Redis,
+// storage.Postgres and storage.Memory do). With one, a session's refresh
+// runs on one instance at a time: the others wait for it and use its
+// tokens, so several instances behind a load balancer never send one
+// rotating refresh token twice, which makes Logto revoke the whole grant.
+// The user's back-channel logout index is also written by one instance at
+// a time, so concurrent sign-ins never drop each other's sessions from it.
 //
-// Without one, refreshes are serialised inside each process, and an
-// instance that loses a race re-reads the session before it treats
+// Without one, both are serialised inside each process only, and an
+// instance that loses a refresh race re-reads the session before it treats
 // invalid_grant as final.
 type Leaser interface {
 	// AcquireLease takes key for owner until ttl passes, unless another

@@ -3,6 +3,8 @@ package fiberlogto
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
+	"time"
 )
 
 // The session index maps a Logto user (sub) and a Logto session (sid) to
@@ -16,7 +18,14 @@ import (
 const (
 	subIndexPrefix     = "fiberlogto:u:"
 	sidIndexPrefix     = "fiberlogto:x:"
+	indexLeasePrefix   = "fiberlogto:l:"
 	maxIndexedSessions = 32
+
+	// A list's lease outlives one read-modify-write by far; a holder that
+	// died frees it by expiry. A writer that cannot get it in time writes
+	// unserialised rather than failing the sign-in.
+	indexLeaseTTL  = 10 * time.Second
+	indexLeaseWait = 2 * time.Second
 )
 
 func (s *sessionStore) indexKeys(rec *sessionRecord) []string {
@@ -31,33 +40,71 @@ func (s *sessionStore) indexKeys(rec *sessionRecord) []string {
 }
 
 // index adds the session of id to its user's and Logto session's lists.
-// Concurrent sign-ins of one user on several instances can drop an entry
-// (the storage has no compare-and-set); such a session is still ended by
-// its own expiry, sign-out or a later back-channel logout by sid.
+// A list is read, pruned and written back; fiber.Storage has no
+// compare-and-set, so concurrent sign-ins of one user would drop each
+// other's entries, and a back-channel logout would then miss a session.
+// lockIndex serialises them.
 func (s *sessionStore) index(id string, rec *sessionRecord) error {
 	member := []byte(storageKey(sessionKeyPrefix, id))
 	for _, key := range s.indexKeys(rec) {
-		list, err := s.indexList(key)
-		if err != nil {
+		if err := s.addToIndex(key, member); err != nil {
 			return err
-		}
-		kept := [][]byte{member}
-		for _, m := range list {
-			if len(kept) >= maxIndexedSessions {
-				break
-			}
-			if bytes.Equal(m, member) {
-				continue
-			}
-			if v, err := s.storage.Get(string(m)); err == nil && len(v) > 0 {
-				kept = append(kept, m)
-			}
-		}
-		if err := s.storage.Set(key, bytes.Join(kept, []byte("\n")), s.cfg.AbsoluteTimeout); err != nil {
-			return fmt.Errorf("%w: %v", ErrStorage, err)
 		}
 	}
 	return nil
+}
+
+func (s *sessionStore) addToIndex(key string, member []byte) error {
+	unlock := s.lockIndex(key)
+	defer unlock()
+	list, err := s.indexList(key)
+	if err != nil {
+		return err
+	}
+	kept := [][]byte{member}
+	for _, m := range list {
+		if len(kept) >= maxIndexedSessions {
+			break
+		}
+		if bytes.Equal(m, member) {
+			continue
+		}
+		if v, err := s.storage.Get(string(m)); err == nil && len(v) > 0 {
+			kept = append(kept, m)
+		}
+	}
+	if err := s.storage.Set(key, bytes.Join(kept, []byte("\n")), s.cfg.AbsoluteTimeout); err != nil {
+		return fmt.Errorf("%w: %v", ErrStorage, err)
+	}
+	return nil
+}
+
+// lockIndex serialises writers of one index list: inside the process with
+// a keyed mutex, across instances with a lease when the storage grants one
+// (Leaser). It returns the unlock.
+func (s *sessionStore) lockIndex(key string) func() {
+	unlock := s.locks.lock(key)
+	leaser, ok := s.storage.(Leaser)
+	if !ok {
+		return unlock
+	}
+	lease, owner := storageKey(indexLeasePrefix, key), newID()
+	deadline := time.Now().Add(indexLeaseWait)
+	wait := 2 * time.Millisecond
+	for {
+		got, err := leaser.AcquireLease(lease, owner, indexLeaseTTL)
+		if err != nil || time.Now().After(deadline) {
+			return unlock // the write itself reports a storage that fails
+		}
+		if got {
+			return func() {
+				_ = leaser.ReleaseLease(lease, owner)
+				unlock()
+			}
+		}
+		time.Sleep(wait + rand.N(wait))
+		wait = min(2*wait, 50*time.Millisecond)
+	}
 }
 
 func (s *sessionStore) indexList(key string) ([][]byte, error) {
@@ -75,6 +122,11 @@ func (s *sessionStore) indexList(key string) ([][]byte, error) {
 // With sub set, only sessions of that user are ended (a sid names one
 // Logto session, which belongs to one user, but the record is checked).
 func (s *sessionStore) endIndexed(key, sub string) (int, error) {
+	// Under the list's lock: a sign-in indexing a session meanwhile lands
+	// before (and is ended) or after (and is a new session), and a storage
+	// with a read cache reads the list fresh once the lease is taken.
+	unlock := s.lockIndex(key)
+	defer unlock()
 	list, err := s.indexList(key)
 	if err != nil {
 		return 0, err

@@ -23,6 +23,7 @@ type sessionStore struct {
 	cfg     *Config
 	storage fiber.Storage
 	aead    cipher.AEAD
+	locks   keyedMutex // index lists being written by this instance
 }
 
 const (
