@@ -79,19 +79,20 @@ func openStorage(cfg appConfig) (fiber.Storage, error) {
 		}
 		return s, nil
 	case storageRedis:
-		// Every instance on the same server (and database number) shares
-		// the sessions; storage.Redis's errors never show the password.
-		s, err := storage.Redis(storage.RedisConfig{URL: cfg.RedisURL})
+		// Every instance on the same server, database number and key
+		// prefix shares the sessions; storage.Redis's errors never show
+		// the password.
+		s, err := storage.Redis(storage.RedisConfig{URL: cfg.RedisURL, KeyPrefix: cfg.RedisKeyPrefix})
 		if err != nil {
 			return nil, fmt.Errorf("SESSION_STORAGE=redis, REDIS_URL: %w", err)
 		}
 		return s, nil
 	case storagePostgres:
-		// Every instance on the same database shares the sessions (table
-		// fiberlogto_sessions, created when missing).
-		s, err := storage.Postgres(storage.PostgresConfig{URL: cfg.DatabaseURL})
+		// Every instance on the same database and table shares the
+		// sessions (the table is created when missing).
+		s, err := storage.Postgres(storage.PostgresConfig{URL: cfg.DatabaseURL, Table: cfg.PostgresTable})
 		if err != nil {
-			return nil, fmt.Errorf("SESSION_STORAGE=postgres, DATABASE_URL: %w", err)
+			return nil, fmt.Errorf("SESSION_STORAGE=postgres, DATABASE_URL or POSTGRES_TABLE: %w", err)
 		}
 		return s, nil
 	default:

@@ -65,6 +65,11 @@ type appConfig struct {
 	// DatabaseURL is the PostgreSQL database of SESSION_STORAGE=postgres
 	// (DATABASE_URL).
 	DatabaseURL string
+	// RedisKeyPrefix (REDIS_KEY_PREFIX) and PostgresTable (POSTGRES_TABLE)
+	// keep apps sharing one Redis or database apart ("": the storage's
+	// default, no prefix and table fiberlogto_sessions).
+	RedisKeyPrefix string
+	PostgresTable  string
 	// EncryptionKey encrypts session records at rest (nil: clear).
 	EncryptionKey []byte
 
@@ -109,11 +114,13 @@ func loadConfig(getenv func(string) string) (appConfig, error) {
 		if cfg.RedisURL = env("REDIS_URL"); cfg.RedisURL == "" {
 			return cfg, errors.New("SESSION_STORAGE=redis needs REDIS_URL, the Redis server's URL, e.g. redis://127.0.0.1:6379/0")
 		}
+		cfg.RedisKeyPrefix = env("REDIS_KEY_PREFIX")
 	case storagePostgres, "postgresql":
 		cfg.SessionStorage = storagePostgres
 		if cfg.DatabaseURL = env("DATABASE_URL"); cfg.DatabaseURL == "" {
 			return cfg, errors.New("SESSION_STORAGE=postgres needs DATABASE_URL, the PostgreSQL database's URL, e.g. postgres://user:password@127.0.0.1:5432/db?sslmode=disable")
 		}
+		cfg.PostgresTable = env("POSTGRES_TABLE")
 	default:
 		return cfg, fmt.Errorf("SESSION_STORAGE=%q is unknown: use %q (default), %q, %q or %q",
 			getenv("SESSION_STORAGE"), storageSQLite, storageMemory, storageRedis, storagePostgres)

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -464,6 +465,19 @@ func TestSharedSessionsAcrossInstances(t *testing.T) {
 				t.Fatal("no fiberlogto_session cookie for B")
 			}
 
+			// An app on another key prefix or table of the same server
+			// does not know the session.
+			apart := maps.Clone(env)
+			apart["REDIS_KEY_PREFIX"], apart["POSTGRES_TABLE"] = "other_app:", "other_app_sessions"
+			c := startExample(t, apart)
+			elsewhere := newBrowser(t)
+			elsewhere.Jar.SetCookies(mustURL(t, c.base), []*http.Cookie{{Name: session.Name, Value: session.Value}})
+			var onC userJSON
+			c.getJSON(elsewhere, "/user", &onC)
+			if onC.IsAuthenticated {
+				t.Fatal("an app on another REDIS_KEY_PREFIX / POSTGRES_TABLE knows the session")
+			}
+
 			if out := a.get(browser, "/logto/sign-out", "text/html"); out.status != http.StatusFound {
 				t.Fatalf("sign-out on A: %v", out)
 			}
@@ -898,4 +912,13 @@ func audienceHas(aud any, want string) bool {
 func toString(v any) string {
 	s, _ := v.(string)
 	return s
+}
+
+// A POSTGRES_TABLE that is not a plain table name stops the app with an
+// error naming it, before any connection.
+func TestBadPostgresTable(t *testing.T) {
+	_, err := openStorage(appConfig{SessionStorage: storagePostgres, DatabaseURL: "postgres://u@127.0.0.1:1/db", PostgresTable: "sessions; DROP TABLE users"})
+	if err == nil || !strings.Contains(err.Error(), "POSTGRES_TABLE") {
+		t.Fatalf("err = %v, want one naming POSTGRES_TABLE", err)
+	}
 }
