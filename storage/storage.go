@@ -148,16 +148,24 @@ func (s *SQLiteStorage) Set(key string, val []byte, exp time.Duration) error {
 	return nil
 }
 
-// Delete removes key and its cached value.
+// Delete removes key and its cached value. The value is forgotten again
+// once the row is gone: a read that ran while the DELETE did may have
+// cached the row, and a deleted session must not be served, nor written
+// back by a request that loaded it from the cache.
 func (s *SQLiteStorage) Delete(key string) error {
 	s.cache.forget(key)
-	return s.Storage.Delete(key)
+	err := s.Storage.Delete(key)
+	s.cache.forget(key)
+	return err
 }
 
-// Reset removes every key and empties the cache.
+// Reset removes every key and empties the cache, before and after (as
+// Delete does).
 func (s *SQLiteStorage) Reset() error {
 	s.cache.clear()
-	return s.Storage.Reset()
+	err := s.Storage.Reset()
+	s.cache.clear()
+	return err
 }
 
 // AcquireLease takes key for owner until ttl passes, unless another owner

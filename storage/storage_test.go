@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -148,5 +149,45 @@ func TestReadCacheIgnoresReadsOverlappingWrites(t *testing.T) {
 	c.putRead("k", []byte("old"), gen)
 	if _, ok := c.get("k"); ok {
 		t.Fatal("a read that overlapped a delete was cached")
+	}
+}
+
+// TestSQLiteDeleteNotUndoneByConcurrentRead: a Get that read the row while
+// the DELETE ran must not leave it in the read cache. A deleted session
+// served from the cache would outlive its sign-out, and a request that
+// loaded it there could write it back.
+func TestSQLiteDeleteNotUndoneByConcurrentRead(t *testing.T) {
+	s, err := SQLite(SQLiteConfig{Path: filepath.Join(t.TempDir(), "r.sqlite3"), CacheTTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var stop atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for !stop.Load() {
+			_, _ = s.Get("k")
+		}
+	}()
+	served := 0
+	const rounds = 300
+	for range rounds {
+		if err := s.Set("k", []byte("session"), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Microsecond)
+		if err := s.Delete("k"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond) // the reader's Get in flight ends
+		if v, _ := s.Get("k"); v != nil {
+			served++
+		}
+	}
+	stop.Store(true)
+	<-done
+	if served > 0 {
+		t.Fatalf("%d of %d deleted values still read back from the cache", served, rounds)
 	}
 }
