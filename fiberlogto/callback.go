@@ -23,7 +23,7 @@ func (l *Logto) callback(c *fiber.Ctx) error {
 	unlock := l.locks.lock("t:" + state)
 	defer unlock()
 
-	tx, err := l.store.takeTransaction(state)
+	tx, err := l.takeTransaction(state)
 	if err != nil {
 		return l.cfg.ErrorHandler(c, err)
 	}

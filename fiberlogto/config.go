@@ -78,7 +78,9 @@ type Config struct {
 	UserInfoTTL time.Duration
 
 	// GetAccessToken fills UserContext.AccessToken, refreshing it when expired.
-	// With Resource set it is that API's JWT access token.
+	// With Resource set it is that API's JWT access token. When the session
+	// cannot give one (no refresh token, a resource Logto refuses) it stays
+	// empty; Fetch on a route answers ErrNoToken instead.
 	//
 	// Optional. Default: false
 	GetAccessToken bool

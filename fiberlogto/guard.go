@@ -17,13 +17,25 @@ func RequireAuth() fiber.Handler {
 			return DefaultErrorHandler(c, ErrNotAuthenticated)
 		}
 		if userAt(c, l.userKey).IsAuthenticated {
+			// A Fetch after this guard that signs the user out (the
+			// grant was revoked) answers as the guard would.
+			c.Locals(authRequiredKey, true)
 			return c.Next()
 		}
-		if isPageRequest(c) && c.Method() == fiber.MethodGet {
-			c.Set(fiber.HeaderCacheControl, "no-store")
-			return c.Redirect(l.cfg.RoutesPrefix+"/sign-in?returnTo="+url.QueryEscape(c.OriginalURL()), fiber.StatusFound)
-		}
-		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="`+l.cfg.BaseURL+`"`)
-		return l.cfg.ErrorHandler(c, ErrNotAuthenticated)
+		return l.denyAnonymous(c)
 	}
+}
+
+// authRequiredKey marks a request that passed RequireAuth.
+const authRequiredKey = "fiberlogto.auth-required"
+
+// denyAnonymous answers a request that needs a signed-in user: a page is
+// redirected to sign-in, coming back to it afterwards; an API gets 401.
+func (l *Logto) denyAnonymous(c *fiber.Ctx) error {
+	if isPageRequest(c) && c.Method() == fiber.MethodGet {
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.Redirect(l.cfg.RoutesPrefix+"/sign-in?returnTo="+url.QueryEscape(c.OriginalURL()), fiber.StatusFound)
+	}
+	c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="`+l.cfg.BaseURL+`"`)
+	return l.cfg.ErrorHandler(c, ErrNotAuthenticated)
 }

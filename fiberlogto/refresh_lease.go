@@ -27,7 +27,67 @@ type Leaser interface {
 	ReleaseLease(key, owner string) error
 }
 
-const leaseKeyPrefix = "fiberlogto:r:"
+const (
+	leaseKeyPrefix = "fiberlogto:r:" // a session's: refreshes and other writes of the record
+
+	// Leases for a quick read-modify-write (an index list, a touch, a
+	// userinfo answer, a pending sign-in) outlive it by far; a holder that
+	// died frees them by expiry.
+	shortLeaseTTL  = 10 * time.Second
+	shortLeaseWait = 2 * time.Second
+)
+
+// lease takes key for a new owner, waiting up to wait while another owner
+// holds it. It returns the release and whether the lease is held. A storage
+// that is no Leaser has nothing to take across instances: a no-op release,
+// held.
+func (s *sessionStore) lease(key string, ttl, wait time.Duration) (func(), bool, error) {
+	leaser, ok := s.storage.(Leaser)
+	if !ok {
+		return func() {}, true, nil
+	}
+	owner := newID()
+	deadline := time.Now().Add(wait)
+	pause := 2 * time.Millisecond
+	for {
+		got, err := leaser.AcquireLease(key, owner, ttl)
+		if err != nil {
+			return func() {}, false, fmt.Errorf("%w: lease: %v", ErrStorage, err)
+		}
+		if got {
+			return func() { _ = leaser.ReleaseLease(key, owner) }, true, nil
+		}
+		if !time.Now().Before(deadline) {
+			return func() {}, false, nil
+		}
+		time.Sleep(pause + rand.N(pause))
+		pause = min(2*pause, 50*time.Millisecond)
+	}
+}
+
+// updateSession re-reads the session of id and saves what change makes of
+// it, under the session's in-process lock and its lease: the same lease a
+// refresh holds, so a touch or a userinfo answer written on one instance
+// never puts back the refresh token another instance has just rotated
+// (Logto would revoke the grant at its next use). It returns the record as
+// saved, or nil when the session is gone. When the lease is not had in
+// time the write is skipped and the record returned as read: what is
+// written here can wait for a later request.
+func (l *Logto) updateSession(id string, change func(*sessionRecord)) (*sessionRecord, error) {
+	unlock := l.locks.lock("s:" + id)
+	defer unlock()
+	release, held, err := l.store.lease(storageKey(leaseKeyPrefix, id), shortLeaseTTL, shortLeaseWait)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	rec, err := l.store.load(id)
+	if err != nil || rec == nil || !held {
+		return rec, err
+	}
+	change(rec)
+	return rec, l.store.save(id, rec)
+}
 
 // refreshLease makes this instance the only one refreshing the session of
 // id. While another instance holds the lease it waits, re-reading the

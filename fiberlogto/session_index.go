@@ -3,8 +3,6 @@ package fiberlogto
 import (
 	"bytes"
 	"fmt"
-	"math/rand/v2"
-	"time"
 )
 
 // The session index maps a Logto user (sub) and a Logto session (sid) to
@@ -20,12 +18,6 @@ const (
 	sidIndexPrefix     = "fiberlogto:x:"
 	indexLeasePrefix   = "fiberlogto:l:"
 	maxIndexedSessions = 32
-
-	// A list's lease outlives one read-modify-write by far; a holder that
-	// died frees it by expiry. A writer that cannot get it in time writes
-	// unserialised rather than failing the sign-in.
-	indexLeaseTTL  = 10 * time.Second
-	indexLeaseWait = 2 * time.Second
 )
 
 func (s *sessionStore) indexKeys(rec *sessionRecord) []string {
@@ -80,30 +72,15 @@ func (s *sessionStore) addToIndex(key string, member []byte) error {
 }
 
 // lockIndex serialises writers of one index list: inside the process with
-// a keyed mutex, across instances with a lease when the storage grants one
-// (Leaser). It returns the unlock.
+// a keyed mutex, across instances with the storage's lease. A writer that
+// cannot get the lease in time writes unserialised rather than failing the
+// sign-in. It returns the unlock.
 func (s *sessionStore) lockIndex(key string) func() {
 	unlock := s.locks.lock(key)
-	leaser, ok := s.storage.(Leaser)
-	if !ok {
-		return unlock
-	}
-	lease, owner := storageKey(indexLeasePrefix, key), newID()
-	deadline := time.Now().Add(indexLeaseWait)
-	wait := 2 * time.Millisecond
-	for {
-		got, err := leaser.AcquireLease(lease, owner, indexLeaseTTL)
-		if err != nil || time.Now().After(deadline) {
-			return unlock // the write itself reports a storage that fails
-		}
-		if got {
-			return func() {
-				_ = leaser.ReleaseLease(lease, owner)
-				unlock()
-			}
-		}
-		time.Sleep(wait + rand.N(wait))
-		wait = min(2*wait, 50*time.Millisecond)
+	release, _, _ := s.lease(storageKey(indexLeasePrefix, key), shortLeaseTTL, shortLeaseWait) // a failing storage fails the write next
+	return func() {
+		release()
+		unlock()
 	}
 }
 

@@ -16,6 +16,13 @@ func (l *Logto) signOut(c *fiber.Ctx) error {
 	id := c.Cookies(l.cfg.CookieName)
 	unlock := l.locks.lock("s:" + id)
 	defer unlock()
+	if validID(id) {
+		// The session's lease, as a refresh holds it: a refresh running on
+		// another instance lands first, and its new refresh token is the one
+		// revoked and deleted here, rather than saved after the delete.
+		release, _, _ := l.store.lease(storageKey(leaseKeyPrefix, id), shortLeaseTTL, l.cfg.HTTPTimeout)
+		defer release()
+	}
 
 	rec, _ := l.store.load(id)
 	d, _ := l.provider.get(c.UserContext()) // Logto down: sign out locally all the same

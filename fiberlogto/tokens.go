@@ -63,31 +63,39 @@ func Fetch(opts FetchOptions) fiber.Handler {
 		if !user.IsAuthenticated {
 			return c.Next()
 		}
-		if err := l.fillTokens(c, user, opts); err != nil {
+		if err := l.fillTokens(c, user, opts, false); err != nil {
 			if !errors.Is(err, errSignedOut) {
 				return l.cfg.ErrorHandler(c, err)
 			}
 			l.store.clearCookie(c, l.cfg.CookieName, "/")
 			c.Locals(l.userKey, &UserContext{})
+			if required, _ := c.Locals(authRequiredKey).(bool); required {
+				return l.denyAnonymous(c)
+			}
 		}
 		return c.Next()
 	}
 }
 
 // fillTokens adds what opts asks for beyond the claims. Each comes from the
-// session when fresh, and is refreshed otherwise.
-func (l *Logto) fillTokens(c *fiber.Ctx, user *UserContext, opts FetchOptions) error {
+// session when fresh, and is refreshed otherwise. With lenient (Config's
+// options, on every request) what the session cannot give (ErrNoToken: no
+// refresh token, a resource Logto refuses) is left empty rather than
+// failing every page of the site; a route that needs it asks with Fetch.
+func (l *Logto) fillTokens(c *fiber.Ctx, user *UserContext, opts FetchOptions, lenient bool) error {
 	if !opts.any() {
 		return nil
 	}
 	ctx := c.UserContext()
 	if opts.AccessToken {
 		e, err := l.accessToken(ctx, user, resourceKey(opts.Resource), opts.Resource, "", nil)
-		if err != nil {
+		switch {
+		case err == nil:
+			user.AccessToken = string(e.Token)
+			user.Scopes = strings.Fields(string(e.Scope))
+		case !lenient || !errors.Is(err, ErrNoToken):
 			return err
 		}
-		user.AccessToken = string(e.Token)
-		user.Scopes = strings.Fields(string(e.Scope))
 	}
 	if opts.OrganizationTokens {
 		orgs := []string{opts.OrganizationID}
@@ -110,10 +118,12 @@ func (l *Logto) fillTokens(c *fiber.Ctx, user *UserContext, opts FetchOptions) e
 	}
 	if opts.UserInfo {
 		info, err := l.userInfo(ctx, user)
-		if err != nil {
+		switch {
+		case err == nil:
+			user.UserInfo = info
+		case !lenient || !errors.Is(err, ErrNoToken):
 			return err
 		}
-		user.UserInfo = info
 	}
 	return nil
 }
@@ -259,16 +269,14 @@ func (l *Logto) userInfo(ctx context.Context, user *UserContext) ([]byte, error)
 		}
 		rejected = e.Token
 	}
-	unlock := l.locks.lock("s:" + user.sessionID)
-	defer unlock()
-	rec, err := l.store.load(user.sessionID)
-	if err != nil || rec == nil {
-		return info, err
-	}
-	rec.UserInfo, rec.UserInfoAt = info, now
-	if err := l.store.save(user.sessionID, rec); err != nil {
+	rec, err := l.updateSession(user.sessionID, func(rec *sessionRecord) {
+		rec.UserInfo, rec.UserInfoAt = info, now
+	})
+	if err != nil {
 		return nil, err
 	}
-	user.record = rec
+	if rec != nil {
+		user.record = rec
+	}
 	return info, nil
 }

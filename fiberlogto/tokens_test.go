@@ -178,3 +178,65 @@ func TestUserInfoRejectedTokenIsRefreshed(t *testing.T) {
 		t.Fatalf("token calls = %d, want 1 refresh", got)
 	}
 }
+
+// TestFetchAfterRequireAuthSignedOut: a route guarded by RequireAuth whose
+// Fetch finds the grant revoked answers as the guard does (401 for an API,
+// sign-in for a page), never running the handler for an anonymous user.
+func TestFetchAfterRequireAuthSignedOut(t *testing.T) {
+	for _, tc := range []struct {
+		accept string
+		want   int
+	}{{"application/json", http.StatusUnauthorized}, {"text/html", http.StatusFound}} {
+		t.Run(tc.accept, func(t *testing.T) {
+			ran := false
+			h := newHarnessWith(t, nil, providerSetup{routes: func(app *fiber.App) {
+				app.Get("/access-token", fiberlogto.RequireAuth(),
+					fiberlogto.Fetch(fiberlogto.FetchOptions{AccessToken: true, Resource: testResource}),
+					func(c *fiber.Ctx) error {
+						ran = true
+						return c.SendString(fiberlogto.User(c).AccessToken)
+					})
+			}})
+			h.signIn()
+			h.revoke(fiberlogto.RefreshTokenForTest(h.storage, h.sessionCookie().Value))
+			h.clock.Advance(2 * time.Hour)
+			resp, body := h.do(http.MethodGet, "/access-token", map[string]string{"Accept": tc.accept})
+			if resp.StatusCode != tc.want || ran {
+				t.Fatalf("= %d %q, handler ran %v; want %d and no handler", resp.StatusCode, body, ran, tc.want)
+			}
+			if tc.want == http.StatusFound && !strings.Contains(resp.Header.Get("Location"), "/logto/sign-in") {
+				t.Errorf("Location %q, want the sign-in route", resp.Header.Get("Location"))
+			}
+		})
+	}
+}
+
+// TestConfigAccessTokenWithoutRefreshToken: with GetAccessToken in Config,
+// a session that cannot get a new access token (signed in without a refresh
+// token) keeps the site up once its first token expires: the user stays
+// signed in with no access token, and a route that asks with Fetch gets the
+// error.
+func TestConfigAccessTokenWithoutRefreshToken(t *testing.T) {
+	h := newHarnessWith(t, nil, providerSetup{routes: func(app *fiber.App) {
+		app.Get("/needs-token", fiberlogto.Fetch(fiberlogto.FetchOptions{AccessToken: true}), func(c *fiber.Ctx) error {
+			return c.SendString(fiberlogto.User(c).AccessToken)
+		})
+	}}, func(c *fiberlogto.Config) {
+		c.GetAccessToken = true
+		c.Prompt = []string{"login"} // Logto issues no refresh token without consent
+	})
+	h.signIn()
+	if fiberlogto.RefreshTokenForTest(h.storage, h.sessionCookie().Value) != "" {
+		t.Fatal("the provider issued a refresh token with prompt=login")
+	}
+	if u := h.user(); u["accessToken"] == "" {
+		t.Fatal("no access token right after sign-in")
+	}
+	h.clock.Advance(2 * time.Hour)
+	if u := h.user(); u["isAuthenticated"] != true || u["accessToken"] != nil && u["accessToken"] != "" {
+		t.Fatalf("/user after the token expired: %v; want signed in without a token", u)
+	}
+	if resp, body := h.do(http.MethodGet, "/needs-token", map[string]string{"Accept": "application/json"}); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("/needs-token = %d %s, want 401 (ErrNoToken)", resp.StatusCode, body)
+	}
+}

@@ -26,7 +26,9 @@ type transaction struct {
 
 const (
 	transactionKeyPrefix = "fiberlogto:t:"
-	transactionTTL       = 10 * time.Minute
+	// transactionLeasePrefix: the lease of the callback taking a pending sign-in.
+	transactionLeasePrefix = "fiberlogto:tl:"
+	transactionTTL         = 10 * time.Minute
 )
 
 func bindingOf(cookie string) string {
@@ -47,6 +49,25 @@ func (s *sessionStore) saveTransaction(state string, tx *transaction) error {
 
 // takeTransaction reads and deletes the transaction of state. It returns
 // (nil, nil) when there is none, or it is corrupt or expired.
+// takeTransaction takes the pending sign-in of state once across instances
+// too: the same callback reaching two instances at once (a reload behind a
+// load balancer) would otherwise exchange the code twice, and Logto revokes
+// the grant of a reused code. The loser answers as for a replay.
+func (l *Logto) takeTransaction(state string) (*transaction, error) {
+	if !validID(state) {
+		return nil, nil
+	}
+	release, held, err := l.store.lease(storageKey(transactionLeasePrefix, state), l.cfg.HTTPTimeout+shortLeaseTTL, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if !held {
+		return nil, nil
+	}
+	return l.store.takeTransaction(state)
+}
+
 func (s *sessionStore) takeTransaction(state string) (*transaction, error) {
 	if !validID(state) {
 		return nil, nil

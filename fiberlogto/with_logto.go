@@ -33,7 +33,7 @@ func (l *Logto) userContext(c *fiber.Ctx) (*UserContext, error) {
 		}
 	}
 	user.IsAuthenticated, user.Claims, user.sessionID, user.record = true, rec.Claims, id, rec
-	if err := l.fillTokens(c, user, l.fetch); err != nil {
+	if err := l.fillTokens(c, user, l.fetch, true); err != nil {
 		if errors.Is(err, errSignedOut) {
 			l.store.clearCookie(c, l.cfg.CookieName, "/")
 			return &UserContext{}, nil
@@ -43,13 +43,8 @@ func (l *Logto) userContext(c *fiber.Ctx) (*UserContext, error) {
 	return user, nil
 }
 
-// touch records a use of the session, for the idle timeout.
+// touch records a use of the session, for the idle timeout (save sets
+// LastSeen).
 func (l *Logto) touch(id string) (*sessionRecord, error) {
-	unlock := l.locks.lock("s:" + id)
-	defer unlock()
-	rec, err := l.store.load(id) // under the lock: never write back a stale record
-	if err != nil || rec == nil {
-		return nil, err
-	}
-	return rec, l.store.save(id, rec)
+	return l.updateSession(id, func(*sessionRecord) {})
 }

@@ -1,0 +1,197 @@
+package fiberlogto_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fiberlogto/sdk/fiberlogto"
+	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
+	"github.com/fiberlogto/sdk/storage"
+)
+
+// Writes that race across instances sharing a storage. fiber.Storage has
+// no compare-and-set, so each of these is serialised by the storage's lease
+// (storage.Memory's here, shared as one store would be), and each test pins
+// the interleaving that loses without it.
+
+// slowStore is one instance's handle on a shared memory storage whose
+// reads or writes of some keys wait, to hold a race window open. The lease
+// methods are the shared storage's own.
+type slowStore struct {
+	*storage.MemoryStorage
+	prefix   string
+	getDelay time.Duration
+	// pauseSet, once true, makes the next Set under prefix announce itself
+	// on reached and wait for release (once).
+	pauseSet         atomic.Bool
+	once             sync.Once
+	reached, release chan struct{}
+}
+
+// Get reads, then waits before answering, as a slow network would.
+func (s *slowStore) Get(key string) ([]byte, error) {
+	v, err := s.MemoryStorage.Get(key)
+	if strings.HasPrefix(key, s.prefix) {
+		time.Sleep(s.getDelay)
+	}
+	return v, err
+}
+
+func (s *slowStore) Set(key string, val []byte, exp time.Duration) error {
+	if s.pauseSet.Load() && strings.HasPrefix(key, s.prefix) {
+		s.once.Do(func() { close(s.reached); <-s.release })
+	}
+	return s.MemoryStorage.Set(key, val, exp)
+}
+
+// TestCallbackOnceAcrossInstances: the same callback reaching two instances
+// at once (a reload behind a load balancer) exchanges the code once. Two
+// exchanges of one code make Logto revoke the grant of the first.
+func TestCallbackOnceAcrossInstances(t *testing.T) {
+	mem := storage.Memory()
+	slow := func() *slowStore {
+		return &slowStore{MemoryStorage: mem, prefix: fiberlogto.TransactionKeyPrefixForTest, getDelay: 50 * time.Millisecond}
+	}
+	h := newHarness(t, slow())
+	other := h.secondInstance(slow())
+
+	cb := h.authorize(h.startSignIn("/logto/sign-in"))
+	u, err := url.Parse(cb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := h.provider.Calls("token")
+	statuses := make([]int, 2)
+	var wg sync.WaitGroup
+	for i, base := range []string{h.baseURL, other} {
+		wg.Go(func() {
+			resp, err := h.browser.Get(base + u.RequestURI())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			statuses[i] = resp.StatusCode
+		})
+	}
+	wg.Wait()
+	if got := h.provider.Calls("token") - before; got != 1 {
+		t.Fatalf("the code was exchanged %d times by two instances, want once (answers %v)", got, statuses)
+	}
+	if (statuses[0] == http.StatusFound) == (statuses[1] == http.StatusFound) {
+		t.Errorf("answers %v: want one sign-in and one refused replay", statuses)
+	}
+	if !h.user()["isAuthenticated"].(bool) {
+		t.Error("not signed in after the callback that won")
+	}
+}
+
+// TestTouchDoesNotUndoRotation: instance B writes the session back (its
+// idle-timeout touch) while instance A refreshes it and Logto rotates the
+// refresh token. B's write must not put the rotated-out token back: with
+// no replay grace, the next refresh would then revoke the grant.
+func TestTouchDoesNotUndoRotation(t *testing.T) {
+	mem := storage.Memory()
+	h := newHarnessWith(t, mem, providerSetup{options: func(o *logtotest.Options) {
+		o.RotateRefreshTokens = true
+		o.ReplayGrace = -1
+	}}, func(c *fiberlogto.Config) { c.GetAccessToken = true })
+	paused := &slowStore{MemoryStorage: mem, prefix: fiberlogto.SessionKeyPrefixForTest,
+		reached: make(chan struct{}), release: make(chan struct{})}
+	paused.pauseSet.Store(true)
+	otherBase := h.secondInstance(paused)
+
+	h.signIn()
+	cookie := h.sessionCookie().Value
+	rt0 := fiberlogto.RefreshTokenForTest(mem, cookie)
+	h.clock.Advance(2 * time.Hour) // the access token has expired and the touch is due
+
+	// B loads the record for its touch and stops just
+	// before writing it back.
+	doneB := make(chan struct{})
+	go func() {
+		defer close(doneB)
+		req, _ := http.NewRequest(http.MethodGet, otherBase+"/user", nil)
+		req.Header.Set("Cookie", h.cfg.CookieName+"="+cookie)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-paused.reached
+
+	// A refreshes meanwhile; B finishes its write while A waits or works.
+	answerA := make(chan map[string]any, 1)
+	go func() { answerA <- h.user() }()
+	time.Sleep(100 * time.Millisecond)
+	close(paused.release)
+	<-doneB
+	if a := <-answerA; a["isAuthenticated"] != true || a["accessToken"] == "" {
+		t.Fatalf("A: %v", a)
+	}
+	rt1 := fiberlogto.RefreshTokenForTest(mem, cookie)
+	if rt1 == rt0 {
+		t.Fatal("the stored refresh token is the rotated-out one: B's write undid A's rotation")
+	}
+	h.clock.Advance(2 * time.Hour)
+	if a := h.user(); a["isAuthenticated"] != true {
+		t.Fatalf("the next refresh signed the user out: %v", a)
+	}
+	if h.provider.GrantRevoked(rt1) {
+		t.Fatal("the grant was revoked")
+	}
+}
+
+// TestSignOutDuringRefreshOnAnotherInstance: a sign-out on instance B while
+// instance A is between Logto's refresh answer and saving it. The sign-out
+// must not be undone by A's save: the session stays deleted, and the
+// refresh token Logto just issued is the one revoked.
+func TestSignOutDuringRefreshOnAnotherInstance(t *testing.T) {
+	mem := storage.Memory()
+	slowA := &slowStore{MemoryStorage: mem, prefix: fiberlogto.SessionKeyPrefixForTest,
+		reached: make(chan struct{}), release: make(chan struct{})}
+	h := newHarnessWith(t, slowA, providerSetup{options: func(o *logtotest.Options) {
+		o.RotateRefreshTokens = true
+	}}, func(c *fiberlogto.Config) { c.GetAccessToken = true })
+	otherBase := h.secondInstance(mem)
+
+	h.signIn()
+	cookie := h.sessionCookie().Value
+	// The access token is due for a refresh; the idle-timeout touch is not.
+	h.clock.Advance(time.Hour - h.cfg.ClockSkew + 30*time.Second)
+	slowA.pauseSet.Store(true)
+
+	doneA := make(chan struct{})
+	go func() {
+		defer close(doneA)
+		h.do(http.MethodGet, "/user", map[string]string{"Accept": "application/json"})
+	}()
+	<-slowA.reached // A has the rotated tokens and is about to save them
+
+	doneB := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, otherBase+"/logto/sign-out", nil)
+		req.Header.Set("Cookie", h.cfg.CookieName+"="+cookie)
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Error(err)
+			doneB <- 0
+			return
+		}
+		resp.Body.Close()
+		doneB <- resp.StatusCode
+	}()
+	time.Sleep(100 * time.Millisecond)
+	close(slowA.release)
+	<-doneA
+	if status := <-doneB; status != http.StatusFound {
+		t.Fatalf("sign-out on B = %d", status)
+	}
+	if h.sessionStored(cookie) {
+		t.Fatal("the session signed out on B is in storage again: A's refresh saved it after the delete")
+	}
+}
