@@ -107,13 +107,32 @@ func (s *countingStorage) zero() {
 	s.leases.Store(0)
 }
 
-// counting wraps st, keeping its Leaser when it has one.
+// countingLeaseTaker also keeps the storage's Taker, counting a Take as
+// a Get and a Delete.
+type countingLeaseTaker struct {
+	*countingLeaser
+	taker fiberlogto.Taker
+}
+
+func (s *countingLeaseTaker) Take(key string) ([]byte, error) {
+	s.gets.Add(1)
+	s.deletes.Add(1)
+	return s.taker.Take(key)
+}
+
+// counting wraps st, keeping its Leaser and Taker when it has them (all of
+// package storage's have both).
 func counting(st fiber.Storage) (fiber.Storage, *countingStorage) {
 	cs := &countingStorage{Storage: st}
-	if l, ok := st.(fiberlogto.Leaser); ok {
-		return &countingLeaser{countingStorage: cs, leaser: l}, cs
+	l, isLeaser := st.(fiberlogto.Leaser)
+	if !isLeaser {
+		return cs, cs
 	}
-	return cs, cs
+	cl := &countingLeaser{countingStorage: cs, leaser: l}
+	if tk, ok := st.(fiberlogto.Taker); ok {
+		return &countingLeaseTaker{countingLeaser: cl, taker: tk}, cs
+	}
+	return cl, cs
 }
 
 // providerMeter is the app's http.RoundTripper to the provider. It counts

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
+
 	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
 	"github.com/fiberlogto/sdk/storage"
@@ -49,45 +51,69 @@ func (s *slowStore) Set(key string, val []byte, exp time.Duration) error {
 	return s.MemoryStorage.Set(key, val, exp)
 }
 
+// leaseOnly is a slowStore that can grant leases but not Take: the
+// callback's fallback path.
+type leaseOnly struct{ s *slowStore }
+
+func (l leaseOnly) Get(k string) ([]byte, error)                  { return l.s.Get(k) }
+func (l leaseOnly) Set(k string, v []byte, e time.Duration) error { return l.s.Set(k, v, e) }
+func (l leaseOnly) Delete(k string) error                         { return l.s.Delete(k) }
+func (l leaseOnly) Reset() error                                  { return l.s.Reset() }
+func (l leaseOnly) Close() error                                  { return nil }
+func (l leaseOnly) AcquireLease(k, o string, ttl time.Duration) (bool, error) {
+	return l.s.AcquireLease(k, o, ttl)
+}
+func (l leaseOnly) ReleaseLease(k, o string) error { return l.s.ReleaseLease(k, o) }
+
 // TestCallbackOnceAcrossInstances: the same callback reaching two instances
 // at once (a reload behind a load balancer) exchanges the code once. Two
-// exchanges of one code make Logto revoke the grant of the first.
+// exchanges of one code make Logto revoke the grant of the first. The
+// pending sign-in is taken atomically (Taker) or, with a storage that can
+// only grant leases, under a lease; reads of it are slow here, holding the
+// window open for a plain read-then-delete.
 func TestCallbackOnceAcrossInstances(t *testing.T) {
-	mem := storage.Memory()
-	slow := func() *slowStore {
-		return &slowStore{MemoryStorage: mem, prefix: fiberlogto.TransactionKeyPrefixForTest, getDelay: 50 * time.Millisecond}
-	}
-	h := newHarness(t, slow())
-	other := h.secondInstance(slow())
-
-	cb := h.authorize(h.startSignIn("/logto/sign-in"))
-	u, err := url.Parse(cb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	before := h.provider.Calls("token")
-	statuses := make([]int, 2)
-	var wg sync.WaitGroup
-	for i, base := range []string{h.baseURL, other} {
-		wg.Go(func() {
-			resp, err := h.browser.Get(base + u.RequestURI())
-			if err != nil {
-				t.Error(err)
-				return
+	for name, wrap := range map[string]func(*slowStore) fiber.Storage{
+		"taker":      func(s *slowStore) fiber.Storage { return s },
+		"lease-only": func(s *slowStore) fiber.Storage { return leaseOnly{s} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			mem := storage.Memory()
+			slow := func() fiber.Storage {
+				return wrap(&slowStore{MemoryStorage: mem, prefix: fiberlogto.TransactionKeyPrefixForTest, getDelay: 50 * time.Millisecond})
 			}
-			resp.Body.Close()
-			statuses[i] = resp.StatusCode
+			h := newHarness(t, slow())
+			other := h.secondInstance(slow())
+
+			cb := h.authorize(h.startSignIn("/logto/sign-in"))
+			u, err := url.Parse(cb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := h.provider.Calls("token")
+			statuses := make([]int, 2)
+			var wg sync.WaitGroup
+			for i, base := range []string{h.baseURL, other} {
+				wg.Go(func() {
+					resp, err := h.browser.Get(base + u.RequestURI())
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					resp.Body.Close()
+					statuses[i] = resp.StatusCode
+				})
+			}
+			wg.Wait()
+			if got := h.provider.Calls("token") - before; got != 1 {
+				t.Fatalf("the code was exchanged %d times by two instances, want once (answers %v)", got, statuses)
+			}
+			if (statuses[0] == http.StatusFound) == (statuses[1] == http.StatusFound) {
+				t.Errorf("answers %v: want one sign-in and one refused replay", statuses)
+			}
+			if !h.user()["isAuthenticated"].(bool) {
+				t.Error("not signed in after the callback that won")
+			}
 		})
-	}
-	wg.Wait()
-	if got := h.provider.Calls("token") - before; got != 1 {
-		t.Fatalf("the code was exchanged %d times by two instances, want once (answers %v)", got, statuses)
-	}
-	if (statuses[0] == http.StatusFound) == (statuses[1] == http.StatusFound) {
-		t.Errorf("answers %v: want one sign-in and one refused replay", statuses)
-	}
-	if !h.user()["isAuthenticated"].(bool) {
-		t.Error("not signed in after the callback that won")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -49,48 +50,55 @@ func (s *sessionStore) saveTransaction(state string, tx *transaction) error {
 
 // takeTransaction reads and deletes the transaction of state. It returns
 // (nil, nil) when there is none, or it is corrupt or expired.
-// takeTransaction takes the pending sign-in of state once across instances
-// too: the same callback reaching two instances at once (a reload behind a
-// load balancer) would otherwise exchange the code twice, and Logto revokes
-// the grant of a reused code. The loser answers as for a replay.
+// takeTransaction takes the pending sign-in of state, once across
+// instances too (Taker, else a lease): the same callback reaching two
+// instances at once would otherwise exchange the code twice, and Logto
+// revokes the grant of a reused code. The loser answers as for a replay.
 func (l *Logto) takeTransaction(state string) (*transaction, error) {
 	if !validID(state) {
 		return nil, nil
 	}
-	release, held, err := l.store.lease(storageKey(transactionLeasePrefix, state), l.cfg.HTTPTimeout+shortLeaseTTL, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	if !held {
-		return nil, nil
-	}
-	return l.store.takeTransaction(state)
-}
-
-func (s *sessionStore) takeTransaction(state string) (*transaction, error) {
-	if !validID(state) {
-		return nil, nil
-	}
 	key := storageKey(transactionKeyPrefix, state)
-	raw, err := s.storage.Get(key)
+	var raw []byte
+	var err error
+	if taker, ok := l.cfg.Storage.(Taker); ok {
+		raw, err = taker.Take(key)
+	} else {
+		raw, err = l.store.takeLeased(key, storageKey(transactionLeasePrefix, state))
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrStorage, err)
+		if !errors.Is(err, ErrStorage) {
+			err = fmt.Errorf("%w: %v", ErrStorage, err)
+		}
+		return nil, err
 	}
 	if len(raw) == 0 {
 		return nil, nil
-	}
-	if err := s.storage.Delete(key); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrStorage, err)
 	}
 	var tx transaction
 	if err := json.Unmarshal(raw, &tx); err != nil {
 		return nil, nil
 	}
-	if s.cfg.Now().Sub(time.Unix(tx.CreatedAt, 0)) > transactionTTL {
+	if l.cfg.Now().Sub(time.Unix(tx.CreatedAt, 0)) > transactionTTL {
 		return nil, nil
 	}
 	return &tx, nil
+}
+
+// takeLeased reads and deletes key under lease: with a Leaser, one instance
+// at a time; with neither a Taker nor a Leaser, the callback's in-process
+// lock is all there is.
+func (s *sessionStore) takeLeased(key, lease string) ([]byte, error) {
+	release, held, err := s.lease(lease, s.cfg.HTTPTimeout+shortLeaseTTL, 0)
+	if err != nil || !held {
+		return nil, err
+	}
+	defer release()
+	raw, err := s.storage.Get(key)
+	if err != nil || len(raw) == 0 {
+		return nil, err
+	}
+	return raw, s.storage.Delete(key)
 }
 
 // boundTo reports whether the transaction was started by the browser holding

@@ -68,6 +68,19 @@ func (s *MemoryStorage) Delete(key string) error {
 	return nil
 }
 
+// Take returns the value of key and deletes it, in one step
+// (fiberlogto.Taker): of concurrent Takes of a key, one gets the value.
+func (s *MemoryStorage) Take(key string) ([]byte, error) {
+	s.mu.Lock()
+	e, ok := s.data[key]
+	delete(s.data, key)
+	s.mu.Unlock()
+	if !ok || (e.exp != 0 && time.Now().UnixNano() >= e.exp) {
+		return nil, nil
+	}
+	return e.val, nil
+}
+
 // Reset removes every key.
 func (s *MemoryStorage) Reset() error {
 	s.mu.Lock()

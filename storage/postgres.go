@@ -190,6 +190,15 @@ func (s *postgresStorage) Delete(key string) error {
 	return s.inner.DeleteWithContext(ctx, key)
 }
 
+// Take returns the value of key and deletes it in one statement (DELETE
+// ... RETURNING; fiberlogto.Taker): of concurrent Takes of a key, on any
+// instance, one gets the value.
+func (s *postgresStorage) Take(key string) ([]byte, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	return takeSQL(s.inner.Conn().QueryRow(ctx, "DELETE FROM "+s.table+" WHERE k = $1 RETURNING v, e", key).Scan)
+}
+
 // Reset empties the table (TRUNCATE).
 func (s *postgresStorage) Reset() error {
 	ctx, cancel := s.ctx()

@@ -209,6 +209,19 @@ func (s *redisStorage) AcquireLease(key, owner string, ttl time.Duration) (bool,
 	return n == 1, err
 }
 
+// Take returns the value of key and deletes it (GETDEL, Redis 6.2;
+// fiberlogto.Taker): of concurrent Takes of a key, on any instance, one
+// gets the value.
+func (s *redisStorage) Take(key string) ([]byte, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	v, err := s.client.GetDel(ctx, s.prefix+key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	return v, err
+}
+
 // ReleaseLease gives key up if owner holds it.
 func (s *redisStorage) ReleaseLease(key, owner string) error {
 	ctx, cancel := s.ctx()

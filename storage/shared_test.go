@@ -177,6 +177,11 @@ func testSharedStorage(t *testing.T, open func(t *testing.T) fiber.Storage) {
 		}
 	})
 
+	t.Run("Take", func(t *testing.T) {
+		t.Parallel()
+		testTake(t, open)
+	})
+
 	t.Run("Lease", func(t *testing.T) {
 		t.Parallel()
 		a, b := leaser(t, open(t)), leaser(t, open(t))
@@ -323,4 +328,54 @@ func mustFailFast(t *testing.T, limit time.Duration, open func() (fiber.Storage,
 		t.Errorf("took %v to fail; want under %v", d, limit)
 	}
 	return err
+}
+
+// testTake checks fiberlogto.Taker: Take returns a key's value once and
+// deletes it, an expired key is missing, and of concurrent Takes of one key
+// on two instances exactly one gets the value.
+func testTake(t *testing.T, open func(t *testing.T) fiber.Storage) {
+	first, second := open(t), open(t)
+	takers := []fiberlogto.Taker{first.(fiberlogto.Taker), second.(fiberlogto.Taker)}
+	if v, err := takers[0].Take("take-missing"); err != nil || v != nil {
+		t.Fatalf("Take(missing) = %q, %v; want nil, nil", v, err)
+	}
+	mustSet(t, first, "take-k", "v", time.Hour)
+	if v, err := takers[1].Take("take-k"); err != nil || string(v) != "v" {
+		t.Fatalf("Take = %q, %v; want v", v, err)
+	}
+	mustGet(t, second, "take-k", "") // the taker's own handle (SQLite's read cache is per handle)
+	if v, err := takers[0].Take("take-k"); err != nil || v != nil {
+		t.Fatalf("second Take = %q, %v; want nil", v, err)
+	}
+
+	for round := range 20 {
+		key := fmt.Sprintf("take-race-%d", round)
+		mustSet(t, first, key, "tx", time.Hour)
+		var got sync.WaitGroup
+		var mu sync.Mutex
+		winners := 0
+		for i := range 8 {
+			got.Go(func() {
+				v, err := takers[i%2].Take(key)
+				if err != nil {
+					t.Error(err)
+				}
+				if v != nil {
+					mu.Lock()
+					winners++
+					mu.Unlock()
+				}
+			})
+		}
+		got.Wait()
+		if winners != 1 {
+			t.Fatalf("round %d: %d of 8 concurrent Takes got the value, want 1", round, winners)
+		}
+	}
+
+	mustSet(t, first, "take-expired", "v", time.Second)
+	time.Sleep(2100 * time.Millisecond)
+	if v, err := takers[1].Take("take-expired"); err != nil || v != nil {
+		t.Fatalf("Take of an expired key = %q, %v; want nil", v, err)
+	}
 }

@@ -14,17 +14,20 @@
 //     database; expired rows are deleted every GCInterval.
 //   - Memory: tests and throwaway instances; lost on restart, not shared.
 //
-// SQLite, Redis and Postgres also grant the short lease (fiberlogto.Leaser)
-// that keeps two instances from refreshing one session at once.
+// All four also grant the short lease (fiberlogto.Leaser) that keeps two
+// instances from refreshing one session at once, and take a key atomically
+// (fiberlogto.Taker), so one pending sign-in is used once.
 package storage
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"time"
 
 	"github.com/gofiber/storage/sqlite3/v2"
+	"github.com/jackc/pgx/v5"
 )
 
 // SQLiteConfig configures SQLite.
@@ -157,6 +160,33 @@ func (s *SQLiteStorage) Delete(key string) error {
 	err := s.Storage.Delete(key)
 	s.cache.forget(key)
 	return err
+}
+
+// Take returns the value of key and deletes it in one statement (DELETE
+// ... RETURNING; fiberlogto.Taker): of concurrent Takes of a key, in this
+// process or another on the same file, one gets the value. It always reads
+// the database, never the cache.
+func (s *SQLiteStorage) Take(key string) ([]byte, error) {
+	s.cache.forget(key)
+	defer s.cache.forget(key)
+	return takeSQL(s.Conn().QueryRow("DELETE FROM "+s.table+" WHERE k = ? RETURNING v, e", key).Scan)
+}
+
+// takeSQL reads what a DELETE ... RETURNING v, e returned: nothing, or a
+// value that had expired (e, unix seconds, 0 for never), is missing.
+func takeSQL(scan func(dest ...any) error) ([]byte, error) {
+	var v []byte
+	var e int64
+	if err := scan(&v, &e); err != nil {
+		if errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if e != 0 && e <= time.Now().Unix() {
+		return nil, nil
+	}
+	return v, nil
 }
 
 // Reset removes every key and empties the cache, before and after (as

@@ -191,3 +191,20 @@ func TestSQLiteDeleteNotUndoneByConcurrentRead(t *testing.T) {
 		t.Fatalf("%d of %d deleted values still read back from the cache", served, rounds)
 	}
 }
+
+func TestSQLiteTake(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "take.sqlite3")
+	testTake(t, func(t *testing.T) fiber.Storage {
+		s, err := SQLite(SQLiteConfig{Path: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	})
+}
+
+func TestMemoryTake(t *testing.T) {
+	s := Memory()
+	testTake(t, func(*testing.T) fiber.Storage { return s })
+}
