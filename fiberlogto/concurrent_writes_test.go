@@ -221,3 +221,52 @@ func TestSignOutDuringRefreshOnAnotherInstance(t *testing.T) {
 		t.Fatal("the session signed out on B is in storage again: A's refresh saved it after the delete")
 	}
 }
+
+// TestBackchannelLogoutDuringRefreshOnAnotherInstance: Logto's back-channel
+// logout reaches instance A while instance B is between Logto's refresh
+// answer and saving it. The session must stay ended: B's save must not
+// bring it back.
+func TestBackchannelLogoutDuringRefreshOnAnotherInstance(t *testing.T) {
+	mem := storage.Memory()
+	setup := backchannelSetup(true)
+	setup.options = func(o *logtotest.Options) {
+		backchannelSetup(true).options(o)
+		o.RotateRefreshTokens = true
+	}
+	h := newHarnessWith(t, mem, setup, func(c *fiberlogto.Config) { c.GetAccessToken = true })
+	slowB := &slowStore{MemoryStorage: mem, prefix: fiberlogto.SessionKeyPrefixForTest,
+		reached: make(chan struct{}), release: make(chan struct{})}
+	otherBase := h.secondInstance(slowB)
+
+	h.signIn()
+	cookie := h.sessionCookie().Value
+	step := time.Hour - h.cfg.ClockSkew + 30*time.Second
+	h.clock.Advance(step)
+	slowB.pauseSet.Store(true)
+
+	doneB := make(chan struct{})
+	go func() {
+		defer close(doneB)
+		req, _ := http.NewRequest(http.MethodGet, otherBase+"/user", nil)
+		req.Header.Set("Cookie", h.cfg.CookieName+"="+cookie)
+		if resp, err := http.DefaultTransport.RoundTrip(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-slowB.reached // B has the rotated tokens and is about to save them
+	// Back to Logto's time: A checks the logout token's iat against it.
+	h.clock.Advance(-step)
+
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		h.endLogtoSession() // Logto posts the logout token to A
+	}()
+	time.Sleep(100 * time.Millisecond)
+	close(slowB.release)
+	<-doneB
+	<-ended
+	if h.sessionStored(cookie) {
+		t.Fatal("the session ended by the back-channel logout is in storage again: B's refresh saved it afterwards")
+	}
+}

@@ -49,6 +49,11 @@ const (
 	shortLeaseWait = 2 * time.Second
 )
 
+// sessionLeaseKey is the lease of the session stored under stored (its
+// storage key, not its ID): the back-channel logout, which knows sessions
+// only by their storage keys, takes it too.
+func sessionLeaseKey(stored string) string { return storageKey(leaseKeyPrefix, stored) }
+
 // lease takes key for a new owner, waiting up to wait while another owner
 // holds it. It returns the release and whether the lease is held. A storage
 // that is no Leaser has nothing to take across instances: a no-op release,
@@ -88,7 +93,7 @@ func (s *sessionStore) lease(key string, ttl, wait time.Duration) (func(), bool,
 func (l *Logto) updateSession(id string, change func(*sessionRecord)) (*sessionRecord, error) {
 	unlock := l.locks.lock("s:" + id)
 	defer unlock()
-	release, held, err := l.store.lease(storageKey(leaseKeyPrefix, id), shortLeaseTTL, shortLeaseWait)
+	release, held, err := l.store.lease(sessionLeaseKey(storageKey(sessionKeyPrefix, id)), shortLeaseTTL, shortLeaseWait)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +117,7 @@ func (l *Logto) refreshLease(ctx context.Context, id string, done func(*sessionR
 		rec, err := l.store.load(id)
 		return rec, func() {}, err
 	}
-	key := storageKey(leaseKeyPrefix, id)
+	key := sessionLeaseKey(storageKey(sessionKeyPrefix, id))
 	owner := newID()
 	ttl := l.cfg.HTTPTimeout + 5*time.Second // outlives one refresh call
 	deadline := time.Now().Add(l.cfg.HTTPTimeout)

@@ -113,22 +113,36 @@ func (s *sessionStore) endIndexed(key, sub string) (int, error) {
 		if !bytes.HasPrefix(m, []byte(sessionKeyPrefix)) {
 			continue // not one of ours: never delete a foreign key
 		}
-		if sub != "" {
-			raw, err := s.storage.Get(string(m))
-			if err != nil {
-				return ended, fmt.Errorf("%w: %v", ErrStorage, err)
-			}
-			if rec := s.decodeStored(string(m), raw); rec != nil && string(rec.Subject) != sub {
-				continue
-			}
+		n, err := s.endStored(string(m), sub)
+		if err != nil {
+			return ended, err
 		}
-		if err := s.storage.Delete(string(m)); err != nil {
-			return ended, fmt.Errorf("%w: %v", ErrStorage, err)
-		}
-		ended++
+		ended += n
 	}
 	if err := s.storage.Delete(key); err != nil {
 		return ended, fmt.Errorf("%w: %v", ErrStorage, err)
 	}
 	return ended, nil
+}
+
+// endStored deletes the session stored under m (of user sub, when set),
+// under the session's lease: a refresh running on another instance saves
+// first and is deleted with it, rather than saving the session again
+// afterwards. Without the lease in time it deletes all the same.
+func (s *sessionStore) endStored(m, sub string) (int, error) {
+	release, _, _ := s.lease(sessionLeaseKey(m), shortLeaseTTL, shortLeaseWait)
+	defer release()
+	if sub != "" {
+		raw, err := s.storage.Get(m)
+		if err != nil {
+			return 0, fmt.Errorf("%w: %v", ErrStorage, err)
+		}
+		if rec := s.decodeStored(m, raw); rec != nil && string(rec.Subject) != sub {
+			return 0, nil
+		}
+	}
+	if err := s.storage.Delete(m); err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrStorage, err)
+	}
+	return 1, nil
 }

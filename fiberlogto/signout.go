@@ -20,7 +20,7 @@ func (l *Logto) signOut(c *fiber.Ctx) error {
 		// The session's lease, as a refresh holds it: a refresh running on
 		// another instance lands first, and its new refresh token is the one
 		// revoked and deleted here, rather than saved after the delete.
-		release, _, _ := l.store.lease(storageKey(leaseKeyPrefix, id), shortLeaseTTL, l.cfg.HTTPTimeout)
+		release, _, _ := l.store.lease(sessionLeaseKey(storageKey(sessionKeyPrefix, id)), shortLeaseTTL, l.cfg.HTTPTimeout)
 		defer release()
 	}
 
