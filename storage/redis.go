@@ -179,7 +179,7 @@ func (s *redisStorage) Reset() error {
 	}
 }
 
-// acquireLease and releaseLease run atomically on the server.
+// The scripts run atomically on the server.
 var (
 	acquireLease = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
@@ -188,6 +188,11 @@ if v == false or v == ARGV[1] then
   return 1
 end
 return 0`)
+	// takeKey returns the value of KEYS[1] and deletes it (nil when missing).
+	takeKey = redis.NewScript(`
+local v = redis.call("GET", KEYS[1])
+if v then redis.call("DEL", KEYS[1]) end
+return v`)
 	releaseLease = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
@@ -209,17 +214,20 @@ func (s *redisStorage) AcquireLease(key, owner string, ttl time.Duration) (bool,
 	return n == 1, err
 }
 
-// Take returns the value of key and deletes it (GETDEL, Redis 6.2;
-// fiberlogto.Taker): of concurrent Takes of a key, on any instance, one
-// gets the value.
+// Take returns the value of key and deletes it (fiberlogto.Taker): of
+// concurrent Takes of a key, on any instance, one gets the value. A script
+// rather than GETDEL, which needs Redis 6.2: this works from 2.6 on.
 func (s *redisStorage) Take(key string) ([]byte, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	v, err := s.client.GetDel(ctx, s.prefix+key).Bytes()
+	v, err := takeKey.Run(ctx, s.client, []string{s.prefix + key}).Text()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
-	return v, err
+	if err != nil {
+		return nil, err
+	}
+	return []byte(v), nil
 }
 
 // ReleaseLease gives key up if owner holds it.
