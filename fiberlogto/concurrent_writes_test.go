@@ -270,3 +270,64 @@ func TestBackchannelLogoutDuringRefreshOnAnotherInstance(t *testing.T) {
 		t.Fatal("the session ended by the back-channel logout is in storage again: B's refresh saved it afterwards")
 	}
 }
+
+// TestBackchannelLogoutDuringSlowRefresh: the back-channel logout cannot
+// wait out a refresh that Logto answers slowly (3 s, beyond the 2 s a
+// deleter waits for the lease), so it deletes the session while the
+// refresh is in flight. The refresh must then not save it back.
+func TestBackchannelLogoutDuringSlowRefresh(t *testing.T) {
+	mem := storage.Memory()
+	setup := backchannelSetup(true)
+	setup.options = func(o *logtotest.Options) {
+		backchannelSetup(true).options(o)
+		o.RotateRefreshTokens = true
+	}
+	h := newHarnessWith(t, mem, setup, func(c *fiberlogto.Config) { c.GetAccessToken = true })
+	otherBase := h.secondInstance(mem)
+
+	h.signIn()
+	cookie := h.sessionCookie().Value
+	step := time.Hour - h.cfg.ClockSkew + 30*time.Second
+	h.clock.Advance(step)
+	h.provider.Misbehave(logtotest.Misbehavior{Delay: map[string]time.Duration{"token": 3 * time.Second}})
+
+	doneB := make(chan struct{})
+	go func() {
+		defer close(doneB)
+		req, _ := http.NewRequest(http.MethodGet, otherBase+"/user", nil)
+		req.Header.Set("Cookie", h.cfg.CookieName+"="+cookie)
+		if resp, err := http.DefaultTransport.RoundTrip(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	time.Sleep(300 * time.Millisecond) // B holds the lease, waiting on Logto
+	h.clock.Advance(-step)             // Logto's time, for the logout token's iat
+	h.endLogtoSession()
+	<-doneB
+	if h.sessionStored(cookie) {
+		t.Fatal("the session ended by the back-channel logout is stored again: the slow refresh saved it")
+	}
+}
+
+// TestSignOutDeletesBeforeCallingLogto: sign-out deletes the session before
+// it revokes the refresh token at Logto, so no lease or lock is held while
+// Logto answers, however slowly.
+func TestSignOutDeletesBeforeCallingLogto(t *testing.T) {
+	h := newHarness(t, nil)
+	h.signIn()
+	cookie := h.sessionCookie().Value
+	h.provider.Misbehave(logtotest.Misbehavior{Delay: map[string]time.Duration{"revocation": time.Second}})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.get("/logto/sign-out")
+	}()
+	time.Sleep(300 * time.Millisecond) // sign-out is waiting on the revocation
+	if h.sessionStored(cookie) {
+		t.Fatal("the session is still stored while sign-out waits on Logto")
+	}
+	<-done
+	if h.provider.Calls("revocation") != 1 {
+		t.Fatalf("%d revocations, want 1", h.provider.Calls("revocation"))
+	}
+}

@@ -106,16 +106,39 @@ func (l *Logto) updateSession(id string, change func(*sessionRecord)) (*sessionR
 	return rec, l.store.save(id, rec)
 }
 
+// heldLease is a session's lease as refreshLease took it (a zero one when
+// the storage grants none, or none was needed).
+type heldLease struct {
+	leaser     Leaser
+	key, owner string
+	ttl        time.Duration
+}
+
+func (h heldLease) release() {
+	if h.leaser != nil {
+		_ = h.leaser.ReleaseLease(h.key, h.owner)
+	}
+}
+
+// renew takes the lease again for its owner before a write. The owner
+// keeps it, extended; and on SQLite taking a lease empties the process's
+// read cache, so what is read next is what the database holds.
+func (h heldLease) renew() {
+	if h.leaser != nil {
+		_, _ = h.leaser.AcquireLease(h.key, h.owner, h.ttl)
+	}
+}
+
 // refreshLease makes this instance the only one refreshing the session of
 // id. While another instance holds the lease it waits, re-reading the
 // session: when the other's refresh lands and done(rec) reports the wanted
 // token fresh, it returns that record and no lease. Otherwise it returns
 // the record as read under the lease and the lease's release.
-func (l *Logto) refreshLease(ctx context.Context, id string, done func(*sessionRecord) bool) (*sessionRecord, func(), error) {
+func (l *Logto) refreshLease(ctx context.Context, id string, done func(*sessionRecord) bool) (*sessionRecord, heldLease, error) {
 	leaser, ok := l.cfg.Storage.(Leaser)
 	if !ok {
 		rec, err := l.store.load(id)
-		return rec, func() {}, err
+		return rec, heldLease{}, err
 	}
 	key := sessionLeaseKey(storageKey(sessionKeyPrefix, id))
 	owner := newID()
@@ -125,30 +148,30 @@ func (l *Logto) refreshLease(ctx context.Context, id string, done func(*sessionR
 	for {
 		got, err := leaser.AcquireLease(key, owner, ttl)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: lease: %v", ErrStorage, err)
+			return nil, heldLease{}, fmt.Errorf("%w: lease: %v", ErrStorage, err)
 		}
 		rec, err := l.store.load(id)
 		if err != nil || rec == nil {
 			if got {
 				_ = leaser.ReleaseLease(key, owner)
 			}
-			return rec, func() {}, err
+			return rec, heldLease{}, err
 		}
 		if got {
-			return rec, func() { _ = leaser.ReleaseLease(key, owner) }, nil
+			return rec, heldLease{leaser: leaser, key: key, owner: owner, ttl: ttl}, nil
 		}
 		if done(rec) {
-			return rec, func() {}, nil
+			return rec, heldLease{}, nil
 		}
 		if time.Now().After(deadline) {
-			return nil, nil, fmt.Errorf("%w: another instance is refreshing this session", ErrProviderUnavailable)
+			return nil, heldLease{}, fmt.Errorf("%w: another instance is refreshing this session", ErrProviderUnavailable)
 		}
 		t := time.NewTimer(wait + rand.N(wait))
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return nil, nil, fmt.Errorf("%w: %v", ErrProviderTimeout, ctx.Err())
+			return nil, heldLease{}, fmt.Errorf("%w: %v", ErrProviderTimeout, ctx.Err())
 		}
 		if wait < 200*time.Millisecond {
 			wait *= 2

@@ -99,12 +99,7 @@ func (s *sessionStore) indexList(key string) ([][]byte, error) {
 // With sub set, only sessions of that user are ended (a sid names one
 // Logto session, which belongs to one user, but the record is checked).
 func (s *sessionStore) endIndexed(key, sub string) (int, error) {
-	// Under the list's lock: a sign-in indexing a session meanwhile lands
-	// before (and is ended) or after (and is a new session), and a storage
-	// with a read cache reads the list fresh once the lease is taken.
-	unlock := s.lockIndex(key)
-	defer unlock()
-	list, err := s.indexList(key)
+	list, err := s.takeIndex(key)
 	if err != nil {
 		return 0, err
 	}
@@ -119,10 +114,25 @@ func (s *sessionStore) endIndexed(key, sub string) (int, error) {
 		}
 		ended += n
 	}
-	if err := s.storage.Delete(key); err != nil {
-		return ended, fmt.Errorf("%w: %v", ErrStorage, err)
-	}
 	return ended, nil
+}
+
+// takeIndex reads and deletes the list under key, under the list's lock: a
+// sign-in indexing a session meanwhile lands before (and is ended) or after
+// (in a new list), and a storage with a read cache reads the list fresh
+// once the lease is taken. The sessions are ended after the lock is
+// released, each under its own lease, which may have to wait for a refresh.
+func (s *sessionStore) takeIndex(key string) ([][]byte, error) {
+	unlock := s.lockIndex(key)
+	defer unlock()
+	list, err := s.indexList(key)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.storage.Delete(key); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrStorage, err)
+	}
+	return list, nil
 }
 
 // endStored deletes the session stored under m (of user sub, when set),

@@ -14,17 +14,12 @@ func (l *Logto) signOut(c *fiber.Ctx) error {
 		return l.cfg.ErrorHandler(c, ErrCrossSiteRequest)
 	}
 	id := c.Cookies(l.cfg.CookieName)
-	unlock := l.locks.lock("s:" + id)
-	defer unlock()
-	if validID(id) {
-		// The session's lease, as a refresh holds it: a refresh running on
-		// another instance lands first, and its new refresh token is the one
-		// revoked and deleted here, rather than saved after the delete.
-		release, _, _ := l.store.lease(sessionLeaseKey(storageKey(sessionKeyPrefix, id)), shortLeaseTTL, l.cfg.HTTPTimeout)
-		defer release()
+	rec, err := l.endSession(id)
+	if err != nil {
+		return l.cfg.ErrorHandler(c, err)
 	}
-
-	rec, _ := l.store.load(id)
+	// Logto is called once the session is gone, outside the session's lock
+	// and lease: a slow Logto cannot outlast the lease.
 	d, _ := l.provider.get(c.UserContext()) // Logto down: sign out locally all the same
 	var idToken string
 	if rec != nil {
@@ -33,9 +28,6 @@ func (l *Logto) signOut(c *fiber.Ctx) error {
 			_ = l.provider.revoke(c.UserContext(), string(rec.RefreshToken), "refresh_token")
 		}
 	}
-	if err := l.store.delete(id); err != nil {
-		return l.cfg.ErrorHandler(c, err)
-	}
 	l.store.clearCookie(c, l.cfg.CookieName, "/")
 
 	target := l.provider.endSessionURL(d, idToken)
@@ -43,4 +35,23 @@ func (l *Logto) signOut(c *fiber.Ctx) error {
 		target = l.cfg.PostLogoutRedirectURI
 	}
 	return c.Redirect(target, fiber.StatusFound)
+}
+
+// endSession deletes the session of id and returns it as it was last
+// stored. It runs under the session's lock and lease, as a refresh does: a
+// refresh running on another instance lands first, and its new refresh
+// token is the one returned (and revoked), rather than saved after the
+// delete.
+func (l *Logto) endSession(id string) (*sessionRecord, error) {
+	unlock := l.locks.lock("s:" + id)
+	defer unlock()
+	if validID(id) {
+		release, _, _ := l.store.lease(sessionLeaseKey(storageKey(sessionKeyPrefix, id)), shortLeaseTTL, l.cfg.HTTPTimeout)
+		defer release()
+	}
+	rec, _ := l.store.load(id)
+	if err := l.store.delete(id); err != nil {
+		return nil, err
+	}
+	return rec, nil
 }

@@ -165,11 +165,11 @@ func (l *Logto) accessToken(ctx context.Context, user *UserContext, key, resourc
 
 	// Across instances: the lease, or the record another instance's
 	// refresh just wrote.
-	rec, release, err := l.refreshLease(ctx, user.sessionID, func(r *sessionRecord) bool { return usable(r.accessToken(key)) })
+	rec, lease, err := l.refreshLease(ctx, user.sessionID, func(r *sessionRecord) bool { return usable(r.accessToken(key)) })
 	if err != nil {
 		return nil, err
 	}
-	defer release()
+	defer lease.release()
 	if rec == nil {
 		return nil, errSignedOut
 	}
@@ -185,6 +185,18 @@ func (l *Logto) accessToken(ctx context.Context, user *UserContext, key, resourc
 		sent := rec.RefreshToken
 		ts, err := l.provider.refresh(ctx, string(sent), resource, org, string(rec.Subject), string(rec.Nonce))
 		if err == nil {
+			// A sign-out or back-channel logout that did not wait out the
+			// lease may have ended the session while Logto answered: saving
+			// it now would bring it back, with a refresh token nobody revoked.
+			lease.renew()
+			if cur, err := l.store.load(user.sessionID); err != nil {
+				return nil, err
+			} else if cur == nil {
+				if ts.RefreshToken != "" {
+					_ = l.provider.revoke(ctx, ts.RefreshToken, "refresh_token")
+				}
+				return nil, errSignedOut
+			}
 			l.applyRefresh(rec, ts, key)
 			if err := l.store.save(user.sessionID, rec); err != nil {
 				return nil, err
