@@ -83,7 +83,10 @@ func (l *Logto) callback(c *fiber.Ctx) error {
 		return l.cfg.ErrorHandler(c, err)
 	}
 	if old := c.Cookies(l.cfg.CookieName); old != "" {
-		_ = l.store.delete(old) // the old session is unreachable once the cookie is replaced
+		// The old session is unreachable once the cookie is replaced. Ended
+		// under its lease, like a sign-out: a refresh of it in flight
+		// elsewhere does not save it back.
+		_, _ = l.endSession(old)
 	}
 	l.store.setCookie(c, l.cfg.CookieName, id, "/", l.cfg.AbsoluteTimeout)
 
