@@ -39,8 +39,9 @@ type Config struct {
 	// Required.
 	AppSecret string
 
-	// BaseURL is the public URL of this app, e.g. "https://app.example.com".
-	// The redirect URI (BaseURL + RoutesPrefix + "/sign-in-callback") and the
+	// BaseURL is the public origin of this app, e.g.
+	// "https://app.example.com", with no path: the app is served at the
+	// root of its host. The redirect URI (BaseURL + RoutesPrefix + "/sign-in-callback") and the
 	// post-sign-out URI are built from it and never from the request's Host,
 	// which an attacker or a proxy controls.
 	//
@@ -124,7 +125,8 @@ type Config struct {
 	// Optional. Default: "fiberlogto_session"
 	CookieName string
 
-	// CookieDomain sets the Domain attribute of the session cookie.
+	// CookieDomain sets the Domain attribute of the session cookie. It must
+	// be BaseURL's host or a parent domain of it.
 	//
 	// Optional. Default: "" (host-only)
 	CookieDomain string
@@ -316,6 +318,26 @@ func configDefault(config ...Config) (Config, error) {
 	if err := checkAbsoluteURL("BaseURL", cfg.BaseURL); err != nil {
 		return cfg, err
 	}
+	base, _ := url.Parse(cfg.BaseURL)
+	if base.Path != "" || base.User != nil {
+		// Cookie paths, RequireAuth's redirect and return paths are all
+		// relative to the origin: an app under a path would lose its
+		// sign-in cookie at the callback.
+		return cfg, fmt.Errorf("%w: BaseURL must be the app's origin (scheme://host[:port]) with no path or user info, got %q", ErrConfig, cfg.BaseURL)
+	}
+	// Scheme and host are case-insensitive; the redirect URI Logto matches
+	// exactly and the Secure flag are derived from the lower-case form.
+	base.Scheme, base.Host = strings.ToLower(base.Scheme), strings.ToLower(base.Host)
+	cfg.BaseURL = base.String()
+	if !validRoutesPrefix(cfg.RoutesPrefix) {
+		return cfg, fmt.Errorf("%w: RoutesPrefix must be a path such as /logto (letters, digits, -._~ between slashes), got %q", ErrConfig, cfg.RoutesPrefix)
+	}
+	if cfg.CookieDomain != "" {
+		cfg.CookieDomain = strings.ToLower(strings.TrimPrefix(cfg.CookieDomain, "."))
+		if host := base.Hostname(); host != cfg.CookieDomain && !strings.HasSuffix(host, "."+cfg.CookieDomain) {
+			return cfg, fmt.Errorf("%w: CookieDomain %q does not cover BaseURL's host %q: browsers would drop the cookies", ErrConfig, cfg.CookieDomain, host)
+		}
+	}
 	if cfg.PostLogoutRedirectURI == "" {
 		cfg.PostLogoutRedirectURI = cfg.BaseURL
 	} else if err := checkAbsoluteURL("PostLogoutRedirectURI", cfg.PostLogoutRedirectURI); err != nil {
@@ -334,6 +356,14 @@ func configDefault(config ...Config) (Config, error) {
 	}
 	if !validCookieName(cfg.CookieName) {
 		return cfg, fmt.Errorf("%w: CookieName %q is not a valid cookie name", ErrConfig, cfg.CookieName)
+	}
+	switch {
+	case strings.HasPrefix(strings.ToLower(cfg.CookieName), "__host-"):
+		// The sign-in cookie is named after it and scoped to RoutesPrefix,
+		// which a __Host- cookie may not be (Path must be /).
+		return cfg, fmt.Errorf("%w: CookieName %q: the __Host- prefix is not supported (the sign-in cookie's path is RoutesPrefix)", ErrConfig, cfg.CookieName)
+	case strings.HasPrefix(strings.ToLower(cfg.CookieName), "__secure-") && !cfg.secureCookies():
+		return cfg, fmt.Errorf("%w: CookieName %q: a __Secure- cookie needs an https BaseURL", ErrConfig, cfg.CookieName)
 	}
 	switch len(cfg.EncryptionKey) {
 	case 0, 16, 24, 32:
@@ -385,6 +415,26 @@ func checkResource(field, raw string) error {
 		return fmt.Errorf("%w: %s entry %q must be an absolute URI without fragment", ErrConfig, field, raw)
 	}
 	return nil
+}
+
+// validRoutesPrefix accepts "/" followed by path segments of unreserved
+// characters (RFC 3986), normalised with no trailing slash.
+func validRoutesPrefix(p string) bool {
+	if len(p) < 2 || p[0] != '/' {
+		return false
+	}
+	for _, seg := range strings.Split(p[1:], "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+		for i := 0; i < len(seg); i++ {
+			c := seg[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~", c) >= 0) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func validCookieName(name string) bool {

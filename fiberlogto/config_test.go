@@ -60,3 +60,57 @@ func TestDefaults(t *testing.T) {
 		t.Fatal("default HTTP client has no timeout")
 	}
 }
+
+// TestConfigRejectsWhatBreaksAtRuntime: settings that parse but would make
+// browsers drop the cookies or send sign-in somewhere else fail at New,
+// naming the field.
+func TestConfigRejectsWhatBreaksAtRuntime(t *testing.T) {
+	good := Config{Endpoint: "http://127.0.0.1:3001", AppID: "app", AppSecret: "s", BaseURL: "http://localhost:3000"}
+	for name, tc := range map[string]struct {
+		field string
+		edit  func(c *Config)
+	}{
+		"BaseURL with a path":            {"BaseURL", func(c *Config) { c.BaseURL = "https://host.example/app" }},
+		"BaseURL with user info":         {"BaseURL", func(c *Config) { c.BaseURL = "https://u:p@host.example" }},
+		"RoutesPrefix /":                 {"RoutesPrefix", func(c *Config) { c.RoutesPrefix = "/" }},
+		"RoutesPrefix with a query":      {"RoutesPrefix", func(c *Config) { c.RoutesPrefix = "/auth?x" }},
+		"RoutesPrefix with a fragment":   {"RoutesPrefix", func(c *Config) { c.RoutesPrefix = "/a#b" }},
+		"RoutesPrefix with a space":      {"RoutesPrefix", func(c *Config) { c.RoutesPrefix = "/a b" }},
+		"RoutesPrefix with //":           {"RoutesPrefix", func(c *Config) { c.RoutesPrefix = "/a//b" }},
+		"RoutesPrefix with ..":           {"RoutesPrefix", func(c *Config) { c.RoutesPrefix = "/a/../b" }},
+		"CookieDomain of another host":   {"CookieDomain", func(c *Config) { c.CookieDomain = "example.com" }},
+		"CookieDomain a sibling":         {"CookieDomain", func(c *Config) { c.BaseURL = "https://app.example.com"; c.CookieDomain = "api.example.com" }},
+		"CookieName __Host-":             {"CookieName", func(c *Config) { c.BaseURL = "https://app.example.com"; c.CookieName = "__Host-sess" }},
+		"CookieName __Secure- over http": {"CookieName", func(c *Config) { c.CookieName = "__Secure-sess" }},
+	} {
+		c := good
+		tc.edit(&c)
+		if _, err := New(c); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%s: err = %v, want ErrConfig naming %s", name, err, tc.field)
+		}
+	}
+	for name, edit := range map[string]func(c *Config){
+		"RoutesPrefix nested":           func(c *Config) { c.RoutesPrefix = "/auth/logto/" },
+		"CookieDomain the host":         func(c *Config) { c.BaseURL = "https://app.example.com"; c.CookieDomain = "app.example.com" },
+		"CookieDomain a parent":         func(c *Config) { c.BaseURL = "https://app.example.com:8443"; c.CookieDomain = ".Example.com" },
+		"CookieName __Secure- on https": func(c *Config) { c.BaseURL = "https://app.example.com"; c.CookieName = "__Secure-sess" },
+	} {
+		c := good
+		edit(&c)
+		if _, err := New(c); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestBaseURLCaseNormalised: an upper-case scheme or host still gets Secure
+// cookies and a lower-case redirect URI.
+func TestBaseURLCaseNormalised(t *testing.T) {
+	cfg, err := configDefault(Config{Endpoint: "http://x", AppID: "a", AppSecret: "s", BaseURL: "HTTPS://App.Example.COM/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.BaseURL != "https://app.example.com" || !cfg.secureCookies() || cfg.redirectURI() != "https://app.example.com/logto/sign-in-callback" {
+		t.Fatalf("BaseURL %q, secure %v, redirect URI %q", cfg.BaseURL, cfg.secureCookies(), cfg.redirectURI())
+	}
+}
