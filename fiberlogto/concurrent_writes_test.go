@@ -65,6 +65,31 @@ func (l leaseOnly) AcquireLease(k, o string, ttl time.Duration) (bool, error) {
 }
 func (l leaseOnly) ReleaseLease(k, o string) error { return l.s.ReleaseLease(k, o) }
 
+// getWithSession GETs base+path with only the session cookie (no browser
+// jar, no redirects followed) and returns the status, 0 on a transport
+// error.
+func getWithSession(h *harness, base, path, cookie string) int {
+	req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+	req.Header.Set("Cookie", h.cfg.CookieName+"="+cookie)
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// rotatingBackchannelSetup: back-channel logout by sid, and refresh tokens
+// rotated at every refresh.
+func rotatingBackchannelSetup() providerSetup {
+	setup := backchannelSetup(true)
+	setup.options = func(o *logtotest.Options) {
+		backchannelSetup(true).options(o)
+		o.RotateRefreshTokens = true
+	}
+	return setup
+}
+
 // TestCallbackOnceAcrossInstances: the same callback reaching two instances
 // at once (a reload behind a load balancer) exchanges the code once. Two
 // exchanges of one code make Logto revoke the grant of the first. The
@@ -142,11 +167,7 @@ func TestTouchDoesNotUndoRotation(t *testing.T) {
 	doneB := make(chan struct{})
 	go func() {
 		defer close(doneB)
-		req, _ := http.NewRequest(http.MethodGet, otherBase+"/user", nil)
-		req.Header.Set("Cookie", h.cfg.CookieName+"="+cookie)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-		}
+		getWithSession(h, otherBase, "/user", cookie)
 	}()
 	<-paused.reached
 
@@ -199,18 +220,7 @@ func TestSignOutDuringRefreshOnAnotherInstance(t *testing.T) {
 	<-slowA.reached // A has the rotated tokens and is about to save them
 
 	doneB := make(chan int, 1)
-	go func() {
-		req, _ := http.NewRequest(http.MethodGet, otherBase+"/logto/sign-out", nil)
-		req.Header.Set("Cookie", h.cfg.CookieName+"="+cookie)
-		resp, err := http.DefaultTransport.RoundTrip(req)
-		if err != nil {
-			t.Error(err)
-			doneB <- 0
-			return
-		}
-		resp.Body.Close()
-		doneB <- resp.StatusCode
-	}()
+	go func() { doneB <- getWithSession(h, otherBase, "/logto/sign-out", cookie) }()
 	time.Sleep(100 * time.Millisecond)
 	close(slowA.release)
 	<-doneA
@@ -228,12 +238,7 @@ func TestSignOutDuringRefreshOnAnotherInstance(t *testing.T) {
 // bring it back.
 func TestBackchannelLogoutDuringRefreshOnAnotherInstance(t *testing.T) {
 	mem := storage.Memory()
-	setup := backchannelSetup(true)
-	setup.options = func(o *logtotest.Options) {
-		backchannelSetup(true).options(o)
-		o.RotateRefreshTokens = true
-	}
-	h := newHarnessWith(t, mem, setup, func(c *fiberlogto.Config) { c.GetAccessToken = true })
+	h := newHarnessWith(t, mem, rotatingBackchannelSetup(), func(c *fiberlogto.Config) { c.GetAccessToken = true })
 	slowB := &slowStore{MemoryStorage: mem, prefix: fiberlogto.SessionKeyPrefixForTest,
 		reached: make(chan struct{}), release: make(chan struct{})}
 	otherBase := h.secondInstance(slowB)
@@ -247,11 +252,7 @@ func TestBackchannelLogoutDuringRefreshOnAnotherInstance(t *testing.T) {
 	doneB := make(chan struct{})
 	go func() {
 		defer close(doneB)
-		req, _ := http.NewRequest(http.MethodGet, otherBase+"/user", nil)
-		req.Header.Set("Cookie", h.cfg.CookieName+"="+cookie)
-		if resp, err := http.DefaultTransport.RoundTrip(req); err == nil {
-			resp.Body.Close()
-		}
+		getWithSession(h, otherBase, "/user", cookie)
 	}()
 	<-slowB.reached // B has the rotated tokens and is about to save them
 	// Back to Logto's time: A checks the logout token's iat against it.
@@ -277,12 +278,7 @@ func TestBackchannelLogoutDuringRefreshOnAnotherInstance(t *testing.T) {
 // refresh is in flight. The refresh must then not save it back.
 func TestBackchannelLogoutDuringSlowRefresh(t *testing.T) {
 	mem := storage.Memory()
-	setup := backchannelSetup(true)
-	setup.options = func(o *logtotest.Options) {
-		backchannelSetup(true).options(o)
-		o.RotateRefreshTokens = true
-	}
-	h := newHarnessWith(t, mem, setup, func(c *fiberlogto.Config) { c.GetAccessToken = true })
+	h := newHarnessWith(t, mem, rotatingBackchannelSetup(), func(c *fiberlogto.Config) { c.GetAccessToken = true })
 	otherBase := h.secondInstance(mem)
 
 	h.signIn()
@@ -294,11 +290,7 @@ func TestBackchannelLogoutDuringSlowRefresh(t *testing.T) {
 	doneB := make(chan struct{})
 	go func() {
 		defer close(doneB)
-		req, _ := http.NewRequest(http.MethodGet, otherBase+"/user", nil)
-		req.Header.Set("Cookie", h.cfg.CookieName+"="+cookie)
-		if resp, err := http.DefaultTransport.RoundTrip(req); err == nil {
-			resp.Body.Close()
-		}
+		getWithSession(h, otherBase, "/user", cookie)
 	}()
 	time.Sleep(300 * time.Millisecond) // B holds the lease, waiting on Logto
 	h.clock.Advance(-step)             // Logto's time, for the logout token's iat
