@@ -114,6 +114,16 @@ func startExample(t *testing.T, env map[string]string) *running {
 
 func (r *running) stop() { r.stopOnce.Do(r.stopFn) }
 
+// userWithCookie GETs /user from a new browser holding only session.
+func (r *running) userWithCookie(session *http.Cookie) userJSON {
+	r.t.Helper()
+	browser := newBrowser(r.t)
+	browser.Jar.SetCookies(mustURL(r.t, r.base), []*http.Cookie{{Name: session.Name, Value: session.Value}})
+	var u userJSON
+	r.getJSON(browser, "/user", &u)
+	return u
+}
+
 // newBrowser is an HTTP client with a cookie jar that does not follow
 // redirects, so that every hop can be checked.
 func newBrowser(t *testing.T) *http.Client {
@@ -469,25 +479,18 @@ func TestSharedSessionsAcrossInstances(t *testing.T) {
 			// does not know the session.
 			apart := maps.Clone(env)
 			apart["REDIS_KEY_PREFIX"], apart["POSTGRES_TABLE"] = "other_app:", "other_app_sessions"
-			c := startExample(t, apart)
-			elsewhere := newBrowser(t)
-			elsewhere.Jar.SetCookies(mustURL(t, c.base), []*http.Cookie{{Name: session.Name, Value: session.Value}})
-			var onC userJSON
-			c.getJSON(elsewhere, "/user", &onC)
-			if onC.IsAuthenticated {
+			if startExample(t, apart).userWithCookie(session).IsAuthenticated {
 				t.Fatal("an app on another REDIS_KEY_PREFIX / POSTGRES_TABLE knows the session")
 			}
 
 			if out := a.get(browser, "/logto/sign-out", "text/html"); out.status != http.StatusFound {
 				t.Fatalf("sign-out on A: %v", out)
 			}
-			replay := newBrowser(t)
-			replay.Jar.SetCookies(mustURL(t, b.base), []*http.Cookie{{Name: session.Name, Value: session.Value}})
-			var after userJSON
-			b.getJSON(replay, "/user", &after)
-			if after.IsAuthenticated {
+			if b.userWithCookie(session).IsAuthenticated {
 				t.Fatal("B still knows the session A signed out")
 			}
+			replay := newBrowser(t)
+			replay.Jar.SetCookies(mustURL(t, b.base), []*http.Cookie{{Name: session.Name, Value: session.Value}})
 			if prot := b.get(replay, "/protected", "application/json"); prot.status != http.StatusUnauthorized {
 				t.Fatalf("/protected on B after sign-out on A: %v", prot)
 			}

@@ -54,6 +54,9 @@ const (
 // only by their storage keys, takes it too.
 func sessionLeaseKey(stored string) string { return storageKey(leaseKeyPrefix, stored) }
 
+// leaseKeyOfSession is the lease of the session of id.
+func leaseKeyOfSession(id string) string { return sessionLeaseKey(storageKey(sessionKeyPrefix, id)) }
+
 // lease takes key for a new owner, waiting up to wait while another owner
 // holds it. It returns the release and whether the lease is held. A storage
 // that is no Leaser has nothing to take across instances: a no-op release,
@@ -93,7 +96,7 @@ func (s *sessionStore) lease(key string, ttl, wait time.Duration) (func(), bool,
 func (l *Logto) updateSession(id string, change func(*sessionRecord)) (*sessionRecord, error) {
 	unlock := l.locks.lock("s:" + id)
 	defer unlock()
-	release, held, err := l.store.lease(sessionLeaseKey(storageKey(sessionKeyPrefix, id)), shortLeaseTTL, shortLeaseWait)
+	release, held, err := l.store.lease(leaseKeyOfSession(id), shortLeaseTTL, shortLeaseWait)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +143,7 @@ func (l *Logto) refreshLease(ctx context.Context, id string, done func(*sessionR
 		rec, err := l.store.load(id)
 		return rec, heldLease{}, err
 	}
-	key := sessionLeaseKey(storageKey(sessionKeyPrefix, id))
+	key := leaseKeyOfSession(id)
 	owner := newID()
 	ttl := l.cfg.HTTPTimeout + 5*time.Second // outlives one refresh call
 	deadline := time.Now().Add(l.cfg.HTTPTimeout)

@@ -46,7 +46,7 @@ func (l *Logto) endSession(id string) (*sessionRecord, error) {
 	unlock := l.locks.lock("s:" + id)
 	defer unlock()
 	if validID(id) {
-		release, _, _ := l.store.lease(sessionLeaseKey(storageKey(sessionKeyPrefix, id)), shortLeaseTTL, l.cfg.HTTPTimeout)
+		release, _, _ := l.store.lease(leaseKeyOfSession(id), shortLeaseTTL, l.cfg.HTTPTimeout)
 		defer release()
 	}
 	rec, _ := l.store.load(id)
