@@ -2,7 +2,7 @@
 GO ?= go
 export CGO_ENABLED = 1
 
-.PHONY: all test unit race lint fuzz example build tidy integration services-start services-stop bench bench-smoke faultload
+.PHONY: all test unit race lint fuzz example build tidy integration services-start services-stop bench bench-smoke faultload abandoned
 
 all: test
 
@@ -29,6 +29,10 @@ FAULTLOAD_ARGS ?= -users 40 -duration 20s -fail 0.2
 faultload:
 	$(GO) run ./bench/faultload $(FAULTLOAD_ARGS)
 
+## abandoned: what sign-ins started and never finished cost the server (RSS + SQLite growth per sign-in)
+abandoned:
+	$(GO) run ./bench/abandoned
+
 ## bench-smoke: every Go benchmark once (a smoke: nothing is timed or asserted)
 bench-smoke:
 	$(GO) test -run '^$$' -bench . -benchtime=1x ./fiberlogto/
@@ -43,7 +47,7 @@ services-stop:
 
 ## fuzz: each fuzz target for FUZZTIME (crashers found are kept in testdata/fuzz as regression inputs)
 FUZZTIME ?= 10s
-FUZZ_TARGETS = FuzzCallbackQuery FuzzSessionCookie FuzzDecodeRecord FuzzSafeReturnPath FuzzAppendJSONString FuzzES384Verify
+FUZZ_TARGETS = FuzzCallbackQuery FuzzSignInCookie FuzzSessionCookie FuzzDecodeRecord FuzzSafeReturnPath FuzzAppendJSONString FuzzES384Verify
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $$t for $(FUZZTIME)"; \

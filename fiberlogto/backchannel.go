@@ -105,7 +105,10 @@ func (l *Logto) verifyLogoutToken(ctx context.Context, token string) (*logoutCla
 	}
 	payload, err := d.keys.VerifySignature(ctx, jws)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errInvalidLogoutToken, err)
+		if providerFailure(err) {
+			return nil, err // a 5xx: Logto retries a logout token that failed on our side
+		}
+		return nil, fmt.Errorf("%w: %w", errInvalidLogoutToken, err)
 	}
 	var claims logoutClaims
 	if err := json.Unmarshal(payload, &claims); err != nil {
@@ -128,6 +131,8 @@ func (l *Logto) verifyLogoutToken(ctx context.Context, token string) (*logoutCla
 		return nil, fmt.Errorf("%w: nonce present", errInvalidLogoutToken)
 	case claims.Subject == "" && claims.SID == "":
 		return nil, fmt.Errorf("%w: neither sub nor sid", errInvalidLogoutToken)
+	case claims.Subject != "" && !validIdentifier(claims.Subject), claims.SID != "" && !validIdentifier(claims.SID):
+		return nil, fmt.Errorf("%w: sub or sid longer than %d characters or not printable ASCII", errInvalidLogoutToken, maxIdentifierLen)
 	case claims.JTI == "":
 		return nil, fmt.Errorf("%w: no jti", errInvalidLogoutToken)
 	}

@@ -107,32 +107,15 @@ func (s *countingStorage) zero() {
 	s.leases.Store(0)
 }
 
-// countingLeaseTaker also keeps the storage's Taker, counting a Take as
-// a Get and a Delete.
-type countingLeaseTaker struct {
-	*countingLeaser
-	taker fiberlogto.Taker
-}
-
-func (s *countingLeaseTaker) Take(key string) ([]byte, error) {
-	s.gets.Add(1)
-	s.deletes.Add(1)
-	return s.taker.Take(key)
-}
-
-// counting wraps st, keeping its Leaser and Taker when it has them (all of
-// package storage's have both).
+// counting wraps st, keeping its Leaser when it has one (all of package
+// storage's have one).
 func counting(st fiber.Storage) (fiber.Storage, *countingStorage) {
 	cs := &countingStorage{Storage: st}
 	l, isLeaser := st.(fiberlogto.Leaser)
 	if !isLeaser {
 		return cs, cs
 	}
-	cl := &countingLeaser{countingStorage: cs, leaser: l}
-	if tk, ok := st.(fiberlogto.Taker); ok {
-		return &countingLeaseTaker{countingLeaser: cl, taker: tk}, cs
-	}
-	return cl, cs
+	return &countingLeaser{countingStorage: cs, leaser: l}, cs
 }
 
 // providerMeter is the app's http.RoundTripper to the provider. It counts
@@ -240,22 +223,22 @@ type benchJar map[string]jarCookie
 type jarCookie struct{ value, path string }
 
 func (j benchJar) update(resp *fasthttp.Response) {
-	resp.Header.VisitAllCookie(func(_, v []byte) {
+	for _, v := range resp.Header.Cookies() {
 		var c fasthttp.Cookie
 		if c.ParseBytes(v) != nil {
-			return
+			continue
 		}
 		name := string(c.Key())
 		if exp := c.Expire(); len(c.Value()) == 0 || (!exp.IsZero() && exp.Before(time.Now())) {
 			delete(j, name)
-			return
+			continue
 		}
 		path := string(c.Path())
 		if path == "" {
 			path = "/"
 		}
 		j[name] = jarCookie{value: string(c.Value()), path: path}
-	})
+	}
 }
 
 // header is the Cookie header a browser sends for target.

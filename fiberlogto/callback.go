@@ -2,6 +2,7 @@ package fiberlogto
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -18,24 +19,40 @@ func (l *Logto) callback(c *fiber.Ctx) error {
 	if state == "" {
 		return l.cfg.ErrorHandler(c, fmt.Errorf("%w: no state", ErrInvalidCallback))
 	}
-	// One callback per state at a time: a replayed code would make Logto
-	// revoke the grant of the first exchange.
-	unlock := l.locks.lock("t:" + state)
-	defer unlock()
-
-	tx, err := l.takeTransaction(state)
-	if err != nil {
-		return l.cfg.ErrorHandler(c, err)
-	}
+	now := l.cfg.Now()
+	tx, rest := takeTransaction(l.sealer.pending(c.Cookies(l.signInCookie), now), state)
 	if tx == nil {
-		// A replayed or stale callback of a signed-in browser goes home.
+		// Unknown, expired, or started in another browser (which holds
+		// the sign-in cookie). A replayed or stale callback of a
+		// signed-in browser goes home.
 		if rec, _ := l.store.load(c.Cookies(l.cfg.CookieName)); rec != nil {
 			return c.Redirect(l.cfg.BaseURL, fiber.StatusFound)
 		}
-		return l.cfg.ErrorHandler(c, fmt.Errorf("%w: unknown state", ErrInvalidCallback))
+		return l.cfg.ErrorHandler(c, fmt.Errorf("%w: no pending sign-in for this state in this browser", ErrInvalidCallback))
 	}
-	if !tx.boundTo(c.Cookies(l.signInCookie)) {
-		return l.cfg.ErrorHandler(c, fmt.Errorf("%w: state started in another browser", ErrInvalidCallback))
+	// Whatever happens next, this transaction is used up in the browser.
+	if v := l.sealer.seal(rest); v != "" {
+		l.store.setCookie(c, l.signInCookie, v, l.cfg.RoutesPrefix, transactionTTL)
+	} else {
+		l.store.clearCookie(c, l.signInCookie, l.cfg.RoutesPrefix)
+	}
+	if tx.For != l.sealer.startedFor {
+		// Started under another app ID, redirect URI or Logto (a restart
+		// with another config): the code was issued to someone else.
+		return l.cfg.ErrorHandler(c, fmt.Errorf("%w: the sign-in was started for another app ID, redirect URI or endpoint", ErrInvalidCallback))
+	}
+	// One callback per state, across instances: a code used twice makes
+	// Logto revoke the grant of the first exchange. The loser answers as
+	// for a replay.
+	claimed, err := l.claimState(state, transactionTTL-now.Sub(time.Unix(tx.CreatedAt, 0))+time.Minute)
+	if err != nil {
+		return l.cfg.ErrorHandler(c, err)
+	}
+	if !claimed {
+		if rec, _ := l.store.load(c.Cookies(l.cfg.CookieName)); rec != nil {
+			return c.Redirect(l.cfg.BaseURL, fiber.StatusFound)
+		}
+		return l.cfg.ErrorHandler(c, fmt.Errorf("%w: the state was used already", ErrInvalidCallback))
 	}
 	// RFC 9207: Logto names itself in every authorization response, errors
 	// included; a response without it, or naming another issuer, is a mix-up.
@@ -55,9 +72,8 @@ func (l *Logto) callback(c *fiber.Ctx) error {
 		return l.cfg.ErrorHandler(c, err)
 	}
 
-	now := l.cfg.Now().Unix()
 	rec := &sessionRecord{
-		CreatedAt:    now,
+		CreatedAt:    l.cfg.Now().Unix(),
 		Subject:      []byte(ts.Claims.Subject),
 		Nonce:        []byte(tx.Nonce),
 		Claims:       ts.RawClaims,

@@ -62,13 +62,20 @@ func TestCallbackRejects(t *testing.T) {
 	if h.provider.Calls("token") != tokenCalls {
 		t.Fatal("another browser's callback called the token endpoint")
 	}
-	// That use consumed the transaction: the real browser's callback is now stale.
-	resp, _ = h.get(cb.String())
-	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != h.baseURL {
-		t.Errorf("stale callback of a signed-in browser = %d %q, want 302 home", resp.StatusCode, resp.Header.Get("Location"))
-	}
 	if !h.sessionStored(cookie) || h.user()["isAuthenticated"] != true {
 		t.Fatal("a rejected callback touched the session")
+	}
+	// The pending sign-in lives in the browser that started it: another
+	// browser could not use it up, so the real one still finishes it.
+	resp, _ = h.get(cb.String())
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != h.baseURL {
+		t.Errorf("the real browser's callback = %d %q, want 302 home", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// Now it is used up: replayed, it goes home without a token call.
+	tokenCalls = h.provider.Calls("token")
+	resp, _ = h.get(cb.String())
+	if resp.StatusCode != http.StatusFound || h.provider.Calls("token") != tokenCalls {
+		t.Errorf("replayed callback of a signed-in browser = %d with %d token calls, want 302 home and none", resp.StatusCode, h.provider.Calls("token")-tokenCalls)
 	}
 }
 

@@ -51,20 +51,6 @@ func (s *slowStore) Set(key string, val []byte, exp time.Duration) error {
 	return s.MemoryStorage.Set(key, val, exp)
 }
 
-// leaseOnly is a slowStore that can grant leases but not Take: the
-// callback's fallback path.
-type leaseOnly struct{ s *slowStore }
-
-func (l leaseOnly) Get(k string) ([]byte, error)                  { return l.s.Get(k) }
-func (l leaseOnly) Set(k string, v []byte, e time.Duration) error { return l.s.Set(k, v, e) }
-func (l leaseOnly) Delete(k string) error                         { return l.s.Delete(k) }
-func (l leaseOnly) Reset() error                                  { return l.s.Reset() }
-func (l leaseOnly) Close() error                                  { return nil }
-func (l leaseOnly) AcquireLease(k, o string, ttl time.Duration) (bool, error) {
-	return l.s.AcquireLease(k, o, ttl)
-}
-func (l leaseOnly) ReleaseLease(k, o string) error { return l.s.ReleaseLease(k, o) }
-
 // getWithSession GETs base+path with only the session cookie (no browser
 // jar, no redirects followed) and returns the status, 0 on a transport
 // error.
@@ -93,18 +79,17 @@ func rotatingBackchannelSetup() providerSetup {
 // TestCallbackOnceAcrossInstances: the same callback reaching two instances
 // at once (a reload behind a load balancer) exchanges the code once. Two
 // exchanges of one code make Logto revoke the grant of the first. The
-// pending sign-in is taken atomically (Taker) or, with a storage that can
-// only grant leases, under a lease; reads of it are slow here, holding the
-// window open for a plain read-then-delete.
+// callback claims its state with a lease before the exchange; reads of the
+// claim key are slow here, holding the window open for a plain
+// read-then-write.
 func TestCallbackOnceAcrossInstances(t *testing.T) {
 	for name, wrap := range map[string]func(*slowStore) fiber.Storage{
-		"taker":      func(s *slowStore) fiber.Storage { return s },
-		"lease-only": func(s *slowStore) fiber.Storage { return leaseOnly{s} },
+		"leaser": func(s *slowStore) fiber.Storage { return s },
 	} {
 		t.Run(name, func(t *testing.T) {
 			mem := storage.Memory()
 			slow := func() fiber.Storage {
-				return wrap(&slowStore{MemoryStorage: mem, prefix: fiberlogto.TransactionKeyPrefixForTest, getDelay: 50 * time.Millisecond})
+				return wrap(&slowStore{MemoryStorage: mem, prefix: fiberlogto.ClaimKeyPrefixForTest, getDelay: 50 * time.Millisecond})
 			}
 			h := newHarness(t, slow())
 			other := h.secondInstance(slow())

@@ -34,7 +34,9 @@ type Config struct {
 	AppID string
 
 	// AppSecret is that application's secret. It is sent with
-	// client_secret_basic and never logged.
+	// client_secret_basic and never logged. A key derived from it seals the
+	// sign-in cookie, which holds the browser's pending sign-ins, so every
+	// instance of the app must have the same one.
 	//
 	// Required.
 	AppSecret string
@@ -143,7 +145,8 @@ type Config struct {
 	IdleTimeout time.Duration
 
 	// EncryptionKey encrypts session records at rest with AES-GCM when set. It
-	// must be 16, 24 or 32 bytes.
+	// must be 16, 24 or 32 bytes. It also goes into the key of the sign-in
+	// cookie, so changing it ends the sign-ins under way.
 	//
 	// Optional. Default: nil (records stored in clear)
 	EncryptionKey []byte

@@ -43,13 +43,14 @@ func AccessTokenForTest(s getter, id, key string) string {
 	return ""
 }
 
-// TransactionKeyForTest exposes the storage key of a pending sign-in.
-func TransactionKeyForTest(state string) string { return storageKey(transactionKeyPrefix, state) }
+// ClaimKeyForTest exposes the storage key of a callback's claim on its
+// state, written once the callback is under way.
+func ClaimKeyForTest(state string) string { return storageKey(claimKeyPrefix, state) }
 
 // Storage key prefixes, for tests that watch what is written.
 const (
-	SessionKeyPrefixForTest     = sessionKeyPrefix
-	TransactionKeyPrefixForTest = transactionKeyPrefix
+	SessionKeyPrefixForTest = sessionKeyPrefix
+	ClaimKeyPrefixForTest   = claimKeyPrefix
 )
 
 // SignInRecorderForTest is one instance's callback write path on store: it

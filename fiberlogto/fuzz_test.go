@@ -31,8 +31,43 @@ func fuzzApp(tb testing.TB) (*fiber.App, *Logto) {
 	return app, l
 }
 
-const fuzzBinding = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 const fuzzState = "sssssssssssssssssssssssssssssssssssssssssss"
+
+// fuzzSignInCookie is the sign-in cookie of a browser that started a
+// sign-in for fuzzState just now.
+func fuzzSignInCookie(l *Logto) string {
+	return l.sealer.seal([]transaction{{State: stateHash(fuzzState), For: l.sealer.startedFor, CreatedAt: time.Now().Unix(), Nonce: newID(), Verifier: newID()}})
+}
+
+// FuzzSignInCookie: whatever the sign-in cookie holds, the callback answers
+// 400 (or 503 while Logto is unreachable) and a fresh sign-in still starts.
+func FuzzSignInCookie(f *testing.F) {
+	app, l := fuzzApp(f)
+	valid := fuzzSignInCookie(l)
+	for _, s := range []string{"", "x", valid, valid[:len(valid)-1], valid + "A", "AQ" + valid[2:], strings.Repeat("A", 4000), "%3Cscript%3E", "\x00\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, cookie string) {
+		if cookie == valid {
+			return
+		}
+		for _, target := range []string{"/logto/sign-in-callback?code=x&state=" + fuzzState + "&iss=http%3A%2F%2F127.0.0.1%3A1%2Foidc", "/logto/sign-in"} {
+			req, err := http.NewRequest(http.MethodGet, target, nil)
+			if err != nil {
+				return
+			}
+			req.Header.Set("Cookie", l.signInCookie+"="+url.QueryEscape(cookie))
+			resp, err := app.Test(req, -1)
+			if err != nil {
+				return
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusServiceUnavailable {
+				t.Fatalf("sign-in cookie %q at %s: %d %s", cookie, target, resp.StatusCode, body)
+			}
+		}
+	})
+}
 
 // FuzzCallbackQuery: whatever query reaches the callback, the answer is a
 // 4xx (or 503 while Logto is unreachable), never a 500 or a crash.
@@ -46,15 +81,15 @@ func FuzzCallbackQuery(f *testing.F) {
 		f.Add(q)
 	}
 	f.Fuzz(func(t *testing.T, rawQuery string) {
-		// A live transaction for fuzzState, so mutations reach the iss,
-		// error and code checks.
-		_ = l.store.saveTransaction(fuzzState, &transaction{Binding: bindingOf(fuzzBinding), Verifier: "v", Nonce: "n", CreatedAt: time.Now().Unix()})
+		// A live, unclaimed transaction for fuzzState, so mutations reach
+		// the iss, error and code checks.
+		_ = l.cfg.Storage.Reset()
 		req, err := http.NewRequest(http.MethodGet, "/logto/sign-in-callback", nil)
 		if err != nil {
 			return
 		}
 		req.URL.RawQuery = rawQuery
-		req.AddCookie(&http.Cookie{Name: l.signInCookie, Value: fuzzBinding})
+		req.AddCookie(&http.Cookie{Name: l.signInCookie, Value: fuzzSignInCookie(l)})
 		resp, err := app.Test(req, -1)
 		if err != nil {
 			return // a request fasthttp refuses to parse never reached us

@@ -16,11 +16,15 @@ import (
 
 // keySet is Logto's JWKS, cached for the life of the process.
 //
-// An ID token signed with a kid the cache does not hold makes one shared
-// refetch: that is how a key rotation at Logto is picked up. The same
-// unknown kid does not refetch again before kidRetryInterval, so a stream of
-// tokens with a bogus kid cannot turn into a stream of JWKS requests. When
-// the JWKS endpoint is down the cached keys keep verifying.
+// A token signed with a kid the cache does not hold makes one shared
+// refetch: that is how a key rotation at Logto is picked up. Whoever puts a
+// token in front of us chooses its kid (a logout token comes from anyone on
+// the internet, and so will a bearer token), so the limit is global, not per
+// kid: at most one fetch in flight, and after a refetch no other one for
+// refetchCooldown whatever the kids; a token naming an unknown kid meanwhile
+// fails at once. The first load of the set is not a refetch and does not
+// start the cooldown, so a rotation just after start-up is still picked up.
+// When the JWKS endpoint is down the cached keys keep verifying.
 type keySet struct {
 	url     string
 	client  *http.Client
@@ -29,8 +33,10 @@ type keySet struct {
 
 	mu          sync.Mutex
 	keys        []cachedKey
-	missed      map[string]time.Time // kids a fresh key set did not hold, and when
-	lastFailure time.Time            // of a fetch
+	loaded      bool      // a fetch succeeded once
+	lastRefetch time.Time // start of the last refetch for an unknown kid
+	lastFailure time.Time // of a fetch
+	lastErr     error     // of that fetch
 	inflight    *keyFetch
 }
 
@@ -47,19 +53,27 @@ type keyFetch struct {
 }
 
 const (
-	kidRetryInterval    = 30 * time.Second
+	// refetchCooldown follows jose's createRemoteJWKSet (cooldownDuration,
+	// 30 s), which @logto/node uses.
+	refetchCooldown     = 30 * time.Second
 	failedFetchInterval = time.Second
-	maxMissedKids       = 64
 	maxJWKSBytes        = 1 << 20
 	maxWarmedTables     = 4 // more keys build their ES384 tables on first use
 )
 
+// errKeySetBusy: a token names a kid the key set does not hold, and the set
+// was refetched less than refetchCooldown ago.
+var errKeySetBusy = errors.New("JWKS refetched recently")
+
 func newKeySet(url string, client *http.Client, timeout time.Duration, now func() time.Time) *keySet {
-	return &keySet{url: url, client: client, timeout: timeout, now: now, missed: make(map[string]time.Time)}
+	return &keySet{url: url, client: client, timeout: timeout, now: now}
 }
 
 // VerifySignature implements zitadel's oidc.KeySet. The algorithm has been
-// checked against discovery's list by the caller.
+// checked against discovery's list by the caller. A JWKS endpoint that
+// cannot be reached or does not answer in time is the provider's failure,
+// not the token's: the error then wraps ErrProviderUnavailable or
+// ErrProviderTimeout, so the request answers 503 or 504, not 400.
 func (ks *keySet) VerifySignature(ctx context.Context, jws *jose.JSONWebSignature) ([]byte, error) {
 	if len(jws.Signatures) != 1 {
 		return nil, errors.New("exactly one signature expected")
@@ -68,17 +82,26 @@ func (ks *keySet) VerifySignature(ctx context.Context, jws *jose.JSONWebSignatur
 	if payload, ok := ks.verifyCached(jws, hdr.KeyID, hdr.Algorithm); ok {
 		return payload, nil
 	}
-	if !ks.mayRefetch(hdr.KeyID) {
-		return nil, fmt.Errorf("no key for kid %q", hdr.KeyID)
-	}
 	if err := ks.refetch(ctx); err != nil {
-		return nil, fmt.Errorf("no cached key for kid %q and the JWKS refetch failed: %w", hdr.KeyID, err)
+		if errors.Is(err, errKeySetBusy) {
+			return nil, fmt.Errorf("no key for kid %q: %w", hdr.KeyID, err)
+		}
+		return nil, fmt.Errorf("no cached key for kid %q: %w", hdr.KeyID, jwksFailure(err))
 	}
 	if payload, ok := ks.verifyCached(jws, hdr.KeyID, hdr.Algorithm); ok {
 		return payload, nil
 	}
-	ks.recordMiss(hdr.KeyID)
 	return nil, fmt.Errorf("no key verifies the signature (kid %q)", hdr.KeyID)
+}
+
+// jwksFailure classifies a failed JWKS fetch for the answer to the request:
+// too slow is a 504, anything else (unreachable, an error status, a body
+// that is no key set) a 503.
+func jwksFailure(err error) error {
+	if errors.Is(err, context.Canceled) || classifyTransport(err) == ErrProviderTimeout {
+		return fmt.Errorf("%w: JWKS: %w", ErrProviderTimeout, err)
+	}
+	return fmt.Errorf("%w: JWKS: %w", ErrProviderUnavailable, err)
 }
 
 // verifyCached tries the cached keys that can have signed the token: the
@@ -104,68 +127,74 @@ func (ks *keySet) verifyCached(jws *jose.JSONWebSignature, kid, alg string) ([]b
 	return nil, false
 }
 
-// mayRefetch rate-limits refetches: not for a kid a fresh key set did not
-// hold within kidRetryInterval, and not within failedFetchInterval of a
-// failed fetch.
-func (ks *keySet) mayRefetch(kid string) bool {
-	ks.mu.Lock()
-	defer ks.mu.Unlock()
-	now := ks.now()
-	if now.Sub(ks.lastFailure) < failedFetchInterval {
-		return false
-	}
-	last, ok := ks.missed[kid]
-	return !ok || now.Sub(last) >= kidRetryInterval
-}
-
-// recordMiss notes a kid that a freshly fetched key set does not hold.
-func (ks *keySet) recordMiss(kid string) {
-	ks.mu.Lock()
-	defer ks.mu.Unlock()
-	now := ks.now()
-	if len(ks.missed) >= maxMissedKids {
-		for k, t := range ks.missed {
-			if now.Sub(t) >= kidRetryInterval {
-				delete(ks.missed, k)
-			}
-		}
-		if len(ks.missed) >= maxMissedKids {
-			return // full of recent misses: the kid-less path still rate-limits nothing worse than one fetch per token
-		}
-	}
-	ks.missed[kid] = now
-}
-
-// refetch loads the JWKS; concurrent callers share one request.
+// refetch loads the JWKS for a token the cached keys do not verify. Callers
+// share one fetch in flight, and wait for it at most until their ctx ends.
+// Once the set is loaded, a new fetch starts at most every refetchCooldown
+// (errKeySetBusy otherwise); after a failed fetch, at most every
+// failedFetchInterval.
 func (ks *keySet) refetch(ctx context.Context) error {
 	ks.mu.Lock()
-	if f := ks.inflight; f != nil {
-		ks.mu.Unlock()
-		select {
-		case <-f.done:
-			return f.err
-		case <-ctx.Done():
-			return ctx.Err()
+	f := ks.inflight
+	if f == nil {
+		now := ks.now()
+		switch {
+		case now.Sub(ks.lastFailure) < failedFetchInterval:
+			err := ks.lastErr
+			ks.mu.Unlock()
+			return fmt.Errorf("the last JWKS fetch failed moments ago: %w", err)
+		case ks.loaded && now.Sub(ks.lastRefetch) < refetchCooldown:
+			ks.mu.Unlock()
+			return errKeySetBusy
 		}
+		if ks.loaded {
+			ks.lastRefetch = now
+		}
+		f = ks.startFetch()
 	}
+	ks.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// warm starts loading the key set in the background when it has none and no
+// fetch is under way: discovery calls it, so the keys (and their ES384
+// tables) are usually there when the first callback verifies, without the
+// sign-in redirect waiting for them.
+func (ks *keySet) warm() {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if !ks.loaded && ks.inflight == nil && ks.now().Sub(ks.lastFailure) >= failedFetchInterval {
+		ks.startFetch()
+	}
+}
+
+// startFetch runs one fetch in the background, on a context of its own
+// (fetch): the result serves every request, so no request's cancellation
+// may cut it short. ks.mu is held.
+func (ks *keySet) startFetch() *keyFetch {
 	f := &keyFetch{done: make(chan struct{})}
 	ks.inflight = f
-	ks.mu.Unlock()
-
-	keys, err := ks.fetch()
-	ks.mu.Lock()
-	if err == nil {
-		keepTables(keys, ks.keys)
-		ks.keys = keys
-		go warmTables(keys)
-	} else {
-		ks.lastFailure = ks.now()
-	}
-	ks.inflight = nil
-	ks.mu.Unlock()
-	f.err = err
-	close(f.done)
-	return err
+	go func() {
+		keys, err := ks.fetch()
+		ks.mu.Lock()
+		if err == nil {
+			keepTables(keys, ks.keys)
+			ks.keys = keys
+			ks.loaded = true
+			go warmTables(keys)
+		} else {
+			ks.lastFailure, ks.lastErr = ks.now(), err
+		}
+		ks.inflight = nil
+		ks.mu.Unlock()
+		f.err = err
+		close(f.done)
+	}()
+	return f
 }
 
 // keepTables reuses the ES384 tables of keys a refetched JWKS still holds,

@@ -34,8 +34,9 @@ type Logto struct {
 	// userKey is Config.ContextKey boxed once: c.Locals takes an interface,
 	// and boxing the string on every request would allocate.
 	userKey any
-	// signInCookie binds pending sign-ins to the browser.
+	// signInCookie holds the browser's pending sign-ins, sealed by sealer.
 	signInCookie string
+	sealer       *signInSealer
 }
 
 type route struct {
@@ -61,6 +62,9 @@ func New(config ...Config) (*Logto, error) {
 		return nil, err
 	}
 	l.signInCookie = cfg.CookieName + "_signin"
+	if l.sealer, err = newSignInSealer(&l.cfg, l.signInCookie); err != nil {
+		return nil, err
+	}
 	p := cfg.RoutesPrefix
 	l.routes = map[string]route{
 		p + "/sign-in":            {methods: []string{fiber.MethodGet}, handle: l.signIn},

@@ -23,12 +23,22 @@ import (
 // replica behind a load balancer would be. It returns its base URL.
 func (h *harness) secondInstance(store fiber.Storage) string {
 	h.t.Helper()
+	return h.secondInstanceWith(store, nil)
+}
+
+// secondInstanceWith is secondInstance with edit applied to its config (an
+// instance restarted with another config).
+func (h *harness) secondInstanceWith(store fiber.Storage, edit func(*fiberlogto.Config)) string {
+	h.t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	cfg := h.cfg
 	cfg.Storage = store
+	if edit != nil {
+		edit(&cfg)
+	}
 	lg, err := fiberlogto.New(cfg)
 	if err != nil {
 		h.t.Fatal(err)

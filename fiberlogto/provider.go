@@ -31,9 +31,17 @@ type provider struct {
 
 	current atomic.Pointer[discovered]
 
-	mu          sync.Mutex // serialises discovery attempts
+	mu          sync.Mutex // guards the fields below
+	inflight    *discovery
 	lastAttempt time.Time
 	lastErr     error
+}
+
+// discovery is one discovery attempt under way.
+type discovery struct {
+	done chan struct{}
+	d    *discovered
+	err  error
 }
 
 // discovered is what one successful discovery yields.
@@ -63,33 +71,56 @@ func (p *provider) issuer() string { return p.cfg.Endpoint + "/oidc" }
 
 // get returns the discovered configuration, running discovery when there is
 // none and the last failure is older than DiscoveryRetryInterval.
+//
+// Discovery runs on a context of its own, bounded by HTTPTimeout, and every
+// request that needs it waits for the same attempt until its own ctx ends: a
+// request cancelled by its client must not fail discovery for everyone.
 func (p *provider) get(ctx context.Context) (*discovered, error) {
 	if d := p.current.Load(); d != nil {
 		return d, nil
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if d := p.current.Load(); d != nil {
+		p.mu.Unlock()
 		return d, nil
 	}
-	now := p.cfg.Now()
-	if p.lastErr != nil && now.Sub(p.lastAttempt) < p.cfg.DiscoveryRetryInterval {
-		return nil, p.lastErr
+	run := p.inflight
+	if run == nil {
+		now := p.cfg.Now()
+		if p.lastErr != nil && now.Sub(p.lastAttempt) < p.cfg.DiscoveryRetryInterval {
+			err := p.lastErr
+			p.mu.Unlock()
+			return nil, err
+		}
+		p.lastAttempt = now
+		run = &discovery{done: make(chan struct{})}
+		p.inflight = run
+		go p.runDiscovery(run)
 	}
-	p.lastAttempt = now
-	d, err := p.discover(ctx)
-	if err != nil {
-		p.lastErr = err
-		return nil, err
+	p.mu.Unlock()
+	select {
+	case <-run.done:
+		return run.d, run.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: waiting for discovery: %w", ErrProviderTimeout, ctx.Err())
 	}
-	p.lastErr = nil
-	p.current.Store(d)
-	return d, nil
+}
+
+func (p *provider) runDiscovery(run *discovery) {
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.HTTPTimeout)
+	defer cancel()
+	run.d, run.err = p.discover(ctx)
+	p.mu.Lock()
+	if run.err == nil {
+		p.current.Store(run.d)
+	}
+	p.lastErr = run.err
+	p.inflight = nil
+	p.mu.Unlock()
+	close(run.done)
 }
 
 func (p *provider) discover(ctx context.Context) (*discovered, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.HTTPTimeout)
-	defer cancel()
 	// client.Discover checks that the document names our issuer: a document
 	// for another issuer is never used (fail closed).
 	dc, err := client.Discover(ctx, p.issuer(), p.cfg.HTTPClient)
@@ -113,7 +144,10 @@ func (p *provider) discover(ctx context.Context) (*discovered, error) {
 	// Our own key set rather than zitadel's: it rate-limits refetches for
 	// unknown kids and skips keys it cannot use instead of failing.
 	ks := newKeySet(dc.JwksURI, p.cfg.HTTPClient, p.cfg.HTTPTimeout, p.cfg.Now)
-	_ = ks.refetch(ctx) // warm the cache; a failure is retried on first use
+	// Loaded in the background: the sign-in redirect, which verifies
+	// nothing, never waits for the JWKS; the first verification waits for
+	// this fetch if it is still under way.
+	ks.warm()
 	d := &discovered{
 		rp:            userInfoRP{RelyingParty: relying, endpoint: dc.UserinfoEndpoint},
 		authURL:       dc.AuthorizationEndpoint,
@@ -270,7 +304,10 @@ func (p *provider) verifyTokenResponse(ctx context.Context, d *discovered, v *rp
 	}
 	claims, err := rp.VerifyTokens[*oidc.IDTokenClaims](ctx, tok.AccessToken, idToken, v)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidIDToken, err)
+		if providerFailure(err) {
+			return nil, err // the JWKS could not be fetched: not the token's fault
+		}
+		return nil, fmt.Errorf("%w: %w", ErrInvalidIDToken, err)
 	}
 	if err := p.checkIDTokenExtras(claims); err != nil {
 		return nil, err
@@ -315,13 +352,39 @@ func (p *provider) checkIDTokenExtras(claims *oidc.IDTokenClaims) error {
 	if len(claims.Audience) != 1 || claims.Audience[0] != p.cfg.AppID {
 		return fmt.Errorf("%w: aud must be exactly the app ID", ErrInvalidIDToken)
 	}
-	if claims.Subject == "" {
-		return fmt.Errorf("%w: sub is empty", ErrInvalidIDToken)
+	if !validIdentifier(claims.Subject) {
+		return fmt.Errorf("%w: sub is empty, longer than %d characters or not printable ASCII", ErrInvalidIDToken, maxIdentifierLen)
+	}
+	if sid, ok := claims.Claims["sid"]; ok {
+		if s, isString := sid.(string); !isString || !validIdentifier(s) {
+			return fmt.Errorf("%w: sid is not a string of 1 to %d printable ASCII characters", ErrInvalidIDToken, maxIdentifierLen)
+		}
 	}
 	if nbf := claims.NotBefore.AsTime(); !nbf.IsZero() && nbf.After(p.cfg.Now().Add(p.cfg.ClockSkew)) {
 		return fmt.Errorf("%w: nbf is in the future", ErrInvalidIDToken)
 	}
 	return nil
+}
+
+// maxIdentifierLen bounds sub (OpenID Connect Core 1.0 section 2: "It MUST
+// NOT exceed 255 ASCII characters in length") and sid, which names a Logto
+// session and is given the same bound.
+const maxIdentifierLen = 255
+
+// validIdentifier reports whether s can be a sub or sid: 1 to 255
+// characters of printable ASCII (0x21 to 0x7E). Core section 2 asks for
+// ASCII; control characters, spaces and anything else are refused, as no
+// Logto ever issues them and they could reach logs and storage keys.
+func validIdentifier(s string) bool {
+	if s == "" || len(s) > maxIdentifierLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // userInfoAnswer keeps the userinfo response as Logto sent it: claims such as
@@ -454,6 +517,12 @@ func classifyOAuthError(code string, status int, err error) error {
 		return fmt.Errorf("%w: %v", ErrProviderUnavailable, err)
 	}
 	return fmt.Errorf("%w: %v", classifyTransport(err), err)
+}
+
+// providerFailure reports whether err is Logto failing or slow (the key
+// set's fetch included) rather than a bad answer.
+func providerFailure(err error) bool {
+	return errors.Is(err, ErrProviderTimeout) || errors.Is(err, ErrProviderUnavailable)
 }
 
 // classifyTransport tells a timeout and an unreachable Logto from a bad answer.

@@ -27,18 +27,6 @@ type Leaser interface {
 	ReleaseLease(key, owner string) error
 }
 
-// Taker is implemented by a session storage that can read and delete a key
-// in one atomic step (all of package storage's do). A pending sign-in is
-// taken with it: the same callback reaching several instances at once (a
-// reload behind a load balancer) is then exchanged once, since Logto
-// revokes the grant of a code used twice. Without one, the callback takes
-// a lease (Leaser) around reading and deleting it.
-type Taker interface {
-	// Take returns the value of key, nil when missing or expired, and
-	// deletes it. Of concurrent Takes of one key, at most one gets it.
-	Take(key string) ([]byte, error)
-}
-
 const (
 	leaseKeyPrefix = "fiberlogto:r:" // a session's: refreshes and other writes of the record
 

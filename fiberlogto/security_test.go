@@ -7,11 +7,14 @@ package fiberlogto_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,13 +75,14 @@ func (s *secHarness) invariants(before snapshot, n, k, tok bool) {
 	}
 }
 
-// usedUp checks X for the state of a callback URL.
+// usedUp checks X for the state of a callback URL: the callback claimed
+// it, so no other callback (on any instance) can use it again.
 func (s *secHarness) usedUp(callback string) {
 	s.t.Helper()
 	u, _ := url.Parse(callback)
-	v, err := s.rs.Storage.Get(fiberlogto.TransactionKeyForTest(u.Query().Get("state")))
-	if err != nil || len(v) != 0 {
-		s.t.Errorf("X broken: the transaction is still stored (%v)", err)
+	v, err := s.rs.Storage.Get(fiberlogto.ClaimKeyForTest(u.Query().Get("state")))
+	if err != nil || len(v) == 0 {
+		s.t.Errorf("X broken: the state is not claimed (%v)", err)
 	}
 }
 
@@ -140,7 +144,12 @@ func TestSecurityA_State(t *testing.T) {
 			t.Fatalf("status %d, want 400", resp.StatusCode)
 		}
 		s.invariants(before, true, true, true)
-		s.usedUp(cb)
+		// The other browser has no sign-in cookie: it cannot use up the
+		// pending sign-in, which stays with the browser that started it.
+		u, _ := url.Parse(cb)
+		if v, _ := s.rs.Storage.Get(fiberlogto.ClaimKeyForTest(u.Query().Get("state"))); len(v) != 0 {
+			t.Fatal("another browser's callback claimed the state")
+		}
 	})
 	t.Run("replayed", func(t *testing.T) {
 		cb := s.authorize(s.startSignIn("/logto/sign-in"))
@@ -211,6 +220,9 @@ func TestSecurityA_SecretWithReservedCharacters(t *testing.T) {
 	}
 }
 
+// TestSecurityA_AbandonedSignInsStayBounded: a pending sign-in lives in the
+// browser's sign-in cookie, so sign-ins that are started and never finished
+// write nothing to the storage, and one browser keeps one bounded cookie.
 func TestSecurityA_AbandonedSignInsStayBounded(t *testing.T) {
 	rs := newRecordingStorage(storage.Memory())
 	h := newHarness(t, rs)
@@ -219,16 +231,12 @@ func TestSecurityA_AbandonedSignInsStayBounded(t *testing.T) {
 	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	if len(rs.setExp) != 300 {
-		t.Fatalf("%d transactions stored, want 300", len(rs.setExp))
+	if len(rs.setExp) != 0 {
+		t.Fatalf("%d storage writes for 300 abandoned sign-ins, want none", len(rs.setExp))
 	}
-	for _, exp := range rs.setExp {
-		if exp <= 0 || exp > 10*time.Minute {
-			t.Fatalf("transaction stored with expiry %v: storage would grow without bound", exp)
-		}
-	}
-	if n := len(h.browser.Jar.Cookies(mustURL(h.baseURL + "/logto/"))); n != 1 {
-		t.Fatalf("%d sign-in cookies after 300 sign-ins, want 1", n)
+	cookies := h.browser.Jar.Cookies(mustURL(h.baseURL + "/logto/"))
+	if len(cookies) != 1 || len(cookies[0].Value) > 2048 {
+		t.Fatalf("after 300 sign-ins the browser holds %d sign-in cookies (first %d bytes), want one of at most 2 KiB", len(cookies), len(cookies[0].Value))
 	}
 }
 
@@ -620,12 +628,25 @@ func TestSecurityF_StorageFailures(t *testing.T) {
 			}
 		}
 	})
-	t.Run("transaction write fails at sign-in", func(t *testing.T) {
+	t.Run("storage down at sign-in", func(t *testing.T) {
 		s := newSecHarness(t, providerSetup{})
-		s.rs.faults(onPrefix("transaction"), nil, nil)
+		s.rs.faults(func(string) error { return errInjected }, func(string) error { return errInjected }, nil)
 		defer s.rs.faults(nil, nil, nil)
 		resp, body := s.do(http.MethodGet, "/logto/sign-in", map[string]string{"Accept": "text/html"})
+		if resp.StatusCode != http.StatusFound {
+			t.Fatalf("sign-in with the storage down = %d %s, want 302: starting a sign-in writes nothing", resp.StatusCode, body)
+		}
+	})
+	t.Run("claim write fails at the callback", func(t *testing.T) {
+		s := newSecHarness(t, providerSetup{})
+		s.browser.Jar = newJar()
+		cb := s.authorize(s.startSignIn("/logto/sign-in"))
+		s.rs.faults(onPrefix("claim"), nil, nil)
+		defer s.rs.faults(nil, nil, nil)
+		before := s.snap()
+		resp, body := s.callback(cb)
 		s.wantStatus(resp, body, http.StatusServiceUnavailable)
+		s.invariants(before, true, true, true)
 	})
 	t.Run("read fails on a signed-in request", func(t *testing.T) {
 		s := newSecHarness(t, providerSetup{})
@@ -749,4 +770,216 @@ func tamper(id string) string {
 		last = 'B'
 	}
 	return id[:len(id)-1] + string(last)
+}
+
+// --- Issue 10: gaps found by an outside attack run --------------------------------
+
+// TestSecurityH_SignInNeverWaitsOnJWKS: the sign-in redirect verifies
+// nothing, so a JWKS endpoint that answers after 20 s must not hold it; what
+// does verify (the callback) waits at most HTTPTimeout and answers 504.
+func TestSecurityH_SignInNeverWaitsOnJWKS(t *testing.T) {
+	slowJWKS := providerSetup{before: func(p *logtotest.Provider) {
+		p.Misbehave(logtotest.Misbehavior{Delay: map[string]time.Duration{"jwks": 20 * time.Second}})
+	}}
+	t.Run("sign-in redirects", func(t *testing.T) {
+		h := newHarnessWith(t, nil, slowJWKS, func(c *fiberlogto.Config) { c.HTTPTimeout = 15 * time.Second })
+		h.browser.Timeout = 3 * time.Second // far below HTTPTimeout: fails if the redirect waits for the JWKS
+		for i := 0; i < 3; i++ {
+			h.startSignIn("/logto/sign-in")
+		}
+	})
+	t.Run("callback bounded by HTTPTimeout", func(t *testing.T) {
+		h := newHarnessWith(t, nil, slowJWKS, func(c *fiberlogto.Config) { c.HTTPTimeout = time.Second })
+		cb := h.authorize(h.startSignIn("/logto/sign-in"))
+		resp, body := h.do(http.MethodGet, cb, map[string]string{"Accept": "text/html"})
+		if resp.StatusCode != http.StatusGatewayTimeout {
+			t.Fatalf("callback while the JWKS endpoint hangs = %d %.200s, want 504", resp.StatusCode, body)
+		}
+		if h.sessionCookie() != nil {
+			t.Fatal("a session was started without a verified ID token")
+		}
+	})
+}
+
+// TestSecurityH_JWKSRefetchLimitedGlobally: tokens naming distinct unknown
+// kids, through every path that verifies a signature (callback, refresh,
+// back-channel logout), make at most one refetch after the first load,
+// whatever the number of kids: the kid is the attacker's choice.
+func TestSecurityH_JWKSRefetchLimitedGlobally(t *testing.T) {
+	for _, n := range []int{5, 500} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			s := newSecHarness(t, backchannelSetup(false), func(c *fiberlogto.Config) { c.GetAccessToken = true })
+			var kid atomic.Int64
+			nextKid := func() string { return fmt.Sprintf("unknown-kid-%d", kid.Add(1)) }
+			s.provider.Misbehave(logtotest.Misbehavior{IDToken: func(h, c map[string]any) { h["kid"] = nextKid() }})
+			s.clock.Advance(2 * time.Hour) // the access token has expired: every /user refreshes
+			for i := 0; i < n; i++ {
+				switch i % 3 {
+				case 0: // callback
+					resp, body := s.callback(s.authorize(s.startSignIn("/logto/sign-in")))
+					s.wantStatus(resp, body, http.StatusBadRequest)
+				case 1: // refresh
+					resp, body := s.do(http.MethodGet, "/user", map[string]string{"Accept": "application/json"})
+					s.wantStatus(resp, body, http.StatusBadGateway)
+				case 2: // back-channel logout, from anyone on the internet
+					if got := postLogoutToken(t, s.baseURL, forgedJWT(t, nextKid(), "logout+jwt")); got != http.StatusBadRequest {
+						t.Fatalf("logout token with an unknown kid: %d, want 400", got)
+					}
+				}
+			}
+			if got := s.provider.Calls("jwks"); got > 2 {
+				t.Fatalf("%d tokens with %d distinct unknown kids made %d JWKS fetches, want at most 2 (the first load and one refetch)", n, kid.Load(), got)
+			}
+			// After the cooldown a rotation is picked up again.
+			s.provider.Misbehave(logtotest.Misbehavior{})
+			s.provider.RotateKeys()
+			s.clock.Advance(31 * time.Second)
+			s.browser.Jar = newJar()
+			s.signIn()
+			if s.user()["isAuthenticated"] != true {
+				t.Fatal("a rotated key was not picked up after the cooldown")
+			}
+		})
+	}
+}
+
+// forgedJWT is a compact JWS naming kid, with a signature no key made.
+func forgedJWT(t *testing.T, kid, typ string) string {
+	t.Helper()
+	h, _ := json.Marshal(map[string]any{"alg": "ES384", "typ": typ, "kid": kid})
+	c, _ := json.Marshal(map[string]any{"sub": "x", "iat": time.Now().Unix()})
+	return base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c) + "." + base64.RawURLEncoding.EncodeToString(make([]byte, 96))
+}
+
+// postLogoutToken POSTs a logout token to the back-channel route.
+func postLogoutToken(t *testing.T, baseURL, token string) int {
+	t.Helper()
+	form := url.Values{"logout_token": {token}}
+	resp, err := http.Post(baseURL+"/logto/backchannel-logout", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestSecurityB_IdentifierLimits: sub and sid are at most 255 printable
+// ASCII characters (OpenID Connect Core 2), in ID tokens, refreshed ID
+// tokens and logout tokens; beyond that nothing is stored. The longest valid
+// ones make a session that works end to end.
+func TestSecurityB_IdentifierLimits(t *testing.T) {
+	long := strings.Repeat("s", 255)
+	bad := map[string]string{"256 characters": long + "s", "a control character": "user\n1", "non-ASCII": "usér", "a space": "a b"}
+	for name, v := range bad {
+		for _, claim := range []string{"sub", "sid"} {
+			t.Run("ID token "+claim+" with "+name, func(t *testing.T) {
+				s := newSecHarness(t, providerSetup{})
+				s.provider.Misbehave(logtotest.Misbehavior{IDToken: func(h, c map[string]any) { c[claim] = v }})
+				before := s.snap()
+				resp, body := s.callback(s.authorize(s.startSignIn("/logto/sign-in")))
+				s.wantStatus(resp, body, http.StatusBadRequest)
+				s.invariants(before, true, true, false)
+			})
+		}
+		t.Run("refreshed ID token sid with "+name, func(t *testing.T) {
+			s := newSecHarness(t, providerSetup{}, func(c *fiberlogto.Config) {
+				c.GetAccessToken = true
+				c.IdleTimeout = 10 * 24 * time.Hour
+			})
+			s.clock.Advance(2 * time.Hour)
+			s.provider.Misbehave(logtotest.Misbehavior{IDToken: func(h, c map[string]any) { c["sid"] = v }})
+			before := s.snap()
+			resp, body := s.do(http.MethodGet, "/user", map[string]string{"Accept": "application/json"})
+			s.wantStatus(resp, body, http.StatusBadGateway)
+			s.invariants(before, true, true, false)
+		})
+		t.Run("logout token sub with "+name, func(t *testing.T) {
+			h := newHarnessWith(t, nil, backchannelSetup(false))
+			now := time.Now().Unix()
+			tok, err := h.provider.SignJWT("logout+jwt", map[string]any{
+				"iss": h.provider.Issuer, "aud": h.provider.ClientID, "iat": now, "jti": "jti-" + name,
+				"sub": v, "events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := postLogoutToken(t, h.baseURL, tok); got != http.StatusBadRequest {
+				t.Fatalf("logout token with a sub of %s: %d, want 400", name, got)
+			}
+		})
+	}
+	t.Run("255 characters work end to end", func(t *testing.T) {
+		printable := make([]byte, 0, 255)
+		for len(printable) < 255 {
+			printable = append(printable, byte(0x21+len(printable)%94))
+		}
+		sub, sid := string(printable), long
+		h := newHarnessWith(t, nil, backchannelSetup(true))
+		h.provider.Misbehave(logtotest.Misbehavior{IDToken: func(_, c map[string]any) { c["sub"], c["sid"] = sub, sid }})
+		h.signIn()
+		if got := claimsOf(t, h.user())["sub"]; got != sub {
+			t.Fatalf("sub = %q, want the 255-character one", got)
+		}
+		cookie := h.sessionCookie().Value
+		tok, err := h.provider.SignJWT("logout+jwt", map[string]any{
+			"iss": h.provider.Issuer, "aud": h.provider.ClientID, "iat": time.Now().Unix(), "jti": "jti-255",
+			"sub": sub, "sid": sid, "events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := postLogoutToken(t, h.baseURL, tok); got != http.StatusOK {
+			t.Fatalf("logout token for the 255-character sid: %d", got)
+		}
+		if h.sessionStored(cookie) {
+			t.Fatal("the session of the 255-character sid survived its back-channel logout")
+		}
+	})
+}
+
+// TestSecurityA_SignInBoundToItsApp: a sign-in started under one app ID,
+// redirect URI or Logto endpoint and finished by an app configured
+// otherwise (a restart with another config) is refused before Logto is
+// called, even on the same storage.
+func TestSecurityA_SignInBoundToItsApp(t *testing.T) {
+	other := logtotest.NewServer(t, logtotest.Options{})
+	for name, edit := range map[string]func(c *fiberlogto.Config){
+		"another app ID":       func(c *fiberlogto.Config) { c.AppID = "another-app" },
+		"another redirect URI": func(c *fiberlogto.Config) { c.RoutesPrefix = "/auth" },
+		"another endpoint":     func(c *fiberlogto.Config) { c.Endpoint = other.URL },
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := newSecHarness(t, providerSetup{})
+			s.browser.Jar = newJar()
+			cb, _ := url.Parse(s.authorize(s.startSignIn("/logto/sign-in")))
+			var signInCookie string
+			for _, c := range s.browser.Jar.Cookies(mustURL(s.baseURL + "/logto/")) {
+				if c.Name == s.cfg.CookieName+"_signin" {
+					signInCookie = c.Value
+				}
+			}
+			restarted := s.secondInstanceWith(s.rs, edit)
+			callbackPath := cb.RequestURI()
+			if name == "another redirect URI" {
+				callbackPath = strings.Replace(callbackPath, "/logto/", "/auth/", 1)
+			}
+			before := s.snap()
+			otherCalls := other.Calls("token")
+			req, _ := http.NewRequest(http.MethodGet, restarted+callbackPath, nil)
+			req.Header.Set("Accept", "text/html")
+			req.Header.Set("Cookie", s.cfg.CookieName+"_signin="+signInCookie)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("callback on an app with %s = %d, want 400", name, resp.StatusCode)
+			}
+			s.invariants(before, true, true, true)
+			if other.Calls("token") != otherCalls {
+				t.Fatal("the other Logto's token endpoint was called")
+			}
+		})
+	}
 }

@@ -2,7 +2,14 @@ package fiberlogto
 
 import (
 	"bytes"
+	"fmt"
+	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/fiberlogto/sdk/storage"
 )
 
 func sampleRecord() *sessionRecord {
@@ -117,4 +124,68 @@ func FuzzSafeReturnPath(f *testing.F) {
 			t.Fatalf("unsafe path accepted: %q", p)
 		}
 	})
+}
+
+// TestLargestValidRecordRoundTrip: whatever passes the checks fits the
+// record and survives a write and a read on the shipped storages, encrypted
+// or not: sub and sid at their 255-character limit, and tokens, claims and
+// userinfo as large as a token or userinfo response may be (1 MiB, the cap
+// oauth2 and zitadel read).
+func TestLargestValidRecordRoundTrip(t *testing.T) {
+	printable := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(0x21 + i%94)
+		}
+		return b
+	}
+	const mib = 1 << 20
+	rec := &sessionRecord{
+		CreatedAt:    time.Now().Unix(),
+		Subject:      printable(maxIdentifierLen),
+		SID:          printable(maxIdentifierLen),
+		Nonce:        []byte(newID()),
+		Claims:       append(append([]byte(`{"sub":"`), bytes.Repeat([]byte("c"), mib)...), `"}`...),
+		IDToken:      printable(mib),
+		RefreshToken: printable(mib),
+		Scope:        printable(64 << 10),
+		UserInfo:     append(append([]byte(`{"x":"`), bytes.Repeat([]byte("u"), mib)...), `"}`...),
+		UserInfoAt:   time.Now().Unix(),
+	}
+	for i := 0; i < 8; i++ {
+		rec.setAccessToken(accessTokenEntry{Key: append([]byte("r:"), printable(2048+i)...), Token: printable(mib), Scope: printable(4096), ExpiresAt: time.Now().Unix() + 3600})
+	}
+	sqlitePath := filepath.Join(t.TempDir(), "large.sqlite3")
+	for _, key := range [][]byte{nil, bytes.Repeat([]byte("k"), 32)} {
+		for name, open := range map[string]func() fiber.Storage{
+			"memory": func() fiber.Storage { return storage.Memory() },
+			"sqlite": func() fiber.Storage {
+				s, err := storage.SQLite(storage.SQLiteConfig{Path: sqlitePath, CacheTTL: -1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = s.Close() })
+				return s
+			},
+		} {
+			t.Run(fmt.Sprintf("%s encrypted=%v", name, key != nil), func(t *testing.T) {
+				cfg := &Config{Storage: open(), EncryptionKey: key, IdleTimeout: time.Hour, AbsoluteTimeout: time.Hour, Now: time.Now}
+				s, err := newSessionStore(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				id := newID()
+				if err := s.save(id, rec); err != nil {
+					t.Fatal(err)
+				}
+				got, err := s.load(id)
+				if err != nil || got == nil {
+					t.Fatalf("load = %v, %v", got, err)
+				}
+				if !bytes.Equal(got.encode(nil), rec.encode(nil)) { // save set rec.LastSeen
+					t.Fatal("the largest valid record did not survive the round trip")
+				}
+			})
+		}
+	}
 }

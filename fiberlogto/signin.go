@@ -27,24 +27,20 @@ func (l *Logto) startSignIn(c *fiber.Ctx, firstScreen string) error {
 		return l.cfg.ErrorHandler(c, err)
 	}
 
-	binding := c.Cookies(l.signInCookie)
-	if !validID(binding) {
-		binding = newID()
-	}
+	now := l.cfg.Now()
 	state, nonce, verifier := newID(), newID(), newID()
-	tx := &transaction{
-		Binding:   bindingOf(binding),
+	tx := transaction{
+		State:     stateHash(state),
+		For:       l.sealer.startedFor,
+		CreatedAt: now.Unix(),
 		Nonce:     nonce,
 		Verifier:  verifier,
 		ReturnTo:  safeReturnPath(c.Query("returnTo")),
-		CreatedAt: l.cfg.Now().Unix(),
 	}
-	if err := l.store.saveTransaction(state, tx); err != nil {
-		return l.cfg.ErrorHandler(c, err)
-	}
-	// Sent again on every sign-in so it outlives the newest transaction; its
-	// path keeps it off every request but the sign-in routes.
-	l.store.setCookie(c, l.signInCookie, binding, l.cfg.RoutesPrefix, transactionTTL)
+	// The pending sign-in goes to the browser, with the others it has
+	// under way (other tabs): nothing is written to the storage.
+	txs := addTransaction(l.sealer.pending(c.Cookies(l.signInCookie), now), tx)
+	l.store.setCookie(c, l.signInCookie, l.sealer.seal(txs), l.cfg.RoutesPrefix, transactionTTL)
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Redirect(l.authorizationURL(d.authURL, state, nonce, verifier, firstScreen), fiber.StatusFound)
 }

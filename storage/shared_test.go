@@ -330,12 +330,16 @@ func mustFailFast(t *testing.T, limit time.Duration, open func() (fiber.Storage,
 	return err
 }
 
-// testTake checks fiberlogto.Taker: Take returns a key's value once and
+type taker interface {
+	Take(key string) ([]byte, error)
+}
+
+// testTake checks Take: Take returns a key's value once and
 // deletes it, an expired key is missing, and of concurrent Takes of one key
 // on two instances exactly one gets the value.
 func testTake(t *testing.T, open func(t *testing.T) fiber.Storage) {
 	first, second := open(t), open(t)
-	takers := []fiberlogto.Taker{first.(fiberlogto.Taker), second.(fiberlogto.Taker)}
+	takers := []taker{first.(taker), second.(taker)}
 	if v, err := takers[0].Take("take-missing"); err != nil || v != nil {
 		t.Fatalf("Take(missing) = %q, %v; want nil, nil", v, err)
 	}
