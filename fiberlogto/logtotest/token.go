@@ -49,7 +49,7 @@ func (p *Provider) finishTokens(ctx context.Context, t *pendingTokens) (*op.Resp
 	at := t.accessToken
 	if t.atClaims != nil {
 		var err error
-		if at, err = p.sign("at+jwt", t.atClaims); err != nil {
+		if at, err = p.signAccessToken(t.atClaims); err != nil {
 			return nil, err
 		}
 	}
