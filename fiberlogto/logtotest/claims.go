@@ -126,7 +126,7 @@ func (p *Provider) accessTokenClaims(g *grant, aud string, scopes []string, orgI
 		"jti":       randomID(21, nanoidABC),
 		"sub":       g.userID,
 		"iat":       now.Unix(),
-		"exp":       now.Add(p.opts.AccessTokenTTL).Unix(),
+		"exp":       now.Add(p.accessTTL(aud)).Unix(),
 		"scope":     strings.Join(scopes, " "),
 		"client_id": g.clientID,
 		"iss":       p.base + "/oidc",

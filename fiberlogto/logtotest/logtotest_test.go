@@ -398,6 +398,37 @@ func TestMisbehaveAccessToken(t *testing.T) {
 	}
 }
 
+// TestResourceAccessTokenTTL: a resource's own TTL sets exp and expires_in
+// of its tokens (65 s, as the resource Logto was observed with); other
+// access tokens keep AccessTokenTTL.
+func TestResourceAccessTokenTTL(t *testing.T) {
+	if _, err := NewUnstarted(Options{ResourceAccessTokenTTL: map[string]time.Duration{DefaultResource: 0}}); err == nil {
+		t.Fatal("a zero ResourceAccessTokenTTL was accepted")
+	}
+	p := NewServer(t, Options{ResourceAccessTokenTTL: map[string]time.Duration{DefaultResource: 65 * time.Second}})
+	tk := fullSignIn(t, p, "openid offline_access read:data read:org urn:logto:scope:organizations",
+		DefaultResource, OrganizationsResource)
+	for _, c := range []struct {
+		extra url.Values
+		want  int
+	}{
+		{url.Values{"resource": {DefaultResource}}, 65},
+		{url.Values{"organization_id": {"demo-org"}}, 3600},
+		{nil, 3600},
+	} {
+		r := refreshOK(t, p, tk.RefreshToken, c.extra)
+		if r.ExpiresIn != c.want {
+			t.Errorf("%v: expires_in %d, want %d", c.extra, r.ExpiresIn, c.want)
+		}
+		if c.extra == nil {
+			continue
+		}
+		if _, claims := jwtParts(t, r.AccessToken); claims["exp"].(float64)-claims["iat"].(float64) != float64(c.want) {
+			t.Errorf("%v: exp - iat = %v, want %d", c.extra, claims["exp"].(float64)-claims["iat"].(float64), c.want)
+		}
+	}
+}
+
 // verifyJWT checks a token's signature against the JWKS.
 func verifyJWT(t testing.TB, p *Provider, token string) {
 	t.Helper()

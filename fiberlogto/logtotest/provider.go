@@ -117,6 +117,12 @@ type Options struct {
 	SigningAlg string
 	// Lifetimes; defaults 1h, 1h and 14 days as in Logto.
 	IDTokenTTL, AccessTokenTTL, RefreshTokenTTL time.Duration
+	// ResourceAccessTokenTTL is Logto's per-API-resource "access token
+	// expiration": JWT access tokens whose aud is a listed resource
+	// indicator live that long (expires_in and exp - iat alike), whether
+	// issued to a user or a machine-to-machine app. Other access tokens
+	// live AccessTokenTTL.
+	ResourceAccessTokenTTL map[string]time.Duration
 	// AlwaysIssueRefreshToken issues a refresh token for every code exchange
 	// that asked for offline_access. By default, as Logto, a refresh token is
 	// issued only when offline_access was requested AND prompt included
@@ -312,6 +318,12 @@ func withDefaults(o Options) (Options, error) {
 	if o.RefreshTokenTTL <= 0 {
 		o.RefreshTokenTTL = 14 * 24 * time.Hour
 	}
+	o.ResourceAccessTokenTTL = maps.Clone(o.ResourceAccessTokenTTL)
+	for res, ttl := range o.ResourceAccessTokenTTL {
+		if ttl <= 0 {
+			return o, fmt.Errorf("logtotest: ResourceAccessTokenTTL[%q] must be positive", res)
+		}
+	}
 	switch {
 	case o.ReplayGrace == 0:
 		o.ReplayGrace = 3 * time.Second
@@ -406,6 +418,14 @@ func (p *Provider) Close() {
 		_ = p.srv.Close()
 	}
 	p.bcClient.CloseIdleConnections()
+}
+
+// accessTTL is the lifetime of an access token for audience aud.
+func (p *Provider) accessTTL(aud string) time.Duration {
+	if ttl, ok := p.opts.ResourceAccessTokenTTL[aud]; ok {
+		return ttl
+	}
+	return p.opts.AccessTokenTTL
 }
 
 // now is the provider's clock.

@@ -46,8 +46,9 @@ type pendingTokens struct {
 
 // finish signs the JWTs, fills in at_hash and builds the response.
 func (p *Provider) finishTokens(ctx context.Context, t *pendingTokens) (*op.Response, error) {
-	at := t.accessToken
+	at, ttl := t.accessToken, p.opts.AccessTokenTTL
 	if t.atClaims != nil {
+		ttl = p.accessTTL(t.atClaims["aud"].(string)) // before a Misbehavior hook can change aud
 		var err error
 		if at, err = p.signAccessToken(t.atClaims); err != nil {
 			return nil, err
@@ -55,7 +56,7 @@ func (p *Provider) finishTokens(ctx context.Context, t *pendingTokens) (*op.Resp
 	}
 	resp := tokenResponse{
 		AccessToken:  at,
-		ExpiresIn:    int64(p.opts.AccessTokenTTL / time.Second),
+		ExpiresIn:    int64(ttl / time.Second),
 		RefreshToken: t.refreshToken,
 		Scope:        t.scope,
 		TokenType:    "Bearer",
