@@ -7,7 +7,8 @@
 // (/sign-in, /consent, /oidc/auth/<uid>), Logto's Experience API, Logto's
 // error bodies, refresh-token rules (tokens only with prompt=consent, late
 // rotation, replay that revokes the grant), resource and organization access
-// tokens, RP-initiated and back-channel logout. What Logto does is recorded in
+// tokens, machine-to-machine apps with the client_credentials grant,
+// RP-initiated and back-channel logout. What Logto does is recorded in
 // /work/shared/reference/logto-observed.md; the comments below name the
 // section they follow.
 //
@@ -108,6 +109,10 @@ type Options struct {
 	PostLogoutRedirectURIs []string
 	// Users default to []User{DemoUser}.
 	Users []User
+	// MachineApps are the machine-to-machine applications, which get
+	// access tokens with the client_credentials grant; default
+	// []MachineApp{DemoMachineApp}.
+	MachineApps []MachineApp
 	// Organizations default to []Organization{DemoOrganization}.
 	Organizations []Organization
 	// Resources are the registered API resource indicators; default
@@ -170,6 +175,11 @@ type Provider struct {
 	orgs      map[string]Organization
 	idExtra   map[string]bool
 	bcClient  *http.Client
+
+	// machines are the machine-to-machine apps by ID; like resources and
+	// orgs they are fixed at NewUnstarted and read without a lock.
+	machines     map[string]*MachineApp
+	machineOrder []string
 
 	mu            sync.Mutex
 	base          string                 // URL, guarded by mu, read by handlers
@@ -242,6 +252,7 @@ func NewUnstarted(opts Options) (*Provider, error) {
 		opts:          o,
 		resources:     map[string]bool{OrganizationsResource: true},
 		orgs:          map[string]Organization{},
+		machines:      map[string]*MachineApp{},
 		idExtra:       map[string]bool{},
 		users:         map[string]*userRecord{},
 		interactions:  map[string]*interaction{},
@@ -276,6 +287,9 @@ func NewUnstarted(opts Options) (*Provider, error) {
 		p.users[u.ID] = &userRecord{User: copyUser(u), createdAt: created, updatedAt: created}
 		p.userOrder = append(p.userOrder, u.ID)
 	}
+	if err := p.addMachineApps(o.MachineApps); err != nil {
+		return nil, err
+	}
 	key, err := newSigningKey(o.SigningAlg)
 	if err != nil {
 		return nil, err
@@ -298,6 +312,9 @@ func withDefaults(o Options) (Options, error) {
 	}
 	if len(o.Organizations) == 0 {
 		o.Organizations = []Organization{DemoOrganization}
+	}
+	if len(o.MachineApps) == 0 {
+		o.MachineApps = []MachineApp{DemoMachineApp}
 	}
 	if len(o.Resources) == 0 {
 		o.Resources = []string{DefaultResource}

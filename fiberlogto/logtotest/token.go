@@ -69,7 +69,13 @@ func (p *Provider) finishTokens(ctx context.Context, t *pendingTokens) (*op.Resp
 		}
 		resp.IDToken = idt
 	}
-	var body any = resp
+	return p.tokenJSON(ctx, resp)
+}
+
+// tokenJSON answers a successful token request with resp as Logto does
+// (no-store, JSON with charset), after Misbehavior.TokenResponse.
+func (p *Provider) tokenJSON(ctx context.Context, resp any) (*op.Response, error) {
+	body := resp
 	if m := p.currentMisbehavior(); m.TokenResponse != nil {
 		b, err := json.Marshal(resp)
 		if err != nil {
