@@ -170,9 +170,8 @@ func (s *opServer) ClientCredentialsExchange(ctx context.Context, cr *op.ClientR
 	}
 	res := resources[0]
 	scopes := intersect([]string(cr.Data.Scope), mc.app.ResourceScopes[res])
-	claims := p.machineTokenClaims(mc.app.ID, res, scopes, p.now())
-
 	ttl := p.accessTTL(res)
+	claims := jwtAccessClaims(p.issuer(), mc.app.ID, mc.app.ID, res, scopes, "", p.now(), ttl)
 	at, err := p.signAccessToken(claims)
 	if err != nil {
 		return nil, err
@@ -183,23 +182,4 @@ func (s *opServer) ClientCredentialsExchange(ctx context.Context, cr *op.ClientR
 		TokenType:   "Bearer",
 		Scope:       strings.Join(scopes, " "),
 	})
-}
-
-// machineTokenClaims builds a machine-to-machine access token: Logto's
-// resource token claims with sub = client_id = the app, and no scope claim
-// when no scope is granted.
-func (p *Provider) machineTokenClaims(appID, resource string, scopes []string, now time.Time) map[string]any {
-	c := map[string]any{
-		"jti":       randomID(21, nanoidABC),
-		"sub":       appID,
-		"iat":       now.Unix(),
-		"exp":       now.Add(p.accessTTL(resource)).Unix(),
-		"client_id": appID,
-		"iss":       p.issuer(),
-		"aud":       resource,
-	}
-	if len(scopes) > 0 {
-		c["scope"] = strings.Join(scopes, " ")
-	}
-	return c
 }
