@@ -53,7 +53,7 @@ type Misbehavior struct {
 	Delay map[string]time.Duration
 }
 
-// Signing modes for Misbehavior.IDTokenSigning.
+// Signing modes for Misbehavior.IDTokenSigning and AccessToken.Signing.
 const (
 	SigningForeignKey     = "foreign-key"
 	SigningNone           = "none"

@@ -22,6 +22,13 @@
 //	p := logtotest.NewServer(t, logtotest.Options{})
 //	// point the relying party at p.URL with p.ClientID / p.ClientSecret
 //	callback, err := p.SignIn(ctx, browser, authorizeURL, "demo", "demo-password")
+//
+// A test of an API that Logto access tokens protect needs no sign-in: the
+// provider mints the bearer tokens, signed with the key its JWKS serves,
+// and MintAccessToken forges the near-valid ones:
+//
+//	token, err := p.UserAccessToken(logtotest.DefaultResource, "read:data")
+//	token, err := p.MachineAccessToken(logtotest.DefaultResource, "read:data")
 package logtotest
 
 import (
