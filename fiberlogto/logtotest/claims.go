@@ -125,10 +125,11 @@ func (p *Provider) accessTokenClaims(g *grant, aud string, scopes []string, orgI
 	return jwtAccessClaims(p.base+"/oidc", g.userID, g.clientID, aud, scopes, orgID, now, p.accessTTL(aud))
 }
 
-// jwtAccessClaims is the claim set of every JWT access token Logto issues
-// (§9, §10, §17): jti, sub, iat, exp, scope, client_id, iss, aud, and
-// organization_id for an organization-scoped resource token. scope is ""
-// on a user's token with no scope granted, and absent on a
+// jwtAccessClaims is the claim set of every JWT access token Logto v1.37
+// issued as observed (a user's resource and organization tokens, a
+// machine-to-machine token): jti, sub, iat, exp, scope, client_id, iss,
+// aud, and organization_id for an organization-scoped resource token.
+// scope is "" on a user's token with no scope granted, and absent on a
 // machine-to-machine token (sub == client_id) with none: Logto's
 // client-credentials handler leaves it undefined there.
 func jwtAccessClaims(iss, sub, clientID, aud string, scopes []string, orgID string, iat time.Time, ttl time.Duration) map[string]any {
