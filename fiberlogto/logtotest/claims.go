@@ -119,18 +119,31 @@ func (p *Provider) idTokenClaims(u *userRecord, g *grant, scopes []string, acces
 	return c
 }
 
-// accessTokenClaims builds a resource or organization access token (typ
-// at+jwt, §9, §10).
+// accessTokenClaims builds a user's resource or organization access token
+// (typ at+jwt, §9, §10).
 func (p *Provider) accessTokenClaims(g *grant, aud string, scopes []string, orgID string, now time.Time) map[string]any {
+	return jwtAccessClaims(p.base+"/oidc", g.userID, g.clientID, aud, scopes, orgID, now, p.accessTTL(aud))
+}
+
+// jwtAccessClaims is the claim set of every JWT access token Logto v1.37
+// issued as observed (a user's resource and organization tokens, a
+// machine-to-machine token): jti, sub, iat, exp, scope, client_id, iss,
+// aud, and organization_id for an organization-scoped resource token.
+// scope is "" on a user's token with no scope granted, and absent on a
+// machine-to-machine token (sub == client_id) with none: Logto's
+// client-credentials handler leaves it undefined there.
+func jwtAccessClaims(iss, sub, clientID, aud string, scopes []string, orgID string, iat time.Time, ttl time.Duration) map[string]any {
 	c := map[string]any{
 		"jti":       randomID(21, nanoidABC),
-		"sub":       g.userID,
-		"iat":       now.Unix(),
-		"exp":       now.Add(p.opts.AccessTokenTTL).Unix(),
-		"scope":     strings.Join(scopes, " "),
-		"client_id": g.clientID,
-		"iss":       p.base + "/oidc",
+		"sub":       sub,
+		"iat":       iat.Unix(),
+		"exp":       iat.Add(ttl).Unix(),
+		"client_id": clientID,
+		"iss":       iss,
 		"aud":       aud,
+	}
+	if len(scopes) > 0 || sub != clientID {
+		c["scope"] = strings.Join(scopes, " ")
 	}
 	if orgID != "" {
 		c["organization_id"] = orgID

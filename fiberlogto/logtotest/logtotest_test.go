@@ -364,6 +364,71 @@ func TestResourceAndOrganizationTokens(t *testing.T) {
 	}
 }
 
+// TestMisbehaveAccessToken: the hook edits resource and organization JWT
+// access tokens, and nothing else (not the ID token issued with them).
+func TestMisbehaveAccessToken(t *testing.T) {
+	p := NewServer(t, Options{})
+	tk := fullSignIn(t, p, "openid offline_access read:data read:org urn:logto:scope:organizations",
+		DefaultResource, OrganizationsResource)
+	var seen []string
+	p.Misbehave(Misbehavior{AccessToken: func(h, c map[string]any) {
+		seen = append(seen, c["aud"].(string))
+		h["typ"] = "JWT"
+		delete(c, "client_id")
+		c["iss"] = "https://evil.test/oidc"
+	}})
+	for _, extra := range []url.Values{{"resource": {DefaultResource}}, {"organization_id": {"demo-org"}}} {
+		r := refreshOK(t, p, tk.RefreshToken, extra)
+		h, c := jwtParts(t, r.AccessToken)
+		if h["typ"] != "JWT" || h["kid"] != p.KeyID() || c["client_id"] != nil || c["iss"] != "https://evil.test/oidc" || c["sub"] != DemoUser.ID {
+			t.Fatalf("%v: edited token %v %v", extra, h, c)
+		}
+		verifyJWT(t, p, r.AccessToken) // still signed with the active key
+		if h, c := jwtParts(t, r.IDToken); h["typ"] != "JWT" || c["iss"] != p.Issuer {
+			t.Fatalf("ID token edited too: %v %v", h, c)
+		}
+	}
+	if len(seen) != 2 || seen[0] != DefaultResource || seen[1] != "urn:logto:organization:demo-org" {
+		t.Fatalf("hook saw %v", seen)
+	}
+	p.Misbehave(Misbehavior{})
+	r := refreshOK(t, p, tk.RefreshToken, url.Values{"resource": {DefaultResource}})
+	if h, c := jwtParts(t, r.AccessToken); h["typ"] != "at+jwt" || c["client_id"] != p.ClientID {
+		t.Fatalf("after Misbehave({}): %v %v", h, c)
+	}
+}
+
+// TestResourceAccessTokenTTL: a resource's own TTL sets exp and expires_in
+// of its tokens (65 s, as the resource Logto was observed with); other
+// access tokens keep AccessTokenTTL.
+func TestResourceAccessTokenTTL(t *testing.T) {
+	if _, err := NewUnstarted(Options{ResourceAccessTokenTTL: map[string]time.Duration{DefaultResource: 0}}); err == nil {
+		t.Fatal("a zero ResourceAccessTokenTTL was accepted")
+	}
+	p := NewServer(t, Options{ResourceAccessTokenTTL: map[string]time.Duration{DefaultResource: 65 * time.Second}})
+	tk := fullSignIn(t, p, "openid offline_access read:data read:org urn:logto:scope:organizations",
+		DefaultResource, OrganizationsResource)
+	for _, c := range []struct {
+		extra url.Values
+		want  int
+	}{
+		{url.Values{"resource": {DefaultResource}}, 65},
+		{url.Values{"organization_id": {"demo-org"}}, 3600},
+		{nil, 3600},
+	} {
+		r := refreshOK(t, p, tk.RefreshToken, c.extra)
+		if r.ExpiresIn != c.want {
+			t.Errorf("%v: expires_in %d, want %d", c.extra, r.ExpiresIn, c.want)
+		}
+		if c.extra == nil {
+			continue
+		}
+		if _, claims := jwtParts(t, r.AccessToken); claims["exp"].(float64)-claims["iat"].(float64) != float64(c.want) {
+			t.Errorf("%v: exp - iat = %v, want %d", c.extra, claims["exp"].(float64)-claims["iat"].(float64), c.want)
+		}
+	}
+}
+
 // verifyJWT checks a token's signature against the JWKS.
 func verifyJWT(t testing.TB, p *Provider, token string) {
 	t.Helper()

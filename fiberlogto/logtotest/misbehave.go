@@ -30,6 +30,12 @@ type Misbehavior struct {
 	// with HMAC-SHA256 keyed by the public key's JSON, the classic
 	// algorithm-confusion attack.
 	IDTokenSigning string
+	// AccessToken edits the JOSE header and claims of every JWT access
+	// token the token endpoint issues (resource, organization and
+	// client-credentials tokens) just before it is signed with the active
+	// key. Opaque access tokens are not JWTs and stay as they are; tokens
+	// from MintAccessToken have their own AccessToken.Edit.
+	AccessToken func(header, claims map[string]any)
 	// TokenResponse edits a successful token response's JSON object before
 	// it is sent (drop id_token, lower-case token_type ...).
 	TokenResponse func(body map[string]any)
@@ -47,7 +53,7 @@ type Misbehavior struct {
 	Delay map[string]time.Duration
 }
 
-// Signing modes for Misbehavior.IDTokenSigning.
+// Signing modes for Misbehavior.IDTokenSigning and AccessToken.Signing.
 const (
 	SigningForeignKey     = "foreign-key"
 	SigningNone           = "none"
@@ -88,10 +94,27 @@ func (p *Provider) signIDToken(claims map[string]any) (string, error) {
 	if m.IDToken == nil && m.IDTokenSigning == "" {
 		return p.sign("JWT", claims)
 	}
+	return p.signEdited("JWT", claims, m.IDToken, m.IDTokenSigning)
+}
+
+// signAccessToken signs the claims of a JWT access token the token
+// endpoint issues, honouring Misbehavior.AccessToken.
+func (p *Provider) signAccessToken(claims map[string]any) (string, error) {
+	if m := p.currentMisbehavior(); m.AccessToken != nil {
+		return p.signEdited("at+jwt", claims, m.AccessToken, "")
+	}
+	return p.sign("at+jwt", claims)
+}
+
+// signEdited builds a compact JWS by hand: the header starts as the active
+// key's {"alg","typ","kid"}, edit (if not nil) may change header and
+// claims, and signing chooses the signature ("" for the active key, or one
+// of the Signing modes).
+func (p *Provider) signEdited(typ string, claims map[string]any, edit func(header, claims map[string]any), signing string) (string, error) {
 	k := p.activeKey()
-	header := map[string]any{"alg": string(k.alg), "typ": "JWT", "kid": k.pub.KeyID}
-	if m.IDToken != nil {
-		m.IDToken(header, claims)
+	header := map[string]any{"alg": string(k.alg), "typ": typ, "kid": k.pub.KeyID}
+	if edit != nil {
+		edit(header, claims)
 	}
 	hb, err := json.Marshal(header)
 	if err != nil {
@@ -103,7 +126,7 @@ func (p *Provider) signIDToken(claims map[string]any) (string, error) {
 	}
 	input := base64.RawURLEncoding.EncodeToString(hb) + "." + base64.RawURLEncoding.EncodeToString(cb)
 	var sig []byte
-	switch m.IDTokenSigning {
+	switch signing {
 	case SigningNone:
 		return input + ".", nil
 	case SigningHS256PublicKey:

@@ -7,7 +7,8 @@
 // (/sign-in, /consent, /oidc/auth/<uid>), Logto's Experience API, Logto's
 // error bodies, refresh-token rules (tokens only with prompt=consent, late
 // rotation, replay that revokes the grant), resource and organization access
-// tokens, RP-initiated and back-channel logout. What Logto does is recorded in
+// tokens, machine-to-machine apps with the client_credentials grant,
+// RP-initiated and back-channel logout. What Logto does is recorded in
 // /work/shared/reference/logto-observed.md; the comments below name the
 // section they follow.
 //
@@ -21,6 +22,13 @@
 //	p := logtotest.NewServer(t, logtotest.Options{})
 //	// point the relying party at p.URL with p.ClientID / p.ClientSecret
 //	callback, err := p.SignIn(ctx, browser, authorizeURL, "demo", "demo-password")
+//
+// A test of an API that Logto access tokens protect needs no sign-in: the
+// provider mints the bearer tokens, signed with the key its JWKS serves,
+// and MintAccessToken forges the near-valid ones:
+//
+//	token, err := p.UserAccessToken(logtotest.DefaultResource, "read:data")
+//	token, err := p.MachineAccessToken(logtotest.DefaultResource, "read:data")
 package logtotest
 
 import (
@@ -108,6 +116,10 @@ type Options struct {
 	PostLogoutRedirectURIs []string
 	// Users default to []User{DemoUser}.
 	Users []User
+	// MachineApps are the machine-to-machine applications, which get
+	// access tokens with the client_credentials grant; default
+	// []MachineApp{DemoMachineApp}.
+	MachineApps []MachineApp
 	// Organizations default to []Organization{DemoOrganization}.
 	Organizations []Organization
 	// Resources are the registered API resource indicators; default
@@ -117,6 +129,12 @@ type Options struct {
 	SigningAlg string
 	// Lifetimes; defaults 1h, 1h and 14 days as in Logto.
 	IDTokenTTL, AccessTokenTTL, RefreshTokenTTL time.Duration
+	// ResourceAccessTokenTTL is Logto's per-API-resource "access token
+	// expiration": JWT access tokens whose aud is a listed resource
+	// indicator live that long (expires_in and exp - iat alike), whether
+	// issued to a user or a machine-to-machine app. Other access tokens
+	// live AccessTokenTTL.
+	ResourceAccessTokenTTL map[string]time.Duration
 	// AlwaysIssueRefreshToken issues a refresh token for every code exchange
 	// that asked for offline_access. By default, as Logto, a refresh token is
 	// issued only when offline_access was requested AND prompt included
@@ -164,6 +182,11 @@ type Provider struct {
 	orgs      map[string]Organization
 	idExtra   map[string]bool
 	bcClient  *http.Client
+
+	// machines are the machine-to-machine apps by ID; like resources and
+	// orgs they are fixed at NewUnstarted and read without a lock.
+	machines     map[string]*MachineApp
+	machineOrder []string
 
 	mu            sync.Mutex
 	base          string                 // URL, guarded by mu, read by handlers
@@ -236,6 +259,7 @@ func NewUnstarted(opts Options) (*Provider, error) {
 		opts:          o,
 		resources:     map[string]bool{OrganizationsResource: true},
 		orgs:          map[string]Organization{},
+		machines:      map[string]*MachineApp{},
 		idExtra:       map[string]bool{},
 		users:         map[string]*userRecord{},
 		interactions:  map[string]*interaction{},
@@ -270,6 +294,9 @@ func NewUnstarted(opts Options) (*Provider, error) {
 		p.users[u.ID] = &userRecord{User: copyUser(u), createdAt: created, updatedAt: created}
 		p.userOrder = append(p.userOrder, u.ID)
 	}
+	if err := p.addMachineApps(o.MachineApps); err != nil {
+		return nil, err
+	}
 	key, err := newSigningKey(o.SigningAlg)
 	if err != nil {
 		return nil, err
@@ -293,6 +320,9 @@ func withDefaults(o Options) (Options, error) {
 	if len(o.Organizations) == 0 {
 		o.Organizations = []Organization{DemoOrganization}
 	}
+	if len(o.MachineApps) == 0 {
+		o.MachineApps = []MachineApp{DemoMachineApp}
+	}
 	if len(o.Resources) == 0 {
 		o.Resources = []string{DefaultResource}
 	}
@@ -311,6 +341,12 @@ func withDefaults(o Options) (Options, error) {
 	}
 	if o.RefreshTokenTTL <= 0 {
 		o.RefreshTokenTTL = 14 * 24 * time.Hour
+	}
+	o.ResourceAccessTokenTTL = maps.Clone(o.ResourceAccessTokenTTL)
+	for res, ttl := range o.ResourceAccessTokenTTL {
+		if ttl <= 0 {
+			return o, fmt.Errorf("logtotest: ResourceAccessTokenTTL[%q] must be positive", res)
+		}
 	}
 	switch {
 	case o.ReplayGrace == 0:
@@ -406,6 +442,14 @@ func (p *Provider) Close() {
 		_ = p.srv.Close()
 	}
 	p.bcClient.CloseIdleConnections()
+}
+
+// accessTTL is the lifetime of an access token for audience aud.
+func (p *Provider) accessTTL(aud string) time.Duration {
+	if ttl, ok := p.opts.ResourceAccessTokenTTL[aud]; ok {
+		return ttl
+	}
+	return p.opts.AccessTokenTTL
 }
 
 // now is the provider's clock.

@@ -256,6 +256,13 @@ func (lw *logtoWriter) rewriteError() {
 	case "access token missing":
 		status, in.Description = http.StatusBadRequest, "no access token provided"
 	}
+	if in.Error == "unauthorized_client" && strings.HasPrefix(in.Description, "grant_type ") {
+		// op's `grant_type "x" not allowed`: a client asking for a grant it
+		// is not registered for (the web app and client_credentials, a
+		// machine-to-machine app and authorization_code), in
+		// node-oidc-provider's words.
+		in.Description = "requested grant type is not allowed for this client"
+	}
 	if in.Error == "invalid_client" && path != "/oidc/auth" {
 		status = http.StatusUnauthorized
 	}

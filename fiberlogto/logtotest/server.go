@@ -3,7 +3,6 @@ package logtotest
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -190,30 +189,26 @@ func uriAllowed(registered []string, uri string) bool {
 }
 
 // VerifyClient authenticates the client at the token, revocation and
-// introspection endpoints (client_secret_basic or client_secret_post).
-// A wrong secret is 401 invalid_client with WWW-Authenticate (§12).
+// introspection endpoints (client_secret_basic or client_secret_post): the
+// web application or a machine-to-machine app. A wrong secret is 401
+// invalid_client with WWW-Authenticate (§12).
 func (s *opServer) VerifyClient(ctx context.Context, r *op.Request[op.ClientCredentials]) (op.Client, error) {
 	cc := r.Data
 	if cc.ClientAssertion != "" {
 		return nil, s.p.fail(ctx, http.StatusBadRequest, "invalid_request", "client assertions are not supported by logtotest", nil)
 	}
-	if !s.p.clientAuthOK(cc.ClientID, cc.ClientSecret) {
+	c := s.p.authenticate(cc.ClientID, cc.ClientSecret)
+	if c == nil {
 		return nil, s.p.fail(ctx, http.StatusUnauthorized, "invalid_client", "client authentication failed", nil)
 	}
-	return &client{p: s.p}, nil
-}
-
-// clientAuthOK compares credentials in constant time.
-func (p *Provider) clientAuthOK(id, secret string) bool {
-	idOK := subtle.ConstantTimeCompare([]byte(id), []byte(p.ClientID)) == 1
-	secretOK := subtle.ConstantTimeCompare([]byte(secret), []byte(p.ClientSecret)) == 1
-	return idOK && secretOK && secret != ""
+	return c, nil
 }
 
 // discovery mirrors the document Logto v1.37 returned, field for field and
-// in its order (§1). Some advertised features (implicit, client_credentials,
-// token exchange, PAR, private_key_jwt) are not implemented here; they are
-// listed so a relying party sees the same document as with Logto.
+// in its order (§1). Some advertised features (implicit, token exchange,
+// PAR, private_key_jwt) are not implemented here; they are listed so a
+// relying party sees the same document as with Logto. client_credentials
+// is, for machine-to-machine apps (machine.go).
 type discovery struct {
 	AuthorizationEndpoint                      string   `json:"authorization_endpoint"`
 	ClaimsParameterSupported                   bool     `json:"claims_parameter_supported"`

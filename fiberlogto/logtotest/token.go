@@ -46,16 +46,17 @@ type pendingTokens struct {
 
 // finish signs the JWTs, fills in at_hash and builds the response.
 func (p *Provider) finishTokens(ctx context.Context, t *pendingTokens) (*op.Response, error) {
-	at := t.accessToken
+	at, ttl := t.accessToken, p.opts.AccessTokenTTL
 	if t.atClaims != nil {
+		ttl = p.accessTTL(t.atClaims["aud"].(string)) // before a Misbehavior hook can change aud
 		var err error
-		if at, err = p.sign("at+jwt", t.atClaims); err != nil {
+		if at, err = p.signAccessToken(t.atClaims); err != nil {
 			return nil, err
 		}
 	}
 	resp := tokenResponse{
 		AccessToken:  at,
-		ExpiresIn:    int64(p.opts.AccessTokenTTL / time.Second),
+		ExpiresIn:    int64(ttl / time.Second),
 		RefreshToken: t.refreshToken,
 		Scope:        t.scope,
 		TokenType:    "Bearer",
@@ -68,7 +69,13 @@ func (p *Provider) finishTokens(ctx context.Context, t *pendingTokens) (*op.Resp
 		}
 		resp.IDToken = idt
 	}
-	var body any = resp
+	return p.tokenJSON(ctx, resp)
+}
+
+// tokenJSON answers a successful token request with resp as Logto does
+// (no-store, JSON with charset), after Misbehavior.TokenResponse.
+func (p *Provider) tokenJSON(ctx context.Context, resp any) (*op.Response, error) {
+	body := resp
 	if m := p.currentMisbehavior(); m.TokenResponse != nil {
 		b, err := json.Marshal(resp)
 		if err != nil {

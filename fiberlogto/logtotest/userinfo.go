@@ -43,7 +43,7 @@ func (s *opServer) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRequ
 func (s *opServer) Introspect(ctx context.Context, r *op.Request[op.IntrospectionRequest]) (*op.Response, error) {
 	p := s.p
 	cc := r.Data.ClientCredentials
-	if cc == nil || !p.clientAuthOK(cc.ClientID, cc.ClientSecret) {
+	if cc == nil || p.authenticate(cc.ClientID, cc.ClientSecret) == nil {
 		return nil, p.fail(ctx, http.StatusUnauthorized, "invalid_client", "client authentication failed", nil)
 	}
 	token := r.Data.IntrospectionRequest.Token
