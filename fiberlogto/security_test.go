@@ -1,6 +1,6 @@
 package fiberlogto_test
 
-// The relying-party checklist (../shared/reference/security.md), case by
+// The relying-party checklist (docs/security-checklist.md), case by
 // case, over HTTP against a provider that misbehaves on purpose. Invariants:
 // N no session is created; K the existing session is unchanged; T the token
 // endpoint is not called; X the pending sign-in is used up.

@@ -9,7 +9,7 @@
 // rotation, replay that revokes the grant), resource and organization access
 // tokens, machine-to-machine apps with the client_credentials grant,
 // RP-initiated and back-channel logout. What Logto does is recorded in
-// /work/shared/reference/logto-observed.md; the comments below name the
+// docs/logto-observed.md in this repository; the comments below name the
 // section they follow.
 //
 // The protocol endpoints are an implementation of zitadel/oidc's op.Server,
