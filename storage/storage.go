@@ -20,6 +20,7 @@
 package storage
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -68,11 +69,18 @@ type SQLiteConfig struct {
 	CacheSize int
 }
 
-// SQLiteStorage is gofiber's SQLite storage plus an atomic lease, so that
-// several processes sharing one database file never refresh one session at
-// once (it implements fiberlogto.Leaser).
+// SQLiteStorage is a session storage in a SQLite file: gofiber's SQLite
+// storage behind an in-process read cache (SQLiteConfig.CacheTTL). It
+// implements Fiber v2's and Fiber v3's fiber.Storage (the latter's context
+// methods included), fiberlogto.Leaser, an atomic lease, so that several
+// processes sharing one database file never refresh one session at once,
+// and fiberlogto.Taker, an atomic take, so that one pending sign-in is used
+// once.
+//
+// Every write goes through the cache: Set, Delete and Reset and their
+// context variants update or forget what it holds before the next read.
 type SQLiteStorage struct {
-	*sqlite3.Storage
+	db    *sqlite3.Storage // reached only through the methods below
 	table string
 	cache *readCache // nil: off
 }
@@ -114,7 +122,7 @@ func SQLite(cfg SQLiteConfig) (s *SQLiteStorage, err error) {
 	if !validTable(cfg.Table) {
 		return nil, fmt.Errorf("storage: SQLite table name %q: letters, digits and _ only", cfg.Table)
 	}
-	return &SQLiteStorage{Storage: sqlite3.New(sqlite3.Config{
+	return &SQLiteStorage{db: sqlite3.New(sqlite3.Config{
 		Database:   dsn,
 		Table:      cfg.Table,
 		GCInterval: cfg.GCInterval,
@@ -128,24 +136,45 @@ func SQLite(cfg SQLiteConfig) (s *SQLiteStorage, err error) {
 
 // Get reads key, from the cache when it holds a recent read.
 func (s *SQLiteStorage) Get(key string) ([]byte, error) {
+	return s.GetWithContext(context.Background(), key)
+}
+
+// GetWithContext is Get under ctx: a done ctx fails the call, even when
+// the cache holds key.
+func (s *SQLiteStorage) GetWithContext(ctx context.Context, key string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if v, ok := s.cache.get(key); ok {
 		return v, nil
 	}
 	gen := s.cache.generation()
-	v, err := s.Storage.Get(key)
+	v, err := s.db.GetWithContext(ctx, key)
 	if err == nil {
 		s.cache.putRead(key, v, gen)
 	}
 	return v, err
 }
 
-// Set writes key and updates the cache.
+// Set writes key and updates the cache. exp == 0 keeps the value until
+// deleted. An empty key or value is ignored.
 func (s *SQLiteStorage) Set(key string, val []byte, exp time.Duration) error {
-	s.cache.forget(key)
-	if err := s.Storage.Set(key, val, exp); err != nil {
+	return s.SetWithContext(context.Background(), key, val, exp)
+}
+
+// SetWithContext is Set under ctx.
+func (s *SQLiteStorage) SetWithContext(ctx context.Context, key string, val []byte, exp time.Duration) error {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if exp >= 0 && len(val) > 0 {
+	if key == "" || len(val) == 0 {
+		return nil
+	}
+	s.cache.forget(key)
+	if err := s.db.SetWithContext(ctx, key, val, exp); err != nil {
+		return err
+	}
+	if exp >= 0 {
 		s.cache.putWritten(key, append([]byte(nil), val...))
 	}
 	return nil
@@ -156,9 +185,45 @@ func (s *SQLiteStorage) Set(key string, val []byte, exp time.Duration) error {
 // cached the row, and a deleted session must not be served, nor written
 // back by a request that loaded it from the cache.
 func (s *SQLiteStorage) Delete(key string) error {
+	return s.DeleteWithContext(context.Background(), key)
+}
+
+// DeleteWithContext is Delete under ctx.
+func (s *SQLiteStorage) DeleteWithContext(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	s.cache.forget(key)
-	err := s.Storage.Delete(key)
+	err := s.db.DeleteWithContext(ctx, key)
 	s.cache.forget(key)
+	return err
+}
+
+// Reset removes every key and empties the cache, before and after (as
+// Delete does).
+func (s *SQLiteStorage) Reset() error {
+	return s.ResetWithContext(context.Background())
+}
+
+// ResetWithContext is Reset under ctx.
+func (s *SQLiteStorage) ResetWithContext(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.cache.clear()
+	err := s.db.ResetWithContext(ctx)
+	s.cache.clear()
+	return err
+}
+
+// Close stops the garbage collector, closes the database and empties the
+// cache, so later calls reach a closed database and fail: the fiber.Storage
+// methods, the lease (fiberlogto.Leaser: AcquireLease, ReleaseLease) and
+// Take (fiberlogto.Taker) alike. Calling it again is a no-op.
+func (s *SQLiteStorage) Close() error {
+	s.cache.clear()
+	err := s.db.Close()
+	s.cache.clear()
 	return err
 }
 
@@ -169,7 +234,7 @@ func (s *SQLiteStorage) Delete(key string) error {
 func (s *SQLiteStorage) Take(key string) ([]byte, error) {
 	s.cache.forget(key)
 	defer s.cache.forget(key)
-	return takeSQL(s.Conn().QueryRow("DELETE FROM "+s.table+" WHERE k = ? RETURNING v, e", key).Scan)
+	return takeSQL(s.db.Conn().QueryRow("DELETE FROM "+s.table+" WHERE k = ? RETURNING v, e", key).Scan)
 }
 
 // takeSQL reads what a DELETE ... RETURNING v, e returned: nothing, or a
@@ -189,15 +254,6 @@ func takeSQL(scan func(dest ...any) error) ([]byte, error) {
 	return v, nil
 }
 
-// Reset removes every key and empties the cache, before and after (as
-// Delete does).
-func (s *SQLiteStorage) Reset() error {
-	s.cache.clear()
-	err := s.Storage.Reset()
-	s.cache.clear()
-	return err
-}
-
 // AcquireLease takes key for owner until ttl passes, unless another owner
 // holds an unexpired lease: one INSERT ... ON CONFLICT DO UPDATE ... WHERE,
 // atomic in SQLite.
@@ -205,7 +261,7 @@ func (s *SQLiteStorage) Reset() error {
 // Taking it empties the read cache: the holder is about to refresh, and
 // must see what another process may have written within CacheTTL.
 func (s *SQLiteStorage) AcquireLease(key, owner string, ttl time.Duration) (bool, error) {
-	ok, err := acquireLeaseSQL(s.Conn().Exec, "?", s.table, key, owner, ttl)
+	ok, err := acquireLeaseSQL(s.db.Conn().Exec, "?", s.table, key, owner, ttl)
 	if ok {
 		s.cache.clear()
 	}
@@ -214,7 +270,7 @@ func (s *SQLiteStorage) AcquireLease(key, owner string, ttl time.Duration) (bool
 
 // ReleaseLease gives key up if owner holds it.
 func (s *SQLiteStorage) ReleaseLease(key, owner string) error {
-	_, err := s.Conn().Exec("DELETE FROM "+s.table+" WHERE k = ? AND v = ?", key, []byte(owner))
+	_, err := s.db.Conn().Exec("DELETE FROM "+s.table+" WHERE k = ? AND v = ?", key, []byte(owner))
 	return err
 }
 

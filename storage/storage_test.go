@@ -130,7 +130,7 @@ func TestSQLiteReadCache(t *testing.T) {
 		t.Fatalf("a reads %q after its own write", got)
 	}
 	// Taking a lease empties the cache: the holder reads what is stored.
-	if err := b.Storage.Set("k", []byte("v3"), time.Hour); err != nil { // behind a's back
+	if err := b.db.Set("k", []byte("v3"), time.Hour); err != nil { // behind a's back
 		t.Fatal(err)
 	}
 	if ok, err := a.AcquireLease("lease", "owner", time.Second); !ok || err != nil {
@@ -207,4 +207,37 @@ func TestSQLiteTake(t *testing.T) {
 func TestMemoryTake(t *testing.T) {
 	s := Memory()
 	testTake(t, func(*testing.T) fiber.Storage { return s })
+}
+
+// After Close nothing is served, not even from the read cache, and the
+// lease and Take fail too.
+func TestSQLiteClose(t *testing.T) {
+	s, err := SQLite(SQLiteConfig{Path: filepath.Join(t.TempDir(), "close.sqlite3"), CacheTTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set("k", []byte("v"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Get("k"); string(got) != "v" { // cached
+		t.Fatalf("Get = %q", got)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if v, err := s.Get("k"); err == nil {
+		t.Errorf("Get after Close = %q, nil; want an error", v)
+	}
+	if err := s.Set("k", []byte("v2"), time.Hour); err == nil {
+		t.Error("Set after Close: want an error")
+	}
+	if _, err := s.Take("k"); err == nil {
+		t.Error("Take after Close: want an error")
+	}
+	if _, err := s.AcquireLease("l", "o", time.Second); err == nil {
+		t.Error("AcquireLease after Close: want an error")
+	}
 }
