@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -32,6 +33,14 @@ func Memory() *MemoryStorage {
 
 // Get returns the value of key, or nil when it is missing or expired.
 func (s *MemoryStorage) Get(key string) ([]byte, error) {
+	return s.GetWithContext(context.Background(), key)
+}
+
+// GetWithContext is Get; it fails with ctx.Err() when ctx is done.
+func (s *MemoryStorage) GetWithContext(ctx context.Context, key string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	s.mu.RLock()
 	e, ok := s.data[key]
 	s.mu.RUnlock()
@@ -44,11 +53,19 @@ func (s *MemoryStorage) Get(key string) ([]byte, error) {
 // Set stores a copy of val under key for exp (0: no expiry). A negative exp
 // deletes the key, as the SQL storages do.
 func (s *MemoryStorage) Set(key string, val []byte, exp time.Duration) error {
+	return s.SetWithContext(context.Background(), key, val, exp)
+}
+
+// SetWithContext is Set; it fails with ctx.Err() when ctx is done.
+func (s *MemoryStorage) SetWithContext(ctx context.Context, key string, val []byte, exp time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if key == "" || len(val) == 0 {
 		return nil
 	}
 	if exp < 0 {
-		return s.Delete(key)
+		return s.DeleteWithContext(ctx, key)
 	}
 	e := memoryEntry{val: append([]byte(nil), val...)}
 	if exp > 0 {
@@ -62,6 +79,14 @@ func (s *MemoryStorage) Set(key string, val []byte, exp time.Duration) error {
 
 // Delete removes key.
 func (s *MemoryStorage) Delete(key string) error {
+	return s.DeleteWithContext(context.Background(), key)
+}
+
+// DeleteWithContext is Delete; it fails with ctx.Err() when ctx is done.
+func (s *MemoryStorage) DeleteWithContext(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	delete(s.data, key)
 	s.mu.Unlock()
@@ -83,13 +108,22 @@ func (s *MemoryStorage) Take(key string) ([]byte, error) {
 
 // Reset removes every key.
 func (s *MemoryStorage) Reset() error {
+	return s.ResetWithContext(context.Background())
+}
+
+// ResetWithContext is Reset; it fails with ctx.Err() when ctx is done.
+func (s *MemoryStorage) ResetWithContext(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	s.data = make(map[string]memoryEntry)
 	s.mu.Unlock()
 	return nil
 }
 
-// Close stops the garbage collector.
+// Close stops the garbage collector. The data stays readable and
+// writable: Close frees nothing else.
 func (s *MemoryStorage) Close() error {
 	s.once.Do(func() { close(s.done) })
 	return nil

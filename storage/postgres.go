@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
 	fiberpostgres "github.com/gofiber/storage/postgres/v3"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -41,7 +40,8 @@ type PostgresConfig struct {
 	// Optional. Default: the URL's connect_timeout, else 5 * time.Second
 	ConnectTimeout time.Duration
 
-	// CommandTimeout bounds each Get, Set, Delete and Reset.
+	// CommandTimeout bounds each call. The context methods are bounded by
+	// it too, and by their caller's context, whichever ends first.
 	//
 	// Optional. Default: 5 * time.Second
 	CommandTimeout time.Duration
@@ -56,7 +56,7 @@ type PostgresConfig struct {
 //
 // Expiry is kept in whole seconds: a value lives at least its TTL and at
 // most a second longer.
-func Postgres(cfg PostgresConfig) (fiber.Storage, error) {
+func Postgres(cfg PostgresConfig) (*PostgresStorage, error) {
 	if cfg.URL == "" {
 		return nil, errors.New("storage: Postgres: URL is required")
 	}
@@ -90,7 +90,7 @@ func Postgres(cfg PostgresConfig) (fiber.Storage, error) {
 	for attempt := 1; ; attempt++ {
 		inner, err := newPostgres(pcfg, cfg, pcfg.ConnConfig.ConnectTimeout+3*cfg.CommandTimeout)
 		if err == nil {
-			return &postgresStorage{inner: inner, table: sanitizeTable(cfg.Table), timeout: cfg.CommandTimeout}, nil
+			return &PostgresStorage{inner: inner, table: sanitizeTable(cfg.Table), timeout: cfg.CommandTimeout}, nil
 		}
 		if attempt < 3 && createRace(err) {
 			continue
@@ -150,28 +150,49 @@ func sanitizeTable(table string) string {
 	return pgx.Identifier{schema, name}.Sanitize()
 }
 
-type postgresStorage struct {
+// PostgresStorage is a session storage in a PostgreSQL table. It
+// implements Fiber v2's and Fiber v3's fiber.Storage, fiberlogto.Leaser and
+// fiberlogto.Taker. Every call is bounded by CommandTimeout; a context
+// method's also by its caller's context, whose error the returned error
+// then wraps.
+type PostgresStorage struct {
 	inner     *fiberpostgres.Storage
 	table     string // quoted
 	timeout   time.Duration
 	closeOnce sync.Once
 }
 
-func (s *postgresStorage) ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), s.timeout)
+// ctx bounds one call from parent by CommandTimeout.
+func (s *PostgresStorage) ctx(parent context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(parent, s.timeout)
 }
 
-func (s *postgresStorage) Get(key string) ([]byte, error) {
-	ctx, cancel := s.ctx()
+// Get returns the value of key, nil when it is missing or expired.
+func (s *PostgresStorage) Get(key string) ([]byte, error) {
+	return s.GetWithContext(context.Background(), key)
+}
+
+// GetWithContext is Get under ctx.
+func (s *PostgresStorage) GetWithContext(ctx context.Context, key string) ([]byte, error) {
+	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	return s.inner.GetWithContext(ctx, key)
+	v, err := s.inner.GetWithContext(ctx, key)
+	return v, ctxErr(ctx, err)
 }
 
 // Set stores val for exp; exp == 0 keeps it until deleted, a negative exp
 // deletes it.
-func (s *postgresStorage) Set(key string, val []byte, exp time.Duration) error {
+func (s *PostgresStorage) Set(key string, val []byte, exp time.Duration) error {
+	return s.SetWithContext(context.Background(), key, val, exp)
+}
+
+// SetWithContext is Set under ctx.
+func (s *PostgresStorage) SetWithContext(ctx context.Context, key string, val []byte, exp time.Duration) error {
+	if key == "" || len(val) == 0 {
+		return nil // as gofiber's storages do
+	}
 	if exp < 0 {
-		return s.Delete(key)
+		return s.DeleteWithContext(ctx, key)
 	}
 	if exp > 0 {
 		// gofiber stores the deadline truncated to the second, so a TTL
@@ -179,63 +200,75 @@ func (s *postgresStorage) Set(key string, val []byte, exp time.Duration) error {
 		// expired at once; this rounds the deadline up instead.
 		exp += time.Second - time.Nanosecond
 	}
-	ctx, cancel := s.ctx()
+	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	return s.inner.SetWithContext(ctx, key, val, exp)
+	return ctxErr(ctx, s.inner.SetWithContext(ctx, key, val, exp))
 }
 
-func (s *postgresStorage) Delete(key string) error {
-	ctx, cancel := s.ctx()
+// Delete removes key.
+func (s *PostgresStorage) Delete(key string) error {
+	return s.DeleteWithContext(context.Background(), key)
+}
+
+// DeleteWithContext is Delete under ctx.
+func (s *PostgresStorage) DeleteWithContext(ctx context.Context, key string) error {
+	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	return s.inner.DeleteWithContext(ctx, key)
+	return ctxErr(ctx, s.inner.DeleteWithContext(ctx, key))
+}
+
+// Reset empties the table (TRUNCATE).
+func (s *PostgresStorage) Reset() error {
+	return s.ResetWithContext(context.Background())
+}
+
+// ResetWithContext is Reset under ctx.
+func (s *PostgresStorage) ResetWithContext(ctx context.Context) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	return ctxErr(ctx, s.inner.ResetWithContext(ctx))
 }
 
 // Take returns the value of key and deletes it in one statement (DELETE
 // ... RETURNING; fiberlogto.Taker): of concurrent Takes of a key, on any
 // instance, one gets the value.
-func (s *postgresStorage) Take(key string) ([]byte, error) {
-	ctx, cancel := s.ctx()
+func (s *PostgresStorage) Take(key string) ([]byte, error) {
+	ctx, cancel := s.ctx(context.Background())
 	defer cancel()
-	return takeSQL(s.inner.Conn().QueryRow(ctx, "DELETE FROM "+s.table+" WHERE k = $1 RETURNING v, e", key).Scan)
-}
-
-// Reset empties the table (TRUNCATE).
-func (s *postgresStorage) Reset() error {
-	ctx, cancel := s.ctx()
-	defer cancel()
-	return s.inner.ResetWithContext(ctx)
+	v, err := takeSQL(s.inner.Conn().QueryRow(ctx, "DELETE FROM "+s.table+" WHERE k = $1 RETURNING v, e", key).Scan)
+	return v, ctxErr(ctx, err)
 }
 
 // AcquireLease takes key for owner until ttl passes, unless another owner
 // holds an unexpired lease (fiberlogto.Leaser): one INSERT ... ON CONFLICT
 // DO UPDATE ... WHERE, atomic in PostgreSQL. The lease is a row of the
 // table like any key, its expiry rounded up to the second.
-func (s *postgresStorage) AcquireLease(key, owner string, ttl time.Duration) (bool, error) {
+func (s *PostgresStorage) AcquireLease(key, owner string, ttl time.Duration) (bool, error) {
 	now := time.Now()
 	exp := now.Add(ttl + time.Second - time.Nanosecond).Unix()
-	ctx, cancel := s.ctx()
+	ctx, cancel := s.ctx(context.Background())
 	defer cancel()
 	tag, err := s.inner.Conn().Exec(ctx, "INSERT INTO "+s.table+" AS t (k, v, e) VALUES ($1, $2, $3) "+
 		"ON CONFLICT (k) DO UPDATE SET v = excluded.v, e = excluded.e "+
 		"WHERE (t.e <> 0 AND t.e <= $4) OR t.v = excluded.v",
 		key, []byte(owner), exp, now.Unix())
 	if err != nil {
-		return false, err
+		return false, ctxErr(ctx, err)
 	}
 	return tag.RowsAffected() == 1, nil
 }
 
 // ReleaseLease gives key up if owner holds it.
-func (s *postgresStorage) ReleaseLease(key, owner string) error {
-	ctx, cancel := s.ctx()
+func (s *PostgresStorage) ReleaseLease(key, owner string) error {
+	ctx, cancel := s.ctx(context.Background())
 	defer cancel()
 	_, err := s.inner.Conn().Exec(ctx, "DELETE FROM "+s.table+" WHERE k = $1 AND v = $2", key, []byte(owner))
-	return err
+	return ctxErr(ctx, err)
 }
 
 // Close stops the garbage collector and closes the pool; later calls fail.
 // Calling it again is a no-op (gofiber's Close would block forever).
-func (s *postgresStorage) Close() error {
+func (s *PostgresStorage) Close() error {
 	s.closeOnce.Do(func() { _ = s.inner.Close() })
 	return nil
 }

@@ -2,19 +2,17 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/internal/testenv"
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
-
-var _ fiberlogto.Leaser = (*postgresStorage)(nil)
 
 // pgAdmin connects straight to the test database, to look at and drop what
 // the tests made.
@@ -80,7 +78,7 @@ func TestPostgresDefaults(t *testing.T) {
 		"SELECT count(*) FROM information_schema.tables WHERE table_name = 'fiberlogto_sessions'").Scan(&n); err != nil || n != 1 {
 		t.Fatalf("table fiberlogto_sessions: count %d, %v; want 1", n, err)
 	}
-	ps := s.(*postgresStorage)
+	ps := s
 	if ps.timeout != 5*time.Second {
 		t.Errorf("CommandTimeout = %v; want 5s", ps.timeout)
 	}
@@ -230,4 +228,45 @@ func TestPostgresWrongTable(t *testing.T) {
 	mustFailFast(t, 5*time.Second, func() (fiber.Storage, error) {
 		return Postgres(PostgresConfig{URL: testenv.ServerURL(t, "DATABASE_URL", "PostgreSQL"), Table: table})
 	})
+}
+
+// The caller's context reaches the query: cancelling it, or its deadline
+// passing, ends a query blocked on a lock at once, long before
+// CommandTimeout.
+func TestPostgresContextEndsQuery(t *testing.T) {
+	table := pgTestTable(t)
+	s := pgTestStorage(t, PostgresConfig{Table: table, CommandTimeout: 10 * time.Second})(t).(*PostgresStorage)
+	mustSet(t, s, "k", "v", time.Minute)
+
+	ctx := context.Background()
+	tx, err := pgAdmin(t).Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "LOCK TABLE "+pgx.Identifier{table}.Sanitize()+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	if _, err := s.GetWithContext(cancelled, "k"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("GetWithContext, cancelled in flight: %v; want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("GetWithContext took %v; want about 200ms", d)
+	}
+	deadline, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	if err := s.SetWithContext(deadline, "k", []byte("v2"), time.Minute); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("SetWithContext past its deadline: %v; want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("SetWithContext took %v; want about 200ms", d)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustGet(t, s, "k", "v") // the pool recovers; the cancelled write never landed
 }

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
 	fiberredis "github.com/gofiber/storage/redis/v3"
 	"github.com/redis/go-redis/v9"
 )
@@ -35,8 +35,10 @@ type RedisConfig struct {
 	// Optional. Default: the URL's dial_timeout, else 5 * time.Second
 	ConnectTimeout time.Duration
 
-	// CommandTimeout bounds each Get, Set and Delete (socket reads and writes
-	// and the call as a whole).
+	// CommandTimeout bounds each call (socket reads and writes and the call
+	// as a whole; each round trip of a Reset under KeyPrefix). The context
+	// methods are bounded by it too, and by their caller's context,
+	// whichever ends first.
 	//
 	// Optional. Default: the URL's read_timeout, else 3 * time.Second
 	CommandTimeout time.Duration
@@ -51,7 +53,7 @@ type RedisConfig struct {
 //
 // Reset deletes the keys under KeyPrefix only; with no KeyPrefix it flushes
 // the whole database (FLUSHDB), other apps' keys included.
-func Redis(cfg RedisConfig) (fiber.Storage, error) {
+func Redis(cfg RedisConfig) (*RedisStorage, error) {
 	if cfg.URL == "" {
 		return nil, errors.New("storage: Redis: URL is required")
 	}
@@ -96,7 +98,7 @@ func Redis(cfg RedisConfig) (fiber.Storage, error) {
 	}
 	// NewFromConnection, unlike New, never panics and takes our client with
 	// its timeouts; the client stays ours to close.
-	return &redisStorage{
+	return &RedisStorage{
 		inner:   fiberredis.NewFromConnection(client),
 		client:  client,
 		prefix:  cfg.KeyPrefix,
@@ -104,7 +106,12 @@ func Redis(cfg RedisConfig) (fiber.Storage, error) {
 	}, nil
 }
 
-type redisStorage struct {
+// RedisStorage is a session storage on a Redis server. It implements Fiber
+// v2's and Fiber v3's fiber.Storage, fiberlogto.Leaser and
+// fiberlogto.Taker. Every call is bounded by CommandTimeout; a context
+// method's also by its caller's context, whose error the returned error
+// then wraps.
+type RedisStorage struct {
 	inner     *fiberredis.Storage
 	client    *redis.Client
 	prefix    string
@@ -113,62 +120,130 @@ type redisStorage struct {
 	closeErr  error
 }
 
-func (s *redisStorage) ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), s.timeout)
+// ctx bounds one call from parent by CommandTimeout.
+func (s *RedisStorage) ctx(parent context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(parent, s.timeout)
 }
 
-func (s *redisStorage) Get(key string) ([]byte, error) {
+// redisCall runs one call of s under parent, bounded by CommandTimeout.
+//
+// go-redis ends a call at its context's deadline, but not when the context
+// is cancelled before it (redis/go-redis#2556): a cancelled caller would
+// wait out CommandTimeout. So when parent can be cancelled, the call runs
+// in a goroutine of its own and redisCall returns as soon as parent is
+// done; the abandoned call still ends by CommandTimeout. Plain Get, Set,
+// ... (context.Background) call go-redis directly.
+func redisCall[T any](s *RedisStorage, parent context.Context, call func(ctx context.Context) (T, error)) (T, error) {
+	ctx, cancel := s.ctx(parent)
+	if parent.Done() == nil {
+		defer cancel()
+		v, err := call(ctx)
+		return v, ctxErr(ctx, err)
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer cancel()
+		v, err := call(ctx)
+		done <- result{v, ctxErr(ctx, err)}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-parent.Done():
+		var zero T
+		return zero, parent.Err()
+	}
+}
+
+// Get returns the value of key, nil when it is missing.
+func (s *RedisStorage) Get(key string) ([]byte, error) {
+	return s.GetWithContext(context.Background(), key)
+}
+
+// GetWithContext is Get under ctx.
+func (s *RedisStorage) GetWithContext(ctx context.Context, key string) ([]byte, error) {
 	if key == "" {
 		return nil, nil
 	}
-	ctx, cancel := s.ctx()
-	defer cancel()
-	return s.inner.GetWithContext(ctx, s.prefix+key)
+	return redisCall(s, ctx, func(ctx context.Context) ([]byte, error) {
+		return s.inner.GetWithContext(ctx, s.prefix+key)
+	})
 }
 
 // Set stores val for exp; exp == 0 keeps it until deleted. A negative exp is
 // already past: the key is deleted, as SQLite and PostgreSQL would read it
 // (go-redis would otherwise keep the key forever).
-func (s *redisStorage) Set(key string, val []byte, exp time.Duration) error {
-	if key == "" {
-		return nil
-	}
-	if exp < 0 {
-		return s.Delete(key)
-	}
-	ctx, cancel := s.ctx()
-	defer cancel()
-	return s.inner.SetWithContext(ctx, s.prefix+key, val, exp)
+func (s *RedisStorage) Set(key string, val []byte, exp time.Duration) error {
+	return s.SetWithContext(context.Background(), key, val, exp)
 }
 
-func (s *redisStorage) Delete(key string) error {
+// SetWithContext is Set under ctx. When ctx ends first, the value may or
+// may not have been stored.
+func (s *RedisStorage) SetWithContext(ctx context.Context, key string, val []byte, exp time.Duration) error {
+	if key == "" || len(val) == 0 {
+		return nil // as gofiber's storages do
+	}
+	if exp < 0 {
+		return s.DeleteWithContext(ctx, key)
+	}
+	if ctx.Done() != nil {
+		// redisCall may return while the call still runs: it must not
+		// read a buffer the caller has since reused.
+		val = bytes.Clone(val)
+	}
+	_, err := redisCall(s, ctx, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, s.inner.SetWithContext(ctx, s.prefix+key, val, exp)
+	})
+	return err
+}
+
+// Delete removes key.
+func (s *RedisStorage) Delete(key string) error {
+	return s.DeleteWithContext(context.Background(), key)
+}
+
+// DeleteWithContext is Delete under ctx.
+func (s *RedisStorage) DeleteWithContext(ctx context.Context, key string) error {
 	if key == "" {
 		return nil
 	}
-	ctx, cancel := s.ctx()
-	defer cancel()
-	return s.inner.DeleteWithContext(ctx, s.prefix+key)
+	_, err := redisCall(s, ctx, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, s.inner.DeleteWithContext(ctx, s.prefix+key)
+	})
+	return err
 }
 
 // Reset deletes every key under the prefix, or flushes the database when
 // there is none.
-func (s *redisStorage) Reset() error {
+func (s *RedisStorage) Reset() error {
+	return s.ResetWithContext(context.Background())
+}
+
+// ResetWithContext is Reset under ctx: CommandTimeout bounds each round
+// trip, ctx the whole walk.
+func (s *RedisStorage) ResetWithContext(ctx context.Context) error {
 	if s.prefix == "" {
-		ctx, cancel := s.ctx()
-		defer cancel()
-		return s.inner.ResetWithContext(ctx)
+		_, err := redisCall(s, ctx, func(ctx context.Context) (struct{}, error) {
+			return struct{}{}, s.inner.ResetWithContext(ctx)
+		})
+		return err
 	}
 	// Scanning a large database takes many round trips: bound each, not the
 	// whole walk.
 	pattern := globEscape(s.prefix) + "*"
 	var cursor uint64
 	for {
-		ctx, cancel := s.ctx()
-		keys, next, err := s.client.Scan(ctx, cursor, pattern, 500).Result()
-		if err == nil && len(keys) > 0 {
-			err = s.client.Unlink(ctx, keys...).Err()
-		}
-		cancel()
+		next, err := redisCall(s, ctx, func(ctx context.Context) (uint64, error) {
+			keys, next, err := s.client.Scan(ctx, cursor, pattern, 500).Result()
+			if err == nil && len(keys) > 0 {
+				err = s.client.Unlink(ctx, keys...).Err()
+			}
+			return next, err
+		})
 		if err != nil {
 			return err
 		}
@@ -203,43 +278,43 @@ return 0`)
 // AcquireLease takes key for owner until ttl passes, unless another owner
 // holds it (fiberlogto.Leaser). The key expires with a Redis TTL; owner
 // taking it again extends it.
-func (s *redisStorage) AcquireLease(key, owner string, ttl time.Duration) (bool, error) {
+func (s *RedisStorage) AcquireLease(key, owner string, ttl time.Duration) (bool, error) {
 	ms := ttl.Milliseconds()
 	if ms < 1 {
 		ms = 1
 	}
-	ctx, cancel := s.ctx()
+	ctx, cancel := s.ctx(context.Background())
 	defer cancel()
 	n, err := acquireLease.Run(ctx, s.client, []string{s.prefix + key}, owner, ms).Int()
-	return n == 1, err
+	return n == 1, ctxErr(ctx, err)
 }
 
 // Take returns the value of key and deletes it (fiberlogto.Taker): of
 // concurrent Takes of a key, on any instance, one gets the value. A script
 // rather than GETDEL, which needs Redis 6.2: this works from 2.6 on.
-func (s *redisStorage) Take(key string) ([]byte, error) {
-	ctx, cancel := s.ctx()
+func (s *RedisStorage) Take(key string) ([]byte, error) {
+	ctx, cancel := s.ctx(context.Background())
 	defer cancel()
 	v, err := takeKey.Run(ctx, s.client, []string{s.prefix + key}).Text()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, ctxErr(ctx, err)
 	}
 	return []byte(v), nil
 }
 
 // ReleaseLease gives key up if owner holds it.
-func (s *redisStorage) ReleaseLease(key, owner string) error {
-	ctx, cancel := s.ctx()
+func (s *RedisStorage) ReleaseLease(key, owner string) error {
+	ctx, cancel := s.ctx(context.Background())
 	defer cancel()
-	return releaseLease.Run(ctx, s.client, []string{s.prefix + key}, owner).Err()
+	return ctxErr(ctx, releaseLease.Run(ctx, s.client, []string{s.prefix + key}, owner).Err())
 }
 
 // Close closes the connections; later calls fail. Calling it again is a
 // no-op.
-func (s *redisStorage) Close() error {
+func (s *RedisStorage) Close() error {
 	s.closeOnce.Do(func() {
 		_ = s.inner.Close() // a borrowed client: only marks the storage closed
 		s.closeErr = s.client.Close()

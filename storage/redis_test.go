@@ -3,6 +3,7 @@ package storage
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,12 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/internal/testenv"
 	"github.com/gofiber/fiber/v2"
 )
-
-var _ fiberlogto.Leaser = (*redisStorage)(nil)
 
 // redisTestStorage opens a Redis storage under a key prefix of the test's
 // own, so tests sharing a server (this package's and others') never see each
@@ -82,7 +80,7 @@ func TestRedisKeyPrefixOnTheServer(t *testing.T) {
 	defer s.Close()
 	defer s.Reset()
 	mustSet(t, s, "k", "v", 1500*time.Millisecond)
-	rs := s.(*redisStorage)
+	rs := s
 	ctx := context.Background()
 	if got, err := rs.client.Get(ctx, prefix+"k").Result(); err != nil || got != "v" {
 		t.Fatalf("raw GET %sk = %q, %v; want v", prefix, got, err)
@@ -103,7 +101,7 @@ func TestRedisTimeouts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	rs := s.(*redisStorage)
+	rs := s
 	o := rs.client.Options()
 	if o.DialTimeout != 2*time.Second || o.ReadTimeout != 700*time.Millisecond || o.WriteTimeout != 700*time.Millisecond || rs.timeout != 700*time.Millisecond {
 		t.Fatalf("dial %v read %v write %v call %v; want 2s, 700ms, 700ms, 700ms", o.DialTimeout, o.ReadTimeout, o.WriteTimeout, rs.timeout)
@@ -115,7 +113,7 @@ func TestRedisTimeouts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if o := d.(*redisStorage).client.Options(); o.DialTimeout != 5*time.Second || o.ReadTimeout != 3*time.Second {
+	if o := d.client.Options(); o.DialTimeout != 5*time.Second || o.ReadTimeout != 3*time.Second {
 		t.Fatalf("defaults: dial %v read %v; want 5s, 3s", o.DialTimeout, o.ReadTimeout)
 	}
 	sep := "?"
@@ -127,7 +125,7 @@ func TestRedisTimeouts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer u.Close()
-	if o := u.(*redisStorage).client.Options(); o.DialTimeout != 4*time.Second || o.ReadTimeout != 2*time.Second {
+	if o := u.client.Options(); o.DialTimeout != 4*time.Second || o.ReadTimeout != 2*time.Second {
 		t.Fatalf("from the URL: dial %v read %v; want 4s, 2s", o.DialTimeout, o.ReadTimeout)
 	}
 }
@@ -275,5 +273,41 @@ func TestRedisWrongPassword(t *testing.T) {
 	err := mustFailFast(t, 5*time.Second, func() (fiber.Storage, error) { return Redis(RedisConfig{URL: bad}) })
 	if strings.Contains(err.Error(), "s3cr3t-pw") {
 		t.Errorf("error %q shows the password", err)
+	}
+}
+
+// The caller's context reaches the call: cancelling it ends a call the
+// server never answers at once, not at CommandTimeout; and CommandTimeout
+// still bounds a context method whose context would wait longer.
+func TestRedisContextEndsCall(t *testing.T) {
+	addr := fakeRedis(t, "GET")
+	s, err := Redis(RedisConfig{URL: "redis://" + addr + "/0", CommandTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	if _, err := s.GetWithContext(ctx, "k"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("GetWithContext, cancelled in flight: %v; want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("GetWithContext returned %v after its context was cancelled; want at once", d-200*time.Millisecond)
+	}
+
+	short, err := Redis(RedisConfig{URL: "redis://" + addr + "/0", CommandTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer short.Close()
+	long, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start = time.Now()
+	if _, err := short.GetWithContext(long, "k"); err == nil {
+		t.Fatal("GetWithContext on a silent server: want a timeout error")
+	}
+	if d := time.Since(start); d > 1500*time.Millisecond {
+		t.Fatalf("GetWithContext took %v; want about CommandTimeout, 300ms", d)
 	}
 }

@@ -2,8 +2,10 @@ package storage
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/gofiber/fiber/v2"
+	fiberv3 "github.com/gofiber/fiber/v3"
 )
 
 func randomHex(t *testing.T) string {
@@ -254,6 +257,10 @@ func testSharedStorage(t *testing.T, open func(t *testing.T) fiber.Storage) {
 		}
 	})
 
+	t.Run("Context", func(t *testing.T) {
+		s := open(t) // not parallel: ResetWithContext empties the namespace
+		testContextMethods(t, s)
+	})
 	t.Run("Close", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
@@ -378,4 +385,70 @@ func testTake(t *testing.T, open func(t *testing.T) fiber.Storage) {
 	if v, err := takers[1].Take("take-expired"); err != nil || v != nil {
 		t.Fatalf("Take of an expired key = %q, %v; want nil", v, err)
 	}
+}
+
+// testContextMethods checks the context methods of Fiber v3's
+// fiber.Storage: under a live context they do what Get, Set, Delete and
+// Reset do; under a cancelled or expired one each returns at once an error
+// wrapping the context's, and changes nothing. It resets s.
+func testContextMethods(t *testing.T, s fiber.Storage) {
+	t.Helper()
+	cs, ok := s.(fiberv3.Storage)
+	if !ok {
+		t.Fatalf("%T does not implement Fiber v3's fiber.Storage", s)
+	}
+	ctx := context.Background()
+	if err := cs.SetWithContext(ctx, "ctx-k", []byte("v1"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	mustGet(t, s, "ctx-k", "v1")
+	if got, err := cs.GetWithContext(ctx, "ctx-k"); err != nil || string(got) != "v1" {
+		t.Fatalf("GetWithContext = %q, %v; want v1", got, err)
+	}
+	if got, err := cs.GetWithContext(ctx, "ctx-missing"); err != nil || got != nil {
+		t.Fatalf("GetWithContext(missing) = %q, %v; want nil, nil", got, err)
+	}
+	if err := cs.DeleteWithContext(ctx, "ctx-k"); err != nil {
+		t.Fatal(err)
+	}
+	mustGet(t, s, "ctx-k", "")
+	mustSet(t, s, "ctx-k", "v2", time.Hour)
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	expired, cancel2 := context.WithDeadline(ctx, time.Now().Add(-time.Second))
+	defer cancel2()
+	for _, c := range []struct {
+		ctx  context.Context
+		want error
+	}{{cancelled, context.Canceled}, {expired, context.DeadlineExceeded}} {
+		calls := map[string]func() error{
+			"GetWithContext": func() error {
+				v, err := cs.GetWithContext(c.ctx, "ctx-k")
+				if v != nil {
+					t.Errorf("GetWithContext under a done context returned %q", v)
+				}
+				return err
+			},
+			"SetWithContext":    func() error { return cs.SetWithContext(c.ctx, "ctx-k", []byte("v3"), time.Hour) },
+			"DeleteWithContext": func() error { return cs.DeleteWithContext(c.ctx, "ctx-k") },
+			"ResetWithContext":  func() error { return cs.ResetWithContext(c.ctx) },
+		}
+		for name, call := range calls {
+			start := time.Now()
+			err := call()
+			if !errors.Is(err, c.want) {
+				t.Errorf("%s under a done context: %v; want an error wrapping %v", name, err, c.want)
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("%s under a done context took %v", name, d)
+			}
+		}
+	}
+	mustGet(t, s, "ctx-k", "v2") // none of them went through
+
+	if err := cs.ResetWithContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustGet(t, s, "ctx-k", "")
 }

@@ -1,6 +1,9 @@
 // Package storage builds the session storages fiberlogto ships with. It
-// knows nothing of fiberlogto: each constructor returns a plain
-// fiber.Storage, and any other fiber.Storage works as well.
+// does not import fiberlogto: each constructor returns a concrete type
+// (*SQLiteStorage, *MemoryStorage, *RedisStorage, *PostgresStorage) that
+// implements fiber.Storage of Fiber v2 and of Fiber v3 (whose context
+// methods, GetWithContext and the like, each type has too), and any other
+// fiber.Storage works with fiberlogto as well.
 //
 // Which one:
 //
@@ -16,7 +19,12 @@
 //
 // All four also grant the short lease (fiberlogto.Leaser) that keeps two
 // instances from refreshing one session at once, and take a key atomically
-// (fiberlogto.Taker), so one pending sign-in is used once.
+// (fiberlogto.Taker), so one pending sign-in is used once; fiberlogto finds
+// both by a type assertion.
+//
+// Redis and Postgres bound every call by their CommandTimeout; a context
+// method's call ends too when its context does, and the error it returns
+// then wraps the context's (errors.Is(err, context.Canceled)).
 package storage
 
 import (
@@ -310,4 +318,17 @@ func validTable(name string) bool {
 		}
 	}
 	return true
+}
+
+// ctxErr makes an error of a call under ctx wrap ctx's error once ctx is
+// done (cancelled by the caller, or past its deadline), whatever the driver
+// made of it, so callers can test errors.Is(err, context.Canceled).
+func ctxErr(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w: %w", cerr, err)
+	}
+	return err
 }

@@ -209,6 +209,21 @@ func TestMemoryTake(t *testing.T) {
 	testTake(t, func(*testing.T) fiber.Storage { return s })
 }
 
+func TestSQLiteContextMethods(t *testing.T) {
+	s, err := SQLite(SQLiteConfig{Path: filepath.Join(t.TempDir(), "ctx.sqlite3")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	testContextMethods(t, s)
+}
+
+func TestMemoryContextMethods(t *testing.T) {
+	s := Memory()
+	defer s.Close()
+	testContextMethods(t, s)
+}
+
 // After Close nothing is served, not even from the read cache, and the
 // lease and Take fail too.
 func TestSQLiteClose(t *testing.T) {
