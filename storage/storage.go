@@ -165,7 +165,8 @@ func (s *SQLiteStorage) GetWithContext(ctx context.Context, key string) ([]byte,
 }
 
 // Set writes key and updates the cache. exp == 0 keeps the value until
-// deleted. An empty key or value is ignored.
+// deleted; a negative exp is already past and deletes key. An empty key or
+// value is ignored.
 func (s *SQLiteStorage) Set(key string, val []byte, exp time.Duration) error {
 	return s.SetWithContext(context.Background(), key, val, exp)
 }
@@ -178,13 +179,15 @@ func (s *SQLiteStorage) SetWithContext(ctx context.Context, key string, val []by
 	if key == "" || len(val) == 0 {
 		return nil
 	}
+	if exp < 0 {
+		// gofiber would store it with no expiry at all.
+		return s.DeleteWithContext(ctx, key)
+	}
 	s.cache.forget(key)
 	if err := s.db.SetWithContext(ctx, key, val, exp); err != nil {
 		return err
 	}
-	if exp >= 0 {
-		s.cache.putWritten(key, append([]byte(nil), val...))
-	}
+	s.cache.putWritten(key, append([]byte(nil), val...))
 	return nil
 }
 

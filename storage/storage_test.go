@@ -256,3 +256,26 @@ func TestSQLiteClose(t *testing.T) {
 		t.Error("AcquireLease after Close: want an error")
 	}
 }
+
+// A negative exp is already past: the key is gone, as with every other
+// storage (gofiber's SQLite storage would keep it with no expiry at all).
+func TestSQLiteNegativeExpDeletes(t *testing.T) {
+	for name, ttl := range map[string]time.Duration{"cache": time.Minute, "no cache": -1} {
+		t.Run(name, func(t *testing.T) {
+			s, err := SQLite(SQLiteConfig{Path: filepath.Join(t.TempDir(), "neg.sqlite3"), CacheTTL: ttl})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if err := s.Set("past", []byte("v"), time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Set("past", []byte("v"), -time.Second); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.Get("past"); err != nil || got != nil {
+				t.Fatalf("Get after Set with a negative exp = %q, %v; want nil, nil", got, err)
+			}
+		})
+	}
+}
