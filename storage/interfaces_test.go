@@ -28,11 +28,6 @@ var (
 	_ fiberlogtoLeaser = (*SQLiteStorage)(nil)
 	_ fiberlogtoTaker  = (*SQLiteStorage)(nil)
 
-	_ fiberv2.Storage  = (*MemoryStorage)(nil)
-	_ fiberv3.Storage  = (*MemoryStorage)(nil)
-	_ fiberlogtoLeaser = (*MemoryStorage)(nil)
-	_ fiberlogtoTaker  = (*MemoryStorage)(nil)
-
 	_ fiberv2.Storage  = (*RedisStorage)(nil)
 	_ fiberv3.Storage  = (*RedisStorage)(nil)
 	_ fiberlogtoLeaser = (*RedisStorage)(nil)

@@ -35,6 +35,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/fiberlogto/sdk/storage/memory"
 	"github.com/gofiber/storage/sqlite3/v2"
 	"github.com/jackc/pgx/v5"
 )
@@ -335,3 +336,13 @@ func ctxErr(ctx context.Context, err error) error {
 	}
 	return err
 }
+
+// MemoryStorage is memory.Storage.
+//
+// Deprecated: use github.com/fiberlogto/sdk/storage/memory.
+type MemoryStorage = memory.Storage
+
+// Memory is memory.New.
+//
+// Deprecated: use github.com/fiberlogto/sdk/storage/memory.
+func Memory() *MemoryStorage { return memory.New() }

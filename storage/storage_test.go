@@ -40,46 +40,29 @@ func TestSQLiteBadPath(t *testing.T) {
 	}
 }
 
-func TestStoragesConcurrentWrites(t *testing.T) {
-	sq, err := SQLite(SQLiteConfig{Path: filepath.Join(t.TempDir(), "c.sqlite3")})
+func TestSQLiteConcurrentWrites(t *testing.T) {
+	s, err := SQLite(SQLiteConfig{Path: filepath.Join(t.TempDir(), "c.sqlite3")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sq.Close()
-	for name, s := range map[string]fiber.Storage{"sqlite": sq, "memory": Memory()} {
-		t.Run(name, func(t *testing.T) {
-			var wg sync.WaitGroup
-			errs := make(chan error, 64)
-			for i := 0; i < 32; i++ {
-				wg.Add(1)
-				go func(i int) {
-					defer wg.Done()
-					key := string(rune('a' + i%26))
-					if err := s.Set(key, []byte{byte(i)}, time.Minute); err != nil {
-						errs <- err
-					}
-					if _, err := s.Get(key); err != nil {
-						errs <- err
-					}
-				}(i)
+	defer s.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 32 {
+		wg.Go(func() {
+			key := string(rune('a' + i%26))
+			if err := s.Set(key, []byte{byte(i)}, time.Minute); err != nil {
+				errs <- err
 			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Errorf("concurrent access: %v", err)
+			if _, err := s.Get(key); err != nil {
+				errs <- err
 			}
 		})
 	}
-}
-
-func TestExpiry(t *testing.T) {
-	s := Memory()
-	if err := s.Set("k", []byte("v"), time.Second); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(1100 * time.Millisecond)
-	if got, _ := s.Get("k"); got != nil {
-		t.Fatalf("expired key still readable: %q", got)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent access: %v", err)
 	}
 }
 
@@ -204,22 +187,11 @@ func TestSQLiteTake(t *testing.T) {
 	})
 }
 
-func TestMemoryTake(t *testing.T) {
-	s := Memory()
-	testTake(t, func(*testing.T) fiber.Storage { return s })
-}
-
 func TestSQLiteContextMethods(t *testing.T) {
 	s, err := SQLite(SQLiteConfig{Path: filepath.Join(t.TempDir(), "ctx.sqlite3")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	testContextMethods(t, s)
-}
-
-func TestMemoryContextMethods(t *testing.T) {
-	s := Memory()
 	defer s.Close()
 	testContextMethods(t, s)
 }

@@ -1,4 +1,16 @@
-package storage
+// Package memory is a fiberlogto session storage in the process: for tests,
+// development and a single throwaway instance. Sessions are lost on
+// restart and not shared between instances. Importing it links no database
+// client at all.
+//
+// New returns a *Storage, which implements Fiber v2's and Fiber v3's
+// fiber.Storage, so it goes straight into fiberlogto.Config.Storage. It
+// also implements fiberlogto.Leaser and fiberlogto.Taker, both exact within
+// the process, which gofiber's memory storage (fiberlogto's default when
+// Config.Storage is nil) does not. No call waits on anything but a lock:
+// the context methods only fail with the context's error when it is
+// already done.
+package memory
 
 import (
 	"context"
@@ -6,12 +18,12 @@ import (
 	"time"
 )
 
-// MemoryStorage keeps sessions in the process. Unlike gofiber's memory
+// Storage keeps sessions in the process. Unlike gofiber's memory
 // storage, Get returns the stored slice itself rather than a copy: a
 // signed-in request then reads its session without allocating. Callers
 // must treat returned values as read-only (fiberlogto does); Set stores a
 // copy of what it is given.
-type MemoryStorage struct {
+type Storage struct {
 	mu   sync.RWMutex
 	data map[string]memoryEntry
 	done chan struct{}
@@ -23,21 +35,22 @@ type memoryEntry struct {
 	exp int64 // unix nanoseconds; 0 = never
 }
 
-// Memory returns an in-process storage. Sessions are lost on restart and not
-// shared between instances.
-func Memory() *MemoryStorage {
-	s := &MemoryStorage{data: make(map[string]memoryEntry), done: make(chan struct{})}
+// New returns an in-process storage. Sessions are lost on restart and not
+// shared between instances. It deletes expired keys every minute until
+// Close.
+func New() *Storage {
+	s := &Storage{data: make(map[string]memoryEntry), done: make(chan struct{})}
 	go s.gc(time.Minute)
 	return s
 }
 
 // Get returns the value of key, or nil when it is missing or expired.
-func (s *MemoryStorage) Get(key string) ([]byte, error) {
+func (s *Storage) Get(key string) ([]byte, error) {
 	return s.GetWithContext(context.Background(), key)
 }
 
 // GetWithContext is Get; it fails with ctx.Err() when ctx is done.
-func (s *MemoryStorage) GetWithContext(ctx context.Context, key string) ([]byte, error) {
+func (s *Storage) GetWithContext(ctx context.Context, key string) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -52,12 +65,12 @@ func (s *MemoryStorage) GetWithContext(ctx context.Context, key string) ([]byte,
 
 // Set stores a copy of val under key for exp (0: no expiry). A negative exp
 // deletes the key, as the SQL storages do.
-func (s *MemoryStorage) Set(key string, val []byte, exp time.Duration) error {
+func (s *Storage) Set(key string, val []byte, exp time.Duration) error {
 	return s.SetWithContext(context.Background(), key, val, exp)
 }
 
 // SetWithContext is Set; it fails with ctx.Err() when ctx is done.
-func (s *MemoryStorage) SetWithContext(ctx context.Context, key string, val []byte, exp time.Duration) error {
+func (s *Storage) SetWithContext(ctx context.Context, key string, val []byte, exp time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -78,12 +91,12 @@ func (s *MemoryStorage) SetWithContext(ctx context.Context, key string, val []by
 }
 
 // Delete removes key.
-func (s *MemoryStorage) Delete(key string) error {
+func (s *Storage) Delete(key string) error {
 	return s.DeleteWithContext(context.Background(), key)
 }
 
 // DeleteWithContext is Delete; it fails with ctx.Err() when ctx is done.
-func (s *MemoryStorage) DeleteWithContext(ctx context.Context, key string) error {
+func (s *Storage) DeleteWithContext(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -95,7 +108,7 @@ func (s *MemoryStorage) DeleteWithContext(ctx context.Context, key string) error
 
 // Take returns the value of key and deletes it, in one step
 // (fiberlogto.Taker): of concurrent Takes of a key, one gets the value.
-func (s *MemoryStorage) Take(key string) ([]byte, error) {
+func (s *Storage) Take(key string) ([]byte, error) {
 	s.mu.Lock()
 	e, ok := s.data[key]
 	delete(s.data, key)
@@ -107,12 +120,12 @@ func (s *MemoryStorage) Take(key string) ([]byte, error) {
 }
 
 // Reset removes every key.
-func (s *MemoryStorage) Reset() error {
+func (s *Storage) Reset() error {
 	return s.ResetWithContext(context.Background())
 }
 
 // ResetWithContext is Reset; it fails with ctx.Err() when ctx is done.
-func (s *MemoryStorage) ResetWithContext(ctx context.Context) error {
+func (s *Storage) ResetWithContext(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -124,14 +137,14 @@ func (s *MemoryStorage) ResetWithContext(ctx context.Context) error {
 
 // Close stops the garbage collector. The data stays readable and
 // writable: Close frees nothing else.
-func (s *MemoryStorage) Close() error {
+func (s *Storage) Close() error {
 	s.once.Do(func() { close(s.done) })
 	return nil
 }
 
 // AcquireLease takes key for owner until ttl passes, unless another owner
 // holds it (fiberlogto.Leaser): within one process the lease is exact.
-func (s *MemoryStorage) AcquireLease(key, owner string, ttl time.Duration) (bool, error) {
+func (s *Storage) AcquireLease(key, owner string, ttl time.Duration) (bool, error) {
 	now := time.Now().UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -143,7 +156,7 @@ func (s *MemoryStorage) AcquireLease(key, owner string, ttl time.Duration) (bool
 }
 
 // ReleaseLease gives key up if owner holds it.
-func (s *MemoryStorage) ReleaseLease(key, owner string) error {
+func (s *Storage) ReleaseLease(key, owner string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e, ok := s.data[key]; ok && string(e.val) == owner {
@@ -154,7 +167,7 @@ func (s *MemoryStorage) ReleaseLease(key, owner string) error {
 
 // gc deletes expired keys every interval, so abandoned sign-ins and
 // sessions do not accumulate.
-func (s *MemoryStorage) gc(interval time.Duration) {
+func (s *Storage) gc(interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
