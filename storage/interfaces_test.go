@@ -28,11 +28,6 @@ var (
 	_ fiberlogtoLeaser = (*SQLiteStorage)(nil)
 	_ fiberlogtoTaker  = (*SQLiteStorage)(nil)
 
-	_ fiberv2.Storage  = (*RedisStorage)(nil)
-	_ fiberv3.Storage  = (*RedisStorage)(nil)
-	_ fiberlogtoLeaser = (*RedisStorage)(nil)
-	_ fiberlogtoTaker  = (*RedisStorage)(nil)
-
 	_ fiberv2.Storage  = (*PostgresStorage)(nil)
 	_ fiberv3.Storage  = (*PostgresStorage)(nil)
 	_ fiberlogtoLeaser = (*PostgresStorage)(nil)

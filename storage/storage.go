@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/fiberlogto/sdk/storage/memory"
+	"github.com/fiberlogto/sdk/storage/redis"
 	"github.com/gofiber/storage/sqlite3/v2"
 	"github.com/jackc/pgx/v5"
 )
@@ -346,3 +347,18 @@ type MemoryStorage = memory.Storage
 //
 // Deprecated: use github.com/fiberlogto/sdk/storage/memory.
 func Memory() *MemoryStorage { return memory.New() }
+
+// RedisStorage is redis.Storage.
+//
+// Deprecated: use github.com/fiberlogto/sdk/storage/redis.
+type RedisStorage = redis.Storage
+
+// RedisConfig is redis.Config.
+//
+// Deprecated: use github.com/fiberlogto/sdk/storage/redis.
+type RedisConfig = redis.Config
+
+// Redis is redis.New.
+//
+// Deprecated: use github.com/fiberlogto/sdk/storage/redis.
+func Redis(cfg RedisConfig) (*RedisStorage, error) { return redis.New(cfg) }

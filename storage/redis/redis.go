@@ -1,4 +1,24 @@
-package storage
+// Package redis is a fiberlogto session storage on a Redis server, for
+// several app instances behind a load balancer: every instance sees every
+// session at once, and it is the fastest shared storage (in memory, each key
+// expiring with Redis's own TTL, to the millisecond, nothing to
+// garbage-collect). Sessions survive an app restart, and a Redis restart as
+// far as the server's own persistence goes. Importing it links go-redis but
+// no SQL driver.
+//
+// New returns a *Storage, which implements Fiber v2's and Fiber v3's
+// fiber.Storage (context methods included), so it goes straight into
+// fiberlogto.Config.Storage. It also implements fiberlogto.Leaser and
+// fiberlogto.Taker with server-side scripts, atomic across instances, so
+// two instances never refresh one session at once and a pending sign-in is
+// used once.
+//
+// Every call is bounded by Config.CommandTimeout (and New by
+// ConnectTimeout), so an unreachable or silent server fails a request
+// instead of hanging it. A context method's call ends as soon as its
+// context does, and its error then wraps the context's
+// (errors.Is(err, context.Canceled)).
+package redis
 
 import (
 	"bytes"
@@ -10,12 +30,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fiberlogto/sdk/storage/internal/ctxerr"
 	fiberredis "github.com/gofiber/storage/redis/v3"
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 )
 
-// RedisConfig configures Redis.
-type RedisConfig struct {
+// Config configures New.
+type Config struct {
 	// URL of the server: redis://[user:password@]host:port/db, or rediss://
 	// for TLS. go-redis query options (dial_timeout, read_timeout,
 	// pool_size, ...) are honoured unless a field below overrides them.
@@ -44,20 +65,16 @@ type RedisConfig struct {
 	CommandTimeout time.Duration
 }
 
-// Redis connects to a Redis session storage and checks the server answers.
-// Pick it for several instances behind a load balancer: every instance sees
-// every session, and it is the fastest shared storage (in memory, each key
-// expiring with Redis's own TTL, to the millisecond, with nothing to
-// garbage-collect). Sessions survive an app restart, and a Redis restart only
-// as far as the server's own persistence goes. Nothing is deleted at startup.
+// New connects to a Redis session storage and checks the server answers.
+// Nothing is deleted at startup.
 //
 // Reset deletes the keys under KeyPrefix only; with no KeyPrefix it flushes
 // the whole database (FLUSHDB), other apps' keys included.
-func Redis(cfg RedisConfig) (*RedisStorage, error) {
+func New(cfg Config) (*Storage, error) {
 	if cfg.URL == "" {
 		return nil, errors.New("storage: Redis: URL is required")
 	}
-	opts, err := redis.ParseURL(cfg.URL)
+	opts, err := goredis.ParseURL(cfg.URL)
 	if err != nil {
 		// net/url's errors quote the whole URL, password included.
 		var ue *url.Error
@@ -89,7 +106,7 @@ func Redis(cfg RedisConfig) (*RedisStorage, error) {
 	// A call's deadline (dial, pool wait, read, write) comes from its context.
 	opts.ContextTimeoutEnabled = true
 
-	client := redis.NewClient(opts)
+	client := goredis.NewClient(opts)
 	ctx, cancel := context.WithTimeout(context.Background(), opts.DialTimeout+callTimeout)
 	defer cancel()
 	if err := client.Ping(ctx).Err(); err != nil {
@@ -98,7 +115,7 @@ func Redis(cfg RedisConfig) (*RedisStorage, error) {
 	}
 	// NewFromConnection, unlike New, never panics and takes our client with
 	// its timeouts; the client stays ours to close.
-	return &RedisStorage{
+	return &Storage{
 		inner:   fiberredis.NewFromConnection(client),
 		client:  client,
 		prefix:  cfg.KeyPrefix,
@@ -106,14 +123,14 @@ func Redis(cfg RedisConfig) (*RedisStorage, error) {
 	}, nil
 }
 
-// RedisStorage is a session storage on a Redis server. It implements Fiber
+// Storage is a session storage on a Redis server. It implements Fiber
 // v2's and Fiber v3's fiber.Storage, fiberlogto.Leaser and
 // fiberlogto.Taker. Every call is bounded by CommandTimeout; a context
 // method's also by its caller's context, whose error the returned error
 // then wraps.
-type RedisStorage struct {
+type Storage struct {
 	inner     *fiberredis.Storage
-	client    *redis.Client
+	client    *goredis.Client
 	prefix    string
 	timeout   time.Duration
 	closeOnce sync.Once
@@ -121,7 +138,7 @@ type RedisStorage struct {
 }
 
 // ctx bounds one call from parent by CommandTimeout.
-func (s *RedisStorage) ctx(parent context.Context) (context.Context, context.CancelFunc) {
+func (s *Storage) ctx(parent context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(parent, s.timeout)
 }
 
@@ -133,12 +150,12 @@ func (s *RedisStorage) ctx(parent context.Context) (context.Context, context.Can
 // in a goroutine of its own and redisCall returns as soon as parent is
 // done; the abandoned call still ends by CommandTimeout. Plain Get, Set,
 // ... (context.Background) call go-redis directly.
-func redisCall[T any](s *RedisStorage, parent context.Context, call func(ctx context.Context) (T, error)) (T, error) {
+func redisCall[T any](s *Storage, parent context.Context, call func(ctx context.Context) (T, error)) (T, error) {
 	ctx, cancel := s.ctx(parent)
 	if parent.Done() == nil {
 		defer cancel()
 		v, err := call(ctx)
-		return v, ctxErr(ctx, err)
+		return v, ctxerr.Wrap(ctx, err)
 	}
 	type result struct {
 		v   T
@@ -148,7 +165,7 @@ func redisCall[T any](s *RedisStorage, parent context.Context, call func(ctx con
 	go func() {
 		defer cancel()
 		v, err := call(ctx)
-		done <- result{v, ctxErr(ctx, err)}
+		done <- result{v, ctxerr.Wrap(ctx, err)}
 	}()
 	select {
 	case r := <-done:
@@ -160,12 +177,12 @@ func redisCall[T any](s *RedisStorage, parent context.Context, call func(ctx con
 }
 
 // Get returns the value of key, nil when it is missing.
-func (s *RedisStorage) Get(key string) ([]byte, error) {
+func (s *Storage) Get(key string) ([]byte, error) {
 	return s.GetWithContext(context.Background(), key)
 }
 
 // GetWithContext is Get under ctx.
-func (s *RedisStorage) GetWithContext(ctx context.Context, key string) ([]byte, error) {
+func (s *Storage) GetWithContext(ctx context.Context, key string) ([]byte, error) {
 	if key == "" {
 		return nil, nil
 	}
@@ -177,13 +194,13 @@ func (s *RedisStorage) GetWithContext(ctx context.Context, key string) ([]byte, 
 // Set stores val for exp; exp == 0 keeps it until deleted. A negative exp is
 // already past: the key is deleted, as SQLite and PostgreSQL would read it
 // (go-redis would otherwise keep the key forever).
-func (s *RedisStorage) Set(key string, val []byte, exp time.Duration) error {
+func (s *Storage) Set(key string, val []byte, exp time.Duration) error {
 	return s.SetWithContext(context.Background(), key, val, exp)
 }
 
 // SetWithContext is Set under ctx. When ctx ends first, the value may or
 // may not have been stored.
-func (s *RedisStorage) SetWithContext(ctx context.Context, key string, val []byte, exp time.Duration) error {
+func (s *Storage) SetWithContext(ctx context.Context, key string, val []byte, exp time.Duration) error {
 	if key == "" || len(val) == 0 {
 		return nil // as gofiber's storages do
 	}
@@ -202,12 +219,12 @@ func (s *RedisStorage) SetWithContext(ctx context.Context, key string, val []byt
 }
 
 // Delete removes key.
-func (s *RedisStorage) Delete(key string) error {
+func (s *Storage) Delete(key string) error {
 	return s.DeleteWithContext(context.Background(), key)
 }
 
 // DeleteWithContext is Delete under ctx.
-func (s *RedisStorage) DeleteWithContext(ctx context.Context, key string) error {
+func (s *Storage) DeleteWithContext(ctx context.Context, key string) error {
 	if key == "" {
 		return nil
 	}
@@ -219,13 +236,13 @@ func (s *RedisStorage) DeleteWithContext(ctx context.Context, key string) error 
 
 // Reset deletes every key under the prefix, or flushes the database when
 // there is none.
-func (s *RedisStorage) Reset() error {
+func (s *Storage) Reset() error {
 	return s.ResetWithContext(context.Background())
 }
 
 // ResetWithContext is Reset under ctx: CommandTimeout bounds each round
 // trip, ctx the whole walk.
-func (s *RedisStorage) ResetWithContext(ctx context.Context) error {
+func (s *Storage) ResetWithContext(ctx context.Context) error {
 	if s.prefix == "" {
 		_, err := redisCall(s, ctx, func(ctx context.Context) (struct{}, error) {
 			return struct{}{}, s.inner.ResetWithContext(ctx)
@@ -256,7 +273,7 @@ func (s *RedisStorage) ResetWithContext(ctx context.Context) error {
 
 // The scripts run atomically on the server.
 var (
-	acquireLease = redis.NewScript(`
+	acquireLease = goredis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if v == false or v == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -264,11 +281,11 @@ if v == false or v == ARGV[1] then
 end
 return 0`)
 	// takeKey returns the value of KEYS[1] and deletes it (nil when missing).
-	takeKey = redis.NewScript(`
+	takeKey = goredis.NewScript(`
 local v = redis.call("GET", KEYS[1])
 if v then redis.call("DEL", KEYS[1]) end
 return v`)
-	releaseLease = redis.NewScript(`
+	releaseLease = goredis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
@@ -278,7 +295,7 @@ return 0`)
 // AcquireLease takes key for owner until ttl passes, unless another owner
 // holds it (fiberlogto.Leaser). The key expires with a Redis TTL; owner
 // taking it again extends it.
-func (s *RedisStorage) AcquireLease(key, owner string, ttl time.Duration) (bool, error) {
+func (s *Storage) AcquireLease(key, owner string, ttl time.Duration) (bool, error) {
 	ms := ttl.Milliseconds()
 	if ms < 1 {
 		ms = 1
@@ -286,35 +303,35 @@ func (s *RedisStorage) AcquireLease(key, owner string, ttl time.Duration) (bool,
 	ctx, cancel := s.ctx(context.Background())
 	defer cancel()
 	n, err := acquireLease.Run(ctx, s.client, []string{s.prefix + key}, owner, ms).Int()
-	return n == 1, ctxErr(ctx, err)
+	return n == 1, ctxerr.Wrap(ctx, err)
 }
 
 // Take returns the value of key and deletes it (fiberlogto.Taker): of
 // concurrent Takes of a key, on any instance, one gets the value. A script
 // rather than GETDEL, which needs Redis 6.2: this works from 2.6 on.
-func (s *RedisStorage) Take(key string) ([]byte, error) {
+func (s *Storage) Take(key string) ([]byte, error) {
 	ctx, cancel := s.ctx(context.Background())
 	defer cancel()
 	v, err := takeKey.Run(ctx, s.client, []string{s.prefix + key}).Text()
-	if errors.Is(err, redis.Nil) {
+	if errors.Is(err, goredis.Nil) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, ctxErr(ctx, err)
+		return nil, ctxerr.Wrap(ctx, err)
 	}
 	return []byte(v), nil
 }
 
 // ReleaseLease gives key up if owner holds it.
-func (s *RedisStorage) ReleaseLease(key, owner string) error {
+func (s *Storage) ReleaseLease(key, owner string) error {
 	ctx, cancel := s.ctx(context.Background())
 	defer cancel()
-	return ctxErr(ctx, releaseLease.Run(ctx, s.client, []string{s.prefix + key}, owner).Err())
+	return ctxerr.Wrap(ctx, releaseLease.Run(ctx, s.client, []string{s.prefix + key}, owner).Err())
 }
 
 // Close closes the connections; later calls fail. Calling it again is a
 // no-op.
-func (s *RedisStorage) Close() error {
+func (s *Storage) Close() error {
 	s.closeOnce.Do(func() {
 		_ = s.inner.Close() // a borrowed client: only marks the storage closed
 		s.closeErr = s.client.Close()
