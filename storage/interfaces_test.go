@@ -27,9 +27,4 @@ var (
 	_ fiberv3.Storage  = (*SQLiteStorage)(nil)
 	_ fiberlogtoLeaser = (*SQLiteStorage)(nil)
 	_ fiberlogtoTaker  = (*SQLiteStorage)(nil)
-
-	_ fiberv2.Storage  = (*PostgresStorage)(nil)
-	_ fiberv3.Storage  = (*PostgresStorage)(nil)
-	_ fiberlogtoLeaser = (*PostgresStorage)(nil)
-	_ fiberlogtoTaker  = (*PostgresStorage)(nil)
 )

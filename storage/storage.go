@@ -36,9 +36,9 @@ import (
 	"time"
 
 	"github.com/fiberlogto/sdk/storage/memory"
+	"github.com/fiberlogto/sdk/storage/postgres"
 	"github.com/fiberlogto/sdk/storage/redis"
 	"github.com/gofiber/storage/sqlite3/v2"
-	"github.com/jackc/pgx/v5"
 )
 
 // SQLiteConfig configures SQLite.
@@ -256,7 +256,7 @@ func takeSQL(scan func(dest ...any) error) ([]byte, error) {
 	var v []byte
 	var e int64
 	if err := scan(&v, &e); err != nil {
-		if errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows) {
+		if errors.Is(err, sql.ErrNoRows) {
 			return nil, nil
 		}
 		return nil, err
@@ -325,19 +325,6 @@ func validTable(name string) bool {
 	return true
 }
 
-// ctxErr makes an error of a call under ctx wrap ctx's error once ctx is
-// done (cancelled by the caller, or past its deadline), whatever the driver
-// made of it, so callers can test errors.Is(err, context.Canceled).
-func ctxErr(ctx context.Context, err error) error {
-	if err == nil {
-		return nil
-	}
-	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-		return fmt.Errorf("%w: %w", cerr, err)
-	}
-	return err
-}
-
 // MemoryStorage is memory.Storage.
 //
 // Deprecated: use github.com/fiberlogto/sdk/storage/memory.
@@ -362,3 +349,18 @@ type RedisConfig = redis.Config
 //
 // Deprecated: use github.com/fiberlogto/sdk/storage/redis.
 func Redis(cfg RedisConfig) (*RedisStorage, error) { return redis.New(cfg) }
+
+// PostgresStorage is postgres.Storage.
+//
+// Deprecated: use github.com/fiberlogto/sdk/storage/postgres.
+type PostgresStorage = postgres.Storage
+
+// PostgresConfig is postgres.Config.
+//
+// Deprecated: use github.com/fiberlogto/sdk/storage/postgres.
+type PostgresConfig = postgres.Config
+
+// Postgres is postgres.New.
+//
+// Deprecated: use github.com/fiberlogto/sdk/storage/postgres.
+func Postgres(cfg PostgresConfig) (*PostgresStorage, error) { return postgres.New(cfg) }
