@@ -1,4 +1,4 @@
-package storage
+package sqlite
 
 import (
 	"context"
@@ -11,21 +11,21 @@ import (
 // through the context methods is seen by the next Get at once, as one
 // through Set, Delete and Reset is; none may leave a stale read in the
 // cache for CacheTTL.
-func TestSQLiteContextWritesKeepCacheCoherent(t *testing.T) {
+func TestContextWritesKeepCacheCoherent(t *testing.T) {
 	ctx := context.Background()
-	for name, write := range map[string]func(s *SQLiteStorage) (want string, err error){
-		"SetWithContext": func(s *SQLiteStorage) (string, error) {
+	for name, write := range map[string]func(s *Storage) (want string, err error){
+		"SetWithContext": func(s *Storage) (string, error) {
 			return "v2", s.SetWithContext(ctx, "k", []byte("v2"), time.Hour)
 		},
-		"DeleteWithContext": func(s *SQLiteStorage) (string, error) {
+		"DeleteWithContext": func(s *Storage) (string, error) {
 			return "", s.DeleteWithContext(ctx, "k")
 		},
-		"ResetWithContext": func(s *SQLiteStorage) (string, error) {
+		"ResetWithContext": func(s *Storage) (string, error) {
 			return "", s.ResetWithContext(ctx)
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			s, err := SQLite(SQLiteConfig{Path: filepath.Join(t.TempDir(), "ctx.sqlite3"), CacheTTL: time.Minute})
+			s, err := New(Config{Path: filepath.Join(t.TempDir(), "ctx.sqlite3"), CacheTTL: time.Minute})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package storage
+package sqlite
 
 import (
 	"bytes"
@@ -7,13 +7,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/gofiber/fiber/v2"
 )
 
-func TestSQLiteSurvivesReopen(t *testing.T) {
+func TestSurvivesReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sessions.sqlite3")
-	s, err := SQLite(SQLiteConfig{Path: path})
+	s, err := New(Config{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +21,7 @@ func TestSQLiteSurvivesReopen(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = SQLite(SQLiteConfig{Path: path})
+	s, err = New(Config{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,14 +32,14 @@ func TestSQLiteSurvivesReopen(t *testing.T) {
 	}
 }
 
-func TestSQLiteBadPath(t *testing.T) {
-	if _, err := SQLite(SQLiteConfig{Path: filepath.Join(t.TempDir(), "missing", "dir", "x.db")}); err == nil {
+func TestBadPath(t *testing.T) {
+	if _, err := New(Config{Path: filepath.Join(t.TempDir(), "missing", "dir", "x.db")}); err == nil {
 		t.Fatal("want an error for a path in a missing directory")
 	}
 }
 
-func TestSQLiteConcurrentWrites(t *testing.T) {
-	s, err := SQLite(SQLiteConfig{Path: filepath.Join(t.TempDir(), "c.sqlite3")})
+func TestConcurrentWrites(t *testing.T) {
+	s, err := New(Config{Path: filepath.Join(t.TempDir(), "c.sqlite3")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,14 +67,14 @@ func TestSQLiteConcurrentWrites(t *testing.T) {
 // TestSQLiteReadCache: reads are served from the process for CacheTTL, a
 // write or delete through the same storage is seen at once, and another
 // handle on the same file (another process) sees it within CacheTTL.
-func TestSQLiteReadCache(t *testing.T) {
+func TestReadCache(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cache.sqlite3")
-	a, err := SQLite(SQLiteConfig{Path: path, CacheTTL: 200 * time.Millisecond})
+	a, err := New(Config{Path: path, CacheTTL: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	b, err := SQLite(SQLiteConfig{Path: path, CacheTTL: 200 * time.Millisecond})
+	b, err := New(Config{Path: path, CacheTTL: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,8 +137,8 @@ func TestReadCacheIgnoresReadsOverlappingWrites(t *testing.T) {
 // the DELETE ran must not leave it in the read cache. A deleted session
 // served from the cache would outlive its sign-out, and a request that
 // loaded it there could write it back.
-func TestSQLiteDeleteNotUndoneByConcurrentRead(t *testing.T) {
-	s, err := SQLite(SQLiteConfig{Path: filepath.Join(t.TempDir(), "r.sqlite3"), CacheTTL: time.Minute})
+func TestDeleteNotUndoneByConcurrentRead(t *testing.T) {
+	s, err := New(Config{Path: filepath.Join(t.TempDir(), "r.sqlite3"), CacheTTL: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,31 +173,10 @@ func TestSQLiteDeleteNotUndoneByConcurrentRead(t *testing.T) {
 	}
 }
 
-func TestSQLiteTake(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "take.sqlite3")
-	testTake(t, func(t *testing.T) fiber.Storage {
-		s, err := SQLite(SQLiteConfig{Path: path})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	})
-}
-
-func TestSQLiteContextMethods(t *testing.T) {
-	s, err := SQLite(SQLiteConfig{Path: filepath.Join(t.TempDir(), "ctx.sqlite3")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	testContextMethods(t, s)
-}
-
 // After Close nothing is served, not even from the read cache, and the
 // lease and Take fail too.
-func TestSQLiteClose(t *testing.T) {
-	s, err := SQLite(SQLiteConfig{Path: filepath.Join(t.TempDir(), "close.sqlite3"), CacheTTL: time.Minute})
+func TestClose(t *testing.T) {
+	s, err := New(Config{Path: filepath.Join(t.TempDir(), "close.sqlite3"), CacheTTL: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,10 +208,10 @@ func TestSQLiteClose(t *testing.T) {
 
 // A negative exp is already past: the key is gone, as with every other
 // storage (gofiber's SQLite storage would keep it with no expiry at all).
-func TestSQLiteNegativeExpDeletes(t *testing.T) {
+func TestNegativeExpDeletes(t *testing.T) {
 	for name, ttl := range map[string]time.Duration{"cache": time.Minute, "no cache": -1} {
 		t.Run(name, func(t *testing.T) {
-			s, err := SQLite(SQLiteConfig{Path: filepath.Join(t.TempDir(), "neg.sqlite3"), CacheTTL: ttl})
+			s, err := New(Config{Path: filepath.Join(t.TempDir(), "neg.sqlite3"), CacheTTL: ttl})
 			if err != nil {
 				t.Fatal(err)
 			}
