@@ -1,257 +1,80 @@
-// Package storage builds the session storages fiberlogto ships with. It
-// knows nothing of fiberlogto: each constructor returns a plain
-// fiber.Storage, and any other fiber.Storage works as well.
+// Package storage forwards to the session storages fiberlogto ships with,
+// which now live in a package each, so that a program links only the
+// backend it imports:
 //
-// Which one:
+//   - github.com/fiberlogto/sdk/storage/sqlite: one instance whose sessions
+//     survive restarts.
+//   - github.com/fiberlogto/sdk/storage/memory: tests and throwaway
+//     instances.
+//   - github.com/fiberlogto/sdk/storage/redis: several instances, the
+//     fastest shared storage.
+//   - github.com/fiberlogto/sdk/storage/postgres: several instances on a
+//     PostgreSQL you already run.
 //
-//   - SQLite: one instance whose sessions must survive restarts (the
-//     example's default).
-//   - Redis: several instances behind a load balancer. The fastest shared
-//     storage: in memory, each key expiring with Redis's own TTL, nothing to
-//     garbage-collect. Sessions last as long as the Redis server keeps its data.
-//   - Postgres: several instances behind a load balancer when you already run
-//     PostgreSQL. Durable: sessions survive restarts of the app and of the
-//     database; expired rows are deleted every GCInterval.
-//   - Memory: tests and throwaway instances; lost on restart, not shared.
+// Importing this package links all four (cgo SQLite, pgx and go-redis).
 //
-// All four also grant the short lease (fiberlogto.Leaser) that keeps two
-// instances from refreshing one session at once, and take a key atomically
-// (fiberlogto.Taker), so one pending sign-in is used once.
+// Deprecated: import the backend's own package instead. The names here are
+// aliases of its types and wrappers of its New.
 package storage
 
 import (
-	"database/sql"
-	"errors"
-	"fmt"
-	"net/url"
-	"time"
-
-	"github.com/gofiber/storage/sqlite3/v2"
-	"github.com/jackc/pgx/v5"
+	"github.com/fiberlogto/sdk/storage/memory"
+	"github.com/fiberlogto/sdk/storage/postgres"
+	"github.com/fiberlogto/sdk/storage/redis"
+	"github.com/fiberlogto/sdk/storage/sqlite"
 )
 
-// SQLiteConfig configures SQLite.
-type SQLiteConfig struct {
-	// Path of the database file; created when missing.
-	//
-	// Optional. Default: "./fiberlogto.sqlite3"
-	Path string
-
-	// Table holding the sessions.
-	//
-	// Optional. Default: "fiberlogto_sessions"
-	Table string
-
-	// GCInterval is how often expired sessions are deleted.
-	//
-	// Optional. Default: time.Minute
-	GCInterval time.Duration
-
-	// BusyTimeout is how long a write waits for another one to finish before
-	// it fails with "database is locked".
-	//
-	// Optional. Default: 5 * time.Second
-	BusyTimeout time.Duration
-
-	// CacheTTL keeps what was read in the process for this long, so a
-	// signed-in request rarely reaches SQLite. Writes and deletes through
-	// this storage update the cache at once; another process sharing the
-	// file sees them within CacheTTL (use Redis or PostgreSQL for several
-	// instances). A negative value turns the cache off.
-	//
-	// Optional. Default: time.Second
-	CacheTTL time.Duration
-
-	// CacheSize bounds the number of cached keys.
-	//
-	// Optional. Default: 10000
-	CacheSize int
-}
-
-// SQLiteStorage is gofiber's SQLite storage plus an atomic lease, so that
-// several processes sharing one database file never refresh one session at
-// once (it implements fiberlogto.Leaser).
-type SQLiteStorage struct {
-	*sqlite3.Storage
-	table string
-	cache *readCache // nil: off
-}
-
-// SQLite opens (or creates) a SQLite session storage. The database runs in
-// WAL mode with a busy timeout, so concurrent requests read while one writes
-// instead of failing with SQLITE_BUSY.
-func SQLite(cfg SQLiteConfig) (s *SQLiteStorage, err error) {
-	if cfg.Path == "" {
-		cfg.Path = "./fiberlogto.sqlite3"
-	}
-	if cfg.Table == "" {
-		cfg.Table = "fiberlogto_sessions"
-	}
-	if cfg.GCInterval <= 0 {
-		cfg.GCInterval = time.Minute
-	}
-	if cfg.BusyTimeout <= 0 {
-		cfg.BusyTimeout = 5 * time.Second
-	}
-	if cfg.CacheTTL == 0 {
-		cfg.CacheTTL = time.Second
-	}
-	if cfg.CacheSize <= 0 {
-		cfg.CacheSize = 10000
-	}
-	q := url.Values{}
-	q.Set("_busy_timeout", fmt.Sprint(cfg.BusyTimeout.Milliseconds()))
-	q.Set("_journal_mode", "WAL")
-	q.Set("_synchronous", "NORMAL")
-	dsn := "file:" + cfg.Path + "?" + q.Encode()
-
-	// gofiber's constructor panics on a bad path; a library returns an error.
-	defer func() {
-		if r := recover(); r != nil {
-			s, err = nil, fmt.Errorf("storage: open SQLite %q: %v", cfg.Path, r)
-		}
-	}()
-	if !validTable(cfg.Table) {
-		return nil, fmt.Errorf("storage: SQLite table name %q: letters, digits and _ only", cfg.Table)
-	}
-	return &SQLiteStorage{Storage: sqlite3.New(sqlite3.Config{
-		Database:   dsn,
-		Table:      cfg.Table,
-		GCInterval: cfg.GCInterval,
-		// One writer at a time is all SQLite does; a small pool avoids
-		// piling goroutines on its lock.
-		MaxOpenConns:    8,
-		MaxIdleConns:    8,
-		ConnMaxLifetime: time.Hour,
-	}), table: cfg.Table, cache: newReadCache(cfg.CacheTTL, cfg.CacheSize)}, nil
-}
-
-// Get reads key, from the cache when it holds a recent read.
-func (s *SQLiteStorage) Get(key string) ([]byte, error) {
-	if v, ok := s.cache.get(key); ok {
-		return v, nil
-	}
-	gen := s.cache.generation()
-	v, err := s.Storage.Get(key)
-	if err == nil {
-		s.cache.putRead(key, v, gen)
-	}
-	return v, err
-}
-
-// Set writes key and updates the cache.
-func (s *SQLiteStorage) Set(key string, val []byte, exp time.Duration) error {
-	s.cache.forget(key)
-	if err := s.Storage.Set(key, val, exp); err != nil {
-		return err
-	}
-	if exp >= 0 && len(val) > 0 {
-		s.cache.putWritten(key, append([]byte(nil), val...))
-	}
-	return nil
-}
-
-// Delete removes key and its cached value. The value is forgotten again
-// once the row is gone: a read that ran while the DELETE did may have
-// cached the row, and a deleted session must not be served, nor written
-// back by a request that loaded it from the cache.
-func (s *SQLiteStorage) Delete(key string) error {
-	s.cache.forget(key)
-	err := s.Storage.Delete(key)
-	s.cache.forget(key)
-	return err
-}
-
-// Take returns the value of key and deletes it in one statement (DELETE
-// ... RETURNING; fiberlogto.Taker): of concurrent Takes of a key, in this
-// process or another on the same file, one gets the value. It always reads
-// the database, never the cache.
-func (s *SQLiteStorage) Take(key string) ([]byte, error) {
-	s.cache.forget(key)
-	defer s.cache.forget(key)
-	return takeSQL(s.Conn().QueryRow("DELETE FROM "+s.table+" WHERE k = ? RETURNING v, e", key).Scan)
-}
-
-// takeSQL reads what a DELETE ... RETURNING v, e returned: nothing, or a
-// value that had expired (e, unix seconds, 0 for never), is missing.
-func takeSQL(scan func(dest ...any) error) ([]byte, error) {
-	var v []byte
-	var e int64
-	if err := scan(&v, &e); err != nil {
-		if errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	if e != 0 && e <= time.Now().Unix() {
-		return nil, nil
-	}
-	return v, nil
-}
-
-// Reset removes every key and empties the cache, before and after (as
-// Delete does).
-func (s *SQLiteStorage) Reset() error {
-	s.cache.clear()
-	err := s.Storage.Reset()
-	s.cache.clear()
-	return err
-}
-
-// AcquireLease takes key for owner until ttl passes, unless another owner
-// holds an unexpired lease: one INSERT ... ON CONFLICT DO UPDATE ... WHERE,
-// atomic in SQLite.
+// SQLiteStorage is sqlite.Storage.
 //
-// Taking it empties the read cache: the holder is about to refresh, and
-// must see what another process may have written within CacheTTL.
-func (s *SQLiteStorage) AcquireLease(key, owner string, ttl time.Duration) (bool, error) {
-	ok, err := acquireLeaseSQL(s.Conn().Exec, "?", s.table, key, owner, ttl)
-	if ok {
-		s.cache.clear()
-	}
-	return ok, err
-}
+// Deprecated: use github.com/fiberlogto/sdk/storage/sqlite.
+type SQLiteStorage = sqlite.Storage
 
-// ReleaseLease gives key up if owner holds it.
-func (s *SQLiteStorage) ReleaseLease(key, owner string) error {
-	_, err := s.Conn().Exec("DELETE FROM "+s.table+" WHERE k = ? AND v = ?", key, []byte(owner))
-	return err
-}
+// SQLiteConfig is sqlite.Config.
+//
+// Deprecated: use github.com/fiberlogto/sdk/storage/sqlite.
+type SQLiteConfig = sqlite.Config
 
-// acquireLeaseSQL is the lease for the SQL storages: the row is inserted, or
-// taken over when it has expired or is already this owner's. The storages
-// keep the expiry in unix seconds in column e.
-func acquireLeaseSQL(exec func(query string, args ...any) (sql.Result, error), ph, table, key, owner string, ttl time.Duration) (bool, error) {
-	now := time.Now()
-	exp := now.Add(ttl).Unix() + 1
-	p := func(i int) string {
-		if ph == "?" {
-			return "?"
-		}
-		return fmt.Sprintf("$%d", i)
-	}
-	q := "INSERT INTO " + table + " (k, v, e) VALUES (" + p(1) + ", " + p(2) + ", " + p(3) + ") " +
-		"ON CONFLICT (k) DO UPDATE SET v = excluded.v, e = excluded.e " +
-		"WHERE " + table + ".e <= " + p(4) + " OR " + table + ".v = excluded.v"
-	res, err := exec(q, key, []byte(owner), exp, now.Unix())
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, err
-	}
-	return n == 1, nil
-}
+// SQLite is sqlite.New.
+//
+// Deprecated: use github.com/fiberlogto/sdk/storage/sqlite.
+func SQLite(cfg SQLiteConfig) (*SQLiteStorage, error) { return sqlite.New(cfg) }
 
-func validTable(name string) bool {
-	if name == "" {
-		return false
-	}
-	for _, c := range name {
-		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
-}
+// MemoryStorage is memory.Storage.
+//
+// Deprecated: use github.com/fiberlogto/sdk/storage/memory.
+type MemoryStorage = memory.Storage
+
+// Memory is memory.New.
+//
+// Deprecated: use github.com/fiberlogto/sdk/storage/memory.
+func Memory() *MemoryStorage { return memory.New() }
+
+// RedisStorage is redis.Storage.
+//
+// Deprecated: use github.com/fiberlogto/sdk/storage/redis.
+type RedisStorage = redis.Storage
+
+// RedisConfig is redis.Config.
+//
+// Deprecated: use github.com/fiberlogto/sdk/storage/redis.
+type RedisConfig = redis.Config
+
+// Redis is redis.New.
+//
+// Deprecated: use github.com/fiberlogto/sdk/storage/redis.
+func Redis(cfg RedisConfig) (*RedisStorage, error) { return redis.New(cfg) }
+
+// PostgresStorage is postgres.Storage.
+//
+// Deprecated: use github.com/fiberlogto/sdk/storage/postgres.
+type PostgresStorage = postgres.Storage
+
+// PostgresConfig is postgres.Config.
+//
+// Deprecated: use github.com/fiberlogto/sdk/storage/postgres.
+type PostgresConfig = postgres.Config
+
+// Postgres is postgres.New.
+//
+// Deprecated: use github.com/fiberlogto/sdk/storage/postgres.
+func Postgres(cfg PostgresConfig) (*PostgresStorage, error) { return postgres.New(cfg) }

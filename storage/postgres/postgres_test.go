@@ -1,20 +1,42 @@
-package storage
+package postgres
 
 import (
 	"context"
+	"errors"
+	"io"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/internal/testenv"
-	"github.com/gofiber/fiber/v2"
+	"github.com/fiberlogto/sdk/storage/internal/storagetest"
+	fiberv2 "github.com/gofiber/fiber/v2"
+	fiberv3 "github.com/gofiber/fiber/v3"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-var _ fiberlogto.Leaser = (*postgresStorage)(nil)
+// fiberlogtoLeaser and fiberlogtoTaker are fiberlogto.Leaser and
+// fiberlogto.Taker, spelled out so the method sets are checked here without
+// importing fiberlogto.
+type (
+	fiberlogtoLeaser interface {
+		AcquireLease(key, owner string, ttl time.Duration) (bool, error)
+		ReleaseLease(key, owner string) error
+	}
+	fiberlogtoTaker interface {
+		Take(key string) ([]byte, error)
+	}
+)
+
+var (
+	_ fiberv2.Storage     = (*Storage)(nil)
+	_ fiberv3.Storage     = (*Storage)(nil)
+	_ fiberlogtoLeaser    = (*Storage)(nil)
+	_ fiberlogtoTaker     = (*Storage)(nil)
+	_ storagetest.Storage = (*Storage)(nil)
+)
 
 // pgAdmin connects straight to the test database, to look at and drop what
 // the tests made.
@@ -40,20 +62,20 @@ func pgExec(t *testing.T, db *pgxpool.Pool, sql string) {
 func pgTestTable(t *testing.T) string {
 	t.Helper()
 	db := pgAdmin(t)
-	table := "fiberlogto_test_" + randomHex(t)
+	table := "fiberlogto_test_" + storagetest.RandomHex(t)
 	t.Cleanup(func() { pgExec(t, db, "DROP TABLE IF EXISTS "+table) })
 	return table
 }
 
-func pgTestStorage(t *testing.T, cfg PostgresConfig) func(t *testing.T) fiber.Storage {
+func pgTestStorage(t *testing.T, cfg Config) func(t *testing.T) *Storage {
 	t.Helper()
 	cfg.URL = testenv.ServerURL(t, "DATABASE_URL", "PostgreSQL")
 	if cfg.Table == "" {
 		cfg.Table = pgTestTable(t)
 	}
-	return func(t *testing.T) fiber.Storage {
+	return func(t *testing.T) *Storage {
 		t.Helper()
-		s, err := Postgres(cfg)
+		s, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,15 +84,16 @@ func pgTestStorage(t *testing.T, cfg PostgresConfig) func(t *testing.T) fiber.St
 	}
 }
 
-func TestPostgres(t *testing.T) {
-	testSharedStorage(t, pgTestStorage(t, PostgresConfig{}))
+func TestConformance(t *testing.T) {
+	open := pgTestStorage(t, Config{})
+	storagetest.Run(t, func(t *testing.T) storagetest.Storage { return open(t) }, storagetest.Options{})
 }
 
-func TestPostgresDefaults(t *testing.T) {
+func TestDefaults(t *testing.T) {
 	url := testenv.ServerURL(t, "DATABASE_URL", "PostgreSQL")
 	// The default table may hold other tests' sessions: create it, never
 	// empty or drop it.
-	s, err := Postgres(PostgresConfig{URL: url})
+	s, err := New(Config{URL: url})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,22 +103,21 @@ func TestPostgresDefaults(t *testing.T) {
 		"SELECT count(*) FROM information_schema.tables WHERE table_name = 'fiberlogto_sessions'").Scan(&n); err != nil || n != 1 {
 		t.Fatalf("table fiberlogto_sessions: count %d, %v; want 1", n, err)
 	}
-	ps := s.(*postgresStorage)
-	if ps.timeout != 5*time.Second {
-		t.Errorf("CommandTimeout = %v; want 5s", ps.timeout)
+	if s.timeout != 5*time.Second {
+		t.Errorf("CommandTimeout = %v; want 5s", s.timeout)
 	}
-	if ct := ps.inner.Conn().Config().ConnConfig.ConnectTimeout; ct != 5*time.Second {
+	if ct := s.inner.Conn().Config().ConnConfig.ConnectTimeout; ct != 5*time.Second {
 		t.Errorf("ConnectTimeout = %v; want 5s", ct)
 	}
 }
 
-func TestPostgresSchemaTable(t *testing.T) {
+func TestSchemaTable(t *testing.T) {
 	db := pgAdmin(t)
-	schema := "fiberlogto_test_" + randomHex(t)
+	schema := "fiberlogto_test_" + storagetest.RandomHex(t)
 	pgExec(t, db, "CREATE SCHEMA "+schema)
 	t.Cleanup(func() { pgExec(t, db, "DROP SCHEMA "+schema+" CASCADE") })
-	s := pgTestStorage(t, PostgresConfig{Table: schema + ".sessions"})(t)
-	mustSet(t, s, "k", "v", time.Minute)
+	s := pgTestStorage(t, Config{Table: schema + ".sessions"})(t)
+	storagetest.MustSet(t, s, "k", "v", time.Minute)
 	var v []byte
 	if err := db.QueryRow(context.Background(), "SELECT v FROM "+schema+".sessions WHERE k = 'k'").Scan(&v); err != nil || string(v) != "v" {
 		t.Fatalf("row in %s.sessions: %q, %v", schema, v, err)
@@ -103,7 +125,7 @@ func TestPostgresSchemaTable(t *testing.T) {
 }
 
 // Instances starting at once on a new table all come up.
-func TestPostgresConcurrentCreate(t *testing.T) {
+func TestConcurrentCreate(t *testing.T) {
 	url := testenv.ServerURL(t, "DATABASE_URL", "PostgreSQL")
 	for round := 0; round < 3; round++ {
 		table := pgTestTable(t)
@@ -113,7 +135,7 @@ func TestPostgresConcurrentCreate(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				s, err := Postgres(PostgresConfig{URL: url, Table: table})
+				s, err := New(Config{URL: url, Table: table})
 				if err != nil {
 					errs <- err
 					return
@@ -130,11 +152,11 @@ func TestPostgresConcurrentCreate(t *testing.T) {
 }
 
 // The garbage collector deletes expired rows.
-func TestPostgresGC(t *testing.T) {
+func TestGC(t *testing.T) {
 	table := pgTestTable(t)
-	s := pgTestStorage(t, PostgresConfig{Table: table, GCInterval: time.Second})(t)
-	mustSet(t, s, "gone", "v", time.Second)
-	mustSet(t, s, "kept", "v", time.Hour)
+	s := pgTestStorage(t, Config{Table: table, GCInterval: time.Second})(t)
+	storagetest.MustSet(t, s, "gone", "v", time.Second)
+	storagetest.MustSet(t, s, "kept", "v", time.Hour)
 	db := pgAdmin(t)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -150,15 +172,15 @@ func TestPostgresGC(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	mustGet(t, s, "kept", "v")
+	storagetest.MustGet(t, s, "kept", "v")
 }
 
 // A query that cannot proceed (the table locked by someone else) ends at
 // the command timeout.
-func TestPostgresCommandTimeout(t *testing.T) {
+func TestCommandTimeout(t *testing.T) {
 	table := pgTestTable(t)
-	s := pgTestStorage(t, PostgresConfig{Table: table, CommandTimeout: 300 * time.Millisecond})(t)
-	mustSet(t, s, "k", "v", time.Minute)
+	s := pgTestStorage(t, Config{Table: table, CommandTimeout: 300 * time.Millisecond})(t)
+	storagetest.MustSet(t, s, "k", "v", time.Minute)
 
 	ctx := context.Background()
 	tx, err := pgAdmin(t).Begin(ctx)
@@ -179,10 +201,10 @@ func TestPostgresCommandTimeout(t *testing.T) {
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
-	mustGet(t, s, "k", "v") // the pool recovers
+	storagetest.MustGet(t, s, "k", "v") // the pool recovers
 }
 
-func TestPostgresBadConfig(t *testing.T) {
+func TestBadConfig(t *testing.T) {
 	for name, url := range map[string]string{
 		"empty":       "",
 		"garbage":     "::not a url::",
@@ -193,8 +215,8 @@ func TestPostgresBadConfig(t *testing.T) {
 		"unreachable": "postgres://u:s3cr3t-pw@127.0.0.1:1/db?sslmode=disable",
 	} {
 		t.Run(name, func(t *testing.T) {
-			err := mustFailFast(t, 3*time.Second, func() (fiber.Storage, error) {
-				return Postgres(PostgresConfig{URL: url, ConnectTimeout: time.Second})
+			err := storagetest.MustFailFast(t, 3*time.Second, func() (io.Closer, error) {
+				return New(Config{URL: url, ConnectTimeout: time.Second})
 			})
 			if !strings.HasPrefix(err.Error(), "storage: Postgres: ") {
 				t.Errorf("error %q does not say it is the PostgreSQL storage", err)
@@ -205,29 +227,70 @@ func TestPostgresBadConfig(t *testing.T) {
 		})
 	}
 	t.Run("table", func(t *testing.T) {
-		mustFailFast(t, time.Second, func() (fiber.Storage, error) {
-			return Postgres(PostgresConfig{URL: "postgres://127.0.0.1:1/db", Table: "a.b.c"})
+		storagetest.MustFailFast(t, time.Second, func() (io.Closer, error) {
+			return New(Config{URL: "postgres://127.0.0.1:1/db", Table: "a.b.c"})
 		})
 	})
 }
 
-func TestPostgresWrongPassword(t *testing.T) {
+func TestWrongPassword(t *testing.T) {
 	url := testenv.ServerURL(t, "DATABASE_URL", "PostgreSQL")
 	bad := strings.Replace(url, "://", "://nobody:s3cr3t-pw@", 1)
 	if i, j := strings.Index(bad, "@"), strings.LastIndex(bad, "@"); i != j {
 		bad = bad[:i+1] + bad[j+1:] // drop the URL's own user
 	}
-	err := mustFailFast(t, 5*time.Second, func() (fiber.Storage, error) { return Postgres(PostgresConfig{URL: bad}) })
+	err := storagetest.MustFailFast(t, 5*time.Second, func() (io.Closer, error) { return New(Config{URL: bad}) })
 	if strings.Contains(err.Error(), "s3cr3t-pw") {
 		t.Errorf("error %q shows the password", err)
 	}
 }
 
 // A table of the right name but another shape is an error, not a panic.
-func TestPostgresWrongTable(t *testing.T) {
+func TestWrongTable(t *testing.T) {
 	table := pgTestTable(t)
 	pgExec(t, pgAdmin(t), "CREATE TABLE "+table+" (k TEXT PRIMARY KEY, v TEXT NOT NULL, e BIGINT NOT NULL DEFAULT 0)")
-	mustFailFast(t, 5*time.Second, func() (fiber.Storage, error) {
-		return Postgres(PostgresConfig{URL: testenv.ServerURL(t, "DATABASE_URL", "PostgreSQL"), Table: table})
+	storagetest.MustFailFast(t, 5*time.Second, func() (io.Closer, error) {
+		return New(Config{URL: testenv.ServerURL(t, "DATABASE_URL", "PostgreSQL"), Table: table})
 	})
+}
+
+// The caller's context reaches the query: cancelling it, or its deadline
+// passing, ends a query blocked on a lock at once, long before
+// CommandTimeout.
+func TestContextEndsQuery(t *testing.T) {
+	table := pgTestTable(t)
+	s := pgTestStorage(t, Config{Table: table, CommandTimeout: 10 * time.Second})(t)
+	storagetest.MustSet(t, s, "k", "v", time.Minute)
+
+	ctx := context.Background()
+	tx, err := pgAdmin(t).Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "LOCK TABLE "+pgx.Identifier{table}.Sanitize()+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	if _, err := s.GetWithContext(cancelled, "k"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("GetWithContext, cancelled in flight: %v; want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("GetWithContext took %v; want about 200ms", d)
+	}
+	deadline, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	if err := s.SetWithContext(deadline, "k", []byte("v2"), time.Minute); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("SetWithContext past its deadline: %v; want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("SetWithContext took %v; want about 200ms", d)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	storagetest.MustGet(t, s, "k", "v") // the pool recovers; the cancelled write never landed
 }

@@ -1,4 +1,22 @@
-package storage
+// Package postgres is a fiberlogto session storage in a PostgreSQL table,
+// for several app instances behind a load balancer when you already run
+// PostgreSQL: every instance sees every session at once, and sessions are
+// durable, surviving restarts of the app and of the database. Importing it
+// links pgx but no Redis client and no SQLite.
+//
+// New returns a *Storage, which implements Fiber v2's and Fiber v3's
+// fiber.Storage (context methods included), so it goes straight into
+// fiberlogto.Config.Storage. It also implements fiberlogto.Leaser (one
+// INSERT ... ON CONFLICT) and fiberlogto.Taker (DELETE ... RETURNING),
+// atomic across instances, so two instances never refresh one session at
+// once and a pending sign-in is used once.
+//
+// Every call is bounded by Config.CommandTimeout (and opening a connection
+// by ConnectTimeout), so an unreachable or stuck database fails a request
+// instead of hanging it. A context method's call ends as soon as its
+// context does, and its error then wraps the context's
+// (errors.Is(err, context.Canceled)).
+package postgres
 
 import (
 	"context"
@@ -8,15 +26,16 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
+	"github.com/fiberlogto/sdk/storage/internal/ctxerr"
+	"github.com/fiberlogto/sdk/storage/internal/sqlkit"
 	fiberpostgres "github.com/gofiber/storage/postgres/v3"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// PostgresConfig configures Postgres.
-type PostgresConfig struct {
+// Config configures New.
+type Config struct {
 	// URL of the database: postgres://user:password@host:port/db?sslmode=...
 	// (or a libpq key=value string). pgx's options, such as pool_max_conns
 	// and connect_timeout, are honoured unless a field below overrides them.
@@ -41,22 +60,20 @@ type PostgresConfig struct {
 	// Optional. Default: the URL's connect_timeout, else 5 * time.Second
 	ConnectTimeout time.Duration
 
-	// CommandTimeout bounds each Get, Set, Delete and Reset.
+	// CommandTimeout bounds each call. The context methods are bounded by
+	// it too, and by their caller's context, whichever ends first.
 	//
 	// Optional. Default: 5 * time.Second
 	CommandTimeout time.Duration
 }
 
-// Postgres connects to a PostgreSQL session storage, creating its table when
-// missing. Pick it for several instances behind a load balancer when you
-// already run PostgreSQL: every instance sees every session, and sessions
-// are durable, surviving restarts of the app and of the database. Each
-// instance deletes expired rows every GCInterval. Nothing is deleted at
+// New connects to a PostgreSQL session storage, creating its table when
+// missing. Each instance deletes expired rows every GCInterval. Nothing is deleted at
 // startup; Reset empties the table only.
 //
 // Expiry is kept in whole seconds: a value lives at least its TTL and at
 // most a second longer.
-func Postgres(cfg PostgresConfig) (fiber.Storage, error) {
+func New(cfg Config) (*Storage, error) {
 	if cfg.URL == "" {
 		return nil, errors.New("storage: Postgres: URL is required")
 	}
@@ -90,7 +107,7 @@ func Postgres(cfg PostgresConfig) (fiber.Storage, error) {
 	for attempt := 1; ; attempt++ {
 		inner, err := newPostgres(pcfg, cfg, pcfg.ConnConfig.ConnectTimeout+3*cfg.CommandTimeout)
 		if err == nil {
-			return &postgresStorage{inner: inner, table: sanitizeTable(cfg.Table), timeout: cfg.CommandTimeout}, nil
+			return &Storage{inner: inner, stmts: sqlkit.New(sanitizeTable(cfg.Table), sqlkit.Dollar), timeout: cfg.CommandTimeout}, nil
 		}
 		if attempt < 3 && createRace(err) {
 			continue
@@ -101,7 +118,7 @@ func Postgres(cfg PostgresConfig) (fiber.Storage, error) {
 
 // newPostgres runs gofiber's constructor, which panics on any failure, on a
 // pool of our own (for its timeouts), and turns a panic into an error.
-func newPostgres(pcfg *pgxpool.Config, cfg PostgresConfig, timeout time.Duration) (s *fiberpostgres.Storage, err error) {
+func newPostgres(pcfg *pgxpool.Config, cfg Config, timeout time.Duration) (s *fiberpostgres.Storage, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg.Copy())
@@ -150,28 +167,49 @@ func sanitizeTable(table string) string {
 	return pgx.Identifier{schema, name}.Sanitize()
 }
 
-type postgresStorage struct {
+// Storage is a session storage in a PostgreSQL table. It
+// implements Fiber v2's and Fiber v3's fiber.Storage, fiberlogto.Leaser and
+// fiberlogto.Taker. Every call is bounded by CommandTimeout; a context
+// method's also by its caller's context, whose error the returned error
+// then wraps.
+type Storage struct {
 	inner     *fiberpostgres.Storage
-	table     string // quoted
+	stmts     sqlkit.Statements
 	timeout   time.Duration
 	closeOnce sync.Once
 }
 
-func (s *postgresStorage) ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), s.timeout)
+// ctx bounds one call from parent by CommandTimeout.
+func (s *Storage) ctx(parent context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(parent, s.timeout)
 }
 
-func (s *postgresStorage) Get(key string) ([]byte, error) {
-	ctx, cancel := s.ctx()
+// Get returns the value of key, nil when it is missing or expired.
+func (s *Storage) Get(key string) ([]byte, error) {
+	return s.GetWithContext(context.Background(), key)
+}
+
+// GetWithContext is Get under ctx.
+func (s *Storage) GetWithContext(ctx context.Context, key string) ([]byte, error) {
+	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	return s.inner.GetWithContext(ctx, key)
+	v, err := s.inner.GetWithContext(ctx, key)
+	return v, ctxerr.Wrap(ctx, err)
 }
 
 // Set stores val for exp; exp == 0 keeps it until deleted, a negative exp
 // deletes it.
-func (s *postgresStorage) Set(key string, val []byte, exp time.Duration) error {
+func (s *Storage) Set(key string, val []byte, exp time.Duration) error {
+	return s.SetWithContext(context.Background(), key, val, exp)
+}
+
+// SetWithContext is Set under ctx.
+func (s *Storage) SetWithContext(ctx context.Context, key string, val []byte, exp time.Duration) error {
+	if key == "" || len(val) == 0 {
+		return nil // as gofiber's storages do
+	}
 	if exp < 0 {
-		return s.Delete(key)
+		return s.DeleteWithContext(ctx, key)
 	}
 	if exp > 0 {
 		// gofiber stores the deadline truncated to the second, so a TTL
@@ -179,63 +217,72 @@ func (s *postgresStorage) Set(key string, val []byte, exp time.Duration) error {
 		// expired at once; this rounds the deadline up instead.
 		exp += time.Second - time.Nanosecond
 	}
-	ctx, cancel := s.ctx()
+	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	return s.inner.SetWithContext(ctx, key, val, exp)
+	return ctxerr.Wrap(ctx, s.inner.SetWithContext(ctx, key, val, exp))
 }
 
-func (s *postgresStorage) Delete(key string) error {
-	ctx, cancel := s.ctx()
+// Delete removes key.
+func (s *Storage) Delete(key string) error {
+	return s.DeleteWithContext(context.Background(), key)
+}
+
+// DeleteWithContext is Delete under ctx.
+func (s *Storage) DeleteWithContext(ctx context.Context, key string) error {
+	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	return s.inner.DeleteWithContext(ctx, key)
+	return ctxerr.Wrap(ctx, s.inner.DeleteWithContext(ctx, key))
+}
+
+// Reset empties the table (TRUNCATE).
+func (s *Storage) Reset() error {
+	return s.ResetWithContext(context.Background())
+}
+
+// ResetWithContext is Reset under ctx.
+func (s *Storage) ResetWithContext(ctx context.Context) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	return ctxerr.Wrap(ctx, s.inner.ResetWithContext(ctx))
 }
 
 // Take returns the value of key and deletes it in one statement (DELETE
 // ... RETURNING; fiberlogto.Taker): of concurrent Takes of a key, on any
 // instance, one gets the value.
-func (s *postgresStorage) Take(key string) ([]byte, error) {
-	ctx, cancel := s.ctx()
+func (s *Storage) Take(key string) ([]byte, error) {
+	ctx, cancel := s.ctx(context.Background())
 	defer cancel()
-	return takeSQL(s.inner.Conn().QueryRow(ctx, "DELETE FROM "+s.table+" WHERE k = $1 RETURNING v, e", key).Scan)
-}
-
-// Reset empties the table (TRUNCATE).
-func (s *postgresStorage) Reset() error {
-	ctx, cancel := s.ctx()
-	defer cancel()
-	return s.inner.ResetWithContext(ctx)
+	v, err := sqlkit.Take(s.inner.Conn().QueryRow(ctx, s.stmts.Take, key).Scan, noRows)
+	return v, ctxerr.Wrap(ctx, err)
 }
 
 // AcquireLease takes key for owner until ttl passes, unless another owner
 // holds an unexpired lease (fiberlogto.Leaser): one INSERT ... ON CONFLICT
 // DO UPDATE ... WHERE, atomic in PostgreSQL. The lease is a row of the
 // table like any key, its expiry rounded up to the second.
-func (s *postgresStorage) AcquireLease(key, owner string, ttl time.Duration) (bool, error) {
-	now := time.Now()
-	exp := now.Add(ttl + time.Second - time.Nanosecond).Unix()
-	ctx, cancel := s.ctx()
+func (s *Storage) AcquireLease(key, owner string, ttl time.Duration) (bool, error) {
+	ctx, cancel := s.ctx(context.Background())
 	defer cancel()
-	tag, err := s.inner.Conn().Exec(ctx, "INSERT INTO "+s.table+" AS t (k, v, e) VALUES ($1, $2, $3) "+
-		"ON CONFLICT (k) DO UPDATE SET v = excluded.v, e = excluded.e "+
-		"WHERE (t.e <> 0 AND t.e <= $4) OR t.v = excluded.v",
-		key, []byte(owner), exp, now.Unix())
+	tag, err := s.inner.Conn().Exec(ctx, s.stmts.Acquire, sqlkit.AcquireArgs(key, owner, ttl, time.Now())...)
 	if err != nil {
-		return false, err
+		return false, ctxerr.Wrap(ctx, err)
 	}
 	return tag.RowsAffected() == 1, nil
 }
 
 // ReleaseLease gives key up if owner holds it.
-func (s *postgresStorage) ReleaseLease(key, owner string) error {
-	ctx, cancel := s.ctx()
+func (s *Storage) ReleaseLease(key, owner string) error {
+	ctx, cancel := s.ctx(context.Background())
 	defer cancel()
-	_, err := s.inner.Conn().Exec(ctx, "DELETE FROM "+s.table+" WHERE k = $1 AND v = $2", key, []byte(owner))
-	return err
+	_, err := s.inner.Conn().Exec(ctx, s.stmts.Release, key, []byte(owner))
+	return ctxerr.Wrap(ctx, err)
 }
+
+func noRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
 
 // Close stops the garbage collector and closes the pool; later calls fail.
 // Calling it again is a no-op (gofiber's Close would block forever).
-func (s *postgresStorage) Close() error {
+func (s *Storage) Close() error {
 	s.closeOnce.Do(func() { _ = s.inner.Close() })
 	return nil
 }

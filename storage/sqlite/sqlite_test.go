@@ -1,4 +1,4 @@
-package storage
+package sqlite
 
 import (
 	"bytes"
@@ -7,13 +7,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/gofiber/fiber/v2"
 )
 
-func TestSQLiteSurvivesReopen(t *testing.T) {
+func TestSurvivesReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sessions.sqlite3")
-	s, err := SQLite(SQLiteConfig{Path: path})
+	s, err := New(Config{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +21,7 @@ func TestSQLiteSurvivesReopen(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = SQLite(SQLiteConfig{Path: path})
+	s, err = New(Config{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,66 +32,49 @@ func TestSQLiteSurvivesReopen(t *testing.T) {
 	}
 }
 
-func TestSQLiteBadPath(t *testing.T) {
-	if _, err := SQLite(SQLiteConfig{Path: filepath.Join(t.TempDir(), "missing", "dir", "x.db")}); err == nil {
+func TestBadPath(t *testing.T) {
+	if _, err := New(Config{Path: filepath.Join(t.TempDir(), "missing", "dir", "x.db")}); err == nil {
 		t.Fatal("want an error for a path in a missing directory")
 	}
 }
 
-func TestStoragesConcurrentWrites(t *testing.T) {
-	sq, err := SQLite(SQLiteConfig{Path: filepath.Join(t.TempDir(), "c.sqlite3")})
+func TestConcurrentWrites(t *testing.T) {
+	s, err := New(Config{Path: filepath.Join(t.TempDir(), "c.sqlite3")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sq.Close()
-	for name, s := range map[string]fiber.Storage{"sqlite": sq, "memory": Memory()} {
-		t.Run(name, func(t *testing.T) {
-			var wg sync.WaitGroup
-			errs := make(chan error, 64)
-			for i := 0; i < 32; i++ {
-				wg.Add(1)
-				go func(i int) {
-					defer wg.Done()
-					key := string(rune('a' + i%26))
-					if err := s.Set(key, []byte{byte(i)}, time.Minute); err != nil {
-						errs <- err
-					}
-					if _, err := s.Get(key); err != nil {
-						errs <- err
-					}
-				}(i)
+	defer s.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 32 {
+		wg.Go(func() {
+			key := string(rune('a' + i%26))
+			if err := s.Set(key, []byte{byte(i)}, time.Minute); err != nil {
+				errs <- err
 			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Errorf("concurrent access: %v", err)
+			if _, err := s.Get(key); err != nil {
+				errs <- err
 			}
 		})
 	}
-}
-
-func TestExpiry(t *testing.T) {
-	s := Memory()
-	if err := s.Set("k", []byte("v"), time.Second); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(1100 * time.Millisecond)
-	if got, _ := s.Get("k"); got != nil {
-		t.Fatalf("expired key still readable: %q", got)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent access: %v", err)
 	}
 }
 
 // TestSQLiteReadCache: reads are served from the process for CacheTTL, a
 // write or delete through the same storage is seen at once, and another
 // handle on the same file (another process) sees it within CacheTTL.
-func TestSQLiteReadCache(t *testing.T) {
+func TestReadCache(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cache.sqlite3")
-	a, err := SQLite(SQLiteConfig{Path: path, CacheTTL: 200 * time.Millisecond})
+	a, err := New(Config{Path: path, CacheTTL: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	b, err := SQLite(SQLiteConfig{Path: path, CacheTTL: 200 * time.Millisecond})
+	b, err := New(Config{Path: path, CacheTTL: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +111,7 @@ func TestSQLiteReadCache(t *testing.T) {
 		t.Fatalf("a reads %q after its own write", got)
 	}
 	// Taking a lease empties the cache: the holder reads what is stored.
-	if err := b.Storage.Set("k", []byte("v3"), time.Hour); err != nil { // behind a's back
+	if err := b.db.Set("k", []byte("v3"), time.Hour); err != nil { // behind a's back
 		t.Fatal(err)
 	}
 	if ok, err := a.AcquireLease("lease", "owner", time.Second); !ok || err != nil {
@@ -156,8 +137,8 @@ func TestReadCacheIgnoresReadsOverlappingWrites(t *testing.T) {
 // the DELETE ran must not leave it in the read cache. A deleted session
 // served from the cache would outlive its sign-out, and a request that
 // loaded it there could write it back.
-func TestSQLiteDeleteNotUndoneByConcurrentRead(t *testing.T) {
-	s, err := SQLite(SQLiteConfig{Path: filepath.Join(t.TempDir(), "r.sqlite3"), CacheTTL: time.Minute})
+func TestDeleteNotUndoneByConcurrentRead(t *testing.T) {
+	s, err := New(Config{Path: filepath.Join(t.TempDir(), "r.sqlite3"), CacheTTL: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,19 +173,58 @@ func TestSQLiteDeleteNotUndoneByConcurrentRead(t *testing.T) {
 	}
 }
 
-func TestSQLiteTake(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "take.sqlite3")
-	testTake(t, func(t *testing.T) fiber.Storage {
-		s, err := SQLite(SQLiteConfig{Path: path})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	})
+// After Close nothing is served, not even from the read cache, and the
+// lease and Take fail too.
+func TestClose(t *testing.T) {
+	s, err := New(Config{Path: filepath.Join(t.TempDir(), "close.sqlite3"), CacheTTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set("k", []byte("v"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Get("k"); string(got) != "v" { // cached
+		t.Fatalf("Get = %q", got)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if v, err := s.Get("k"); err == nil {
+		t.Errorf("Get after Close = %q, nil; want an error", v)
+	}
+	if err := s.Set("k", []byte("v2"), time.Hour); err == nil {
+		t.Error("Set after Close: want an error")
+	}
+	if _, err := s.Take("k"); err == nil {
+		t.Error("Take after Close: want an error")
+	}
+	if _, err := s.AcquireLease("l", "o", time.Second); err == nil {
+		t.Error("AcquireLease after Close: want an error")
+	}
 }
 
-func TestMemoryTake(t *testing.T) {
-	s := Memory()
-	testTake(t, func(*testing.T) fiber.Storage { return s })
+// A negative exp is already past: the key is gone, as with every other
+// storage (gofiber's SQLite storage would keep it with no expiry at all).
+func TestNegativeExpDeletes(t *testing.T) {
+	for name, ttl := range map[string]time.Duration{"cache": time.Minute, "no cache": -1} {
+		t.Run(name, func(t *testing.T) {
+			s, err := New(Config{Path: filepath.Join(t.TempDir(), "neg.sqlite3"), CacheTTL: ttl})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if err := s.Set("past", []byte("v"), time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Set("past", []byte("v"), -time.Second); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.Get("past"); err != nil || got != nil {
+				t.Fatalf("Get after Set with a negative exp = %q, %v; want nil, nil", got, err)
+			}
+		})
+	}
 }

@@ -1,8 +1,9 @@
-package storage
+package redis
 
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,23 +13,43 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/internal/testenv"
-	"github.com/gofiber/fiber/v2"
+	"github.com/fiberlogto/sdk/storage/internal/storagetest"
+	fiberv2 "github.com/gofiber/fiber/v2"
+	fiberv3 "github.com/gofiber/fiber/v3"
 )
 
-var _ fiberlogto.Leaser = (*redisStorage)(nil)
+// fiberlogtoLeaser and fiberlogtoTaker are fiberlogto.Leaser and
+// fiberlogto.Taker, spelled out so the method sets are checked here without
+// importing fiberlogto.
+type (
+	fiberlogtoLeaser interface {
+		AcquireLease(key, owner string, ttl time.Duration) (bool, error)
+		ReleaseLease(key, owner string) error
+	}
+	fiberlogtoTaker interface {
+		Take(key string) ([]byte, error)
+	}
+)
+
+var (
+	_ fiberv2.Storage     = (*Storage)(nil)
+	_ fiberv3.Storage     = (*Storage)(nil)
+	_ fiberlogtoLeaser    = (*Storage)(nil)
+	_ fiberlogtoTaker     = (*Storage)(nil)
+	_ storagetest.Storage = (*Storage)(nil)
+)
 
 // redisTestStorage opens a Redis storage under a key prefix of the test's
 // own, so tests sharing a server (this package's and others') never see each
 // other's keys, and Reset never flushes the database.
-func redisTestStorage(t *testing.T) func(t *testing.T) fiber.Storage {
+func redisTestStorage(t *testing.T) func(t *testing.T) *Storage {
 	t.Helper()
 	url := testenv.ServerURL(t, "REDIS_URL", "Redis")
-	prefix := "fiberlogto-test:" + randomHex(t) + ":"
-	open := func(t *testing.T) fiber.Storage {
+	prefix := "fiberlogto-test:" + storagetest.RandomHex(t) + ":"
+	open := func(t *testing.T) *Storage {
 		t.Helper()
-		s, err := Redis(RedisConfig{URL: url, KeyPrefix: prefix})
+		s, err := New(Config{URL: url, KeyPrefix: prefix})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,45 +65,46 @@ func redisTestStorage(t *testing.T) func(t *testing.T) fiber.Storage {
 	return open
 }
 
-func TestRedis(t *testing.T) {
-	testSharedStorage(t, redisTestStorage(t))
+func TestConformance(t *testing.T) {
+	open := redisTestStorage(t)
+	storagetest.Run(t, func(t *testing.T) storagetest.Storage { return open(t) }, storagetest.Options{})
 }
 
-func TestRedisResetKeepsOtherPrefixes(t *testing.T) {
+func TestResetKeepsOtherPrefixes(t *testing.T) {
 	open := redisTestStorage(t)
 	mine := open(t)
 	other := redisTestStorage(t)(t)
-	mustSet(t, mine, "k", "mine", time.Hour)
-	mustSet(t, other, "k", "other", time.Hour)
+	storagetest.MustSet(t, mine, "k", "mine", time.Hour)
+	storagetest.MustSet(t, other, "k", "other", time.Hour)
 	// A prefix holding glob characters matches only itself.
-	globby, err := Redis(RedisConfig{URL: testenv.ServerURL(t, "REDIS_URL", "Redis"), KeyPrefix: "fiberlogto-test:" + randomHex(t) + ":*?["})
+	globby, err := New(Config{URL: testenv.ServerURL(t, "REDIS_URL", "Redis"), KeyPrefix: "fiberlogto-test:" + storagetest.RandomHex(t) + ":*?["})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer globby.Close()
-	mustSet(t, globby, "k", "globby", time.Hour)
+	storagetest.MustSet(t, globby, "k", "globby", time.Hour)
 	if err := globby.Reset(); err != nil {
 		t.Fatal(err)
 	}
-	mustGet(t, globby, "k", "")
+	storagetest.MustGet(t, globby, "k", "")
 	if err := mine.Reset(); err != nil {
 		t.Fatal(err)
 	}
-	mustGet(t, mine, "k", "")
-	mustGet(t, other, "k", "other")
+	storagetest.MustGet(t, mine, "k", "")
+	storagetest.MustGet(t, other, "k", "other")
 }
 
-func TestRedisKeyPrefixOnTheServer(t *testing.T) {
+func TestKeyPrefixOnTheServer(t *testing.T) {
 	url := testenv.ServerURL(t, "REDIS_URL", "Redis")
-	prefix := "fiberlogto-test:" + randomHex(t) + ":"
-	s, err := Redis(RedisConfig{URL: url, KeyPrefix: prefix})
+	prefix := "fiberlogto-test:" + storagetest.RandomHex(t) + ":"
+	s, err := New(Config{URL: url, KeyPrefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	defer s.Reset()
-	mustSet(t, s, "k", "v", 1500*time.Millisecond)
-	rs := s.(*redisStorage)
+	storagetest.MustSet(t, s, "k", "v", 1500*time.Millisecond)
+	rs := s
 	ctx := context.Background()
 	if got, err := rs.client.Get(ctx, prefix+"k").Result(); err != nil || got != "v" {
 		t.Fatalf("raw GET %sk = %q, %v; want v", prefix, got, err)
@@ -96,38 +118,38 @@ func TestRedisKeyPrefixOnTheServer(t *testing.T) {
 	}
 }
 
-func TestRedisTimeouts(t *testing.T) {
+func TestTimeouts(t *testing.T) {
 	url := testenv.ServerURL(t, "REDIS_URL", "Redis")
-	s, err := Redis(RedisConfig{URL: url, ConnectTimeout: 2 * time.Second, CommandTimeout: 700 * time.Millisecond})
+	s, err := New(Config{URL: url, ConnectTimeout: 2 * time.Second, CommandTimeout: 700 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	rs := s.(*redisStorage)
+	rs := s
 	o := rs.client.Options()
 	if o.DialTimeout != 2*time.Second || o.ReadTimeout != 700*time.Millisecond || o.WriteTimeout != 700*time.Millisecond || rs.timeout != 700*time.Millisecond {
 		t.Fatalf("dial %v read %v write %v call %v; want 2s, 700ms, 700ms, 700ms", o.DialTimeout, o.ReadTimeout, o.WriteTimeout, rs.timeout)
 	}
 
 	// Defaults, and the URL's own options when no field is set.
-	d, err := Redis(RedisConfig{URL: url})
+	d, err := New(Config{URL: url})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if o := d.(*redisStorage).client.Options(); o.DialTimeout != 5*time.Second || o.ReadTimeout != 3*time.Second {
+	if o := d.client.Options(); o.DialTimeout != 5*time.Second || o.ReadTimeout != 3*time.Second {
 		t.Fatalf("defaults: dial %v read %v; want 5s, 3s", o.DialTimeout, o.ReadTimeout)
 	}
 	sep := "?"
 	if strings.Contains(url, "?") {
 		sep = "&"
 	}
-	u, err := Redis(RedisConfig{URL: url + sep + "dial_timeout=4s&read_timeout=2s"})
+	u, err := New(Config{URL: url + sep + "dial_timeout=4s&read_timeout=2s"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer u.Close()
-	if o := u.(*redisStorage).client.Options(); o.DialTimeout != 4*time.Second || o.ReadTimeout != 2*time.Second {
+	if o := u.client.Options(); o.DialTimeout != 4*time.Second || o.ReadTimeout != 2*time.Second {
 		t.Fatalf("from the URL: dial %v read %v; want 4s, 2s", o.DialTimeout, o.ReadTimeout)
 	}
 }
@@ -135,9 +157,9 @@ func TestRedisTimeouts(t *testing.T) {
 // A server that stops answering: the command timeout ends the call. The
 // fake speaks just enough RESP for the handshake and PING, then never
 // answers a GET.
-func TestRedisCommandTimeout(t *testing.T) {
+func TestCommandTimeout(t *testing.T) {
 	addr := fakeRedis(t, "GET")
-	s, err := Redis(RedisConfig{URL: "redis://" + addr + "/0", CommandTimeout: 300 * time.Millisecond})
+	s, err := New(Config{URL: "redis://" + addr + "/0", CommandTimeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,10 +175,10 @@ func TestRedisCommandTimeout(t *testing.T) {
 
 // A server that accepts connections but never answers: Redis fails in
 // about ConnectTimeout + CommandTimeout instead of hanging.
-func TestRedisSilentServer(t *testing.T) {
+func TestSilentServer(t *testing.T) {
 	addr := fakeRedis(t, "*")
-	mustFailFast(t, 2*time.Second, func() (fiber.Storage, error) {
-		return Redis(RedisConfig{URL: "redis://" + addr + "/0", ConnectTimeout: 300 * time.Millisecond, CommandTimeout: 300 * time.Millisecond})
+	storagetest.MustFailFast(t, 2*time.Second, func() (io.Closer, error) {
+		return New(Config{URL: "redis://" + addr + "/0", ConnectTimeout: 300 * time.Millisecond, CommandTimeout: 300 * time.Millisecond})
 	})
 }
 
@@ -243,7 +265,7 @@ func readRESP(r *bufio.Reader) ([]string, error) {
 	return args, nil
 }
 
-func TestRedisBadConfig(t *testing.T) {
+func TestBadConfig(t *testing.T) {
 	for name, url := range map[string]string{
 		"empty":       "",
 		"scheme":      "http://127.0.0.1:6379/0",
@@ -256,8 +278,8 @@ func TestRedisBadConfig(t *testing.T) {
 		"bad port":    "redis://u:s3cr3t-pw@127.0.0.1:port/0",
 	} {
 		t.Run(name, func(t *testing.T) {
-			err := mustFailFast(t, 3*time.Second, func() (fiber.Storage, error) {
-				return Redis(RedisConfig{URL: url, ConnectTimeout: time.Second})
+			err := storagetest.MustFailFast(t, 3*time.Second, func() (io.Closer, error) {
+				return New(Config{URL: url, ConnectTimeout: time.Second})
 			})
 			if !strings.HasPrefix(err.Error(), "storage: Redis: ") {
 				t.Errorf("error %q does not say it is the Redis storage", err)
@@ -269,11 +291,47 @@ func TestRedisBadConfig(t *testing.T) {
 	}
 }
 
-func TestRedisWrongPassword(t *testing.T) {
+func TestWrongPassword(t *testing.T) {
 	url := testenv.ServerURL(t, "REDIS_URL", "Redis")
 	bad := strings.Replace(url, "redis://", "redis://nobody:s3cr3t-pw@", 1)
-	err := mustFailFast(t, 5*time.Second, func() (fiber.Storage, error) { return Redis(RedisConfig{URL: bad}) })
+	err := storagetest.MustFailFast(t, 5*time.Second, func() (io.Closer, error) { return New(Config{URL: bad}) })
 	if strings.Contains(err.Error(), "s3cr3t-pw") {
 		t.Errorf("error %q shows the password", err)
+	}
+}
+
+// The caller's context reaches the call: cancelling it ends a call the
+// server never answers at once, not at CommandTimeout; and CommandTimeout
+// still bounds a context method whose context would wait longer.
+func TestContextEndsCall(t *testing.T) {
+	addr := fakeRedis(t, "GET")
+	s, err := New(Config{URL: "redis://" + addr + "/0", CommandTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	if _, err := s.GetWithContext(ctx, "k"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("GetWithContext, cancelled in flight: %v; want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("GetWithContext returned %v after its context was cancelled; want at once", d-200*time.Millisecond)
+	}
+
+	short, err := New(Config{URL: "redis://" + addr + "/0", CommandTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer short.Close()
+	long, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start = time.Now()
+	if _, err := short.GetWithContext(long, "k"); err == nil {
+		t.Fatal("GetWithContext on a silent server: want a timeout error")
+	}
+	if d := time.Since(start); d > 1500*time.Millisecond {
+		t.Fatalf("GetWithContext took %v; want about CommandTimeout, 300ms", d)
 	}
 }

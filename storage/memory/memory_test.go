@@ -1,0 +1,98 @@
+package memory
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fiberlogto/sdk/storage/internal/storagetest"
+	fiberv2 "github.com/gofiber/fiber/v2"
+	fiberv3 "github.com/gofiber/fiber/v3"
+)
+
+// fiberlogtoLeaser and fiberlogtoTaker are fiberlogto.Leaser and
+// fiberlogto.Taker, spelled out so the method sets are checked here without
+// importing fiberlogto.
+type (
+	fiberlogtoLeaser interface {
+		AcquireLease(key, owner string, ttl time.Duration) (bool, error)
+		ReleaseLease(key, owner string) error
+	}
+	fiberlogtoTaker interface {
+		Take(key string) ([]byte, error)
+	}
+)
+
+var (
+	_ fiberv2.Storage     = (*Storage)(nil)
+	_ fiberv3.Storage     = (*Storage)(nil)
+	_ fiberlogtoLeaser    = (*Storage)(nil)
+	_ fiberlogtoTaker     = (*Storage)(nil)
+	_ storagetest.Storage = (*Storage)(nil)
+)
+
+func TestConformance(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T) storagetest.Storage {
+		s := New()
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}, storagetest.Options{InProcess: true})
+}
+
+func TestExpiry(t *testing.T) {
+	s := New()
+	defer s.Close()
+	if err := s.Set("k", []byte("v"), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if got, _ := s.Get("k"); got != nil {
+		t.Fatalf("expired key still readable: %q", got)
+	}
+}
+
+func TestConcurrentWrites(t *testing.T) {
+	s := New()
+	defer s.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 32 {
+		wg.Go(func() {
+			key := string(rune('a' + i%26))
+			if err := s.Set(key, []byte{byte(i)}, time.Minute); err != nil {
+				errs <- err
+			}
+			if _, err := s.Get(key); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent access: %v", err)
+	}
+}
+
+// The garbage collector deletes expired keys.
+func TestGC(t *testing.T) {
+	s := &Storage{data: make(map[string]memoryEntry), done: make(chan struct{})}
+	go s.gc(50 * time.Millisecond)
+	defer s.Close()
+	storagetest.MustSet(t, s, "gone", "v", time.Millisecond)
+	storagetest.MustSet(t, s, "kept", "v", time.Hour)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.RLock()
+		n := len(s.data)
+		s.mu.RUnlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d keys 5s after a 1ms TTL; want 1", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	storagetest.MustGet(t, s, "kept", "v")
+}

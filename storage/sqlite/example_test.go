@@ -1,0 +1,37 @@
+package sqlite_test
+
+import (
+	"log"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/fiberlogto/sdk/fiberlogto"
+	"github.com/fiberlogto/sdk/storage/sqlite"
+)
+
+// One app instance whose sessions survive restarts: they are kept in
+// ./sessions.sqlite3, created when missing.
+func Example() {
+	sessions, err := sqlite.New(sqlite.Config{Path: "./sessions.sqlite3"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sessions.Close()
+
+	lg, err := fiberlogto.New(fiberlogto.Config{
+		Endpoint:  "https://tenant.logto.app",
+		AppID:     "your-app-id",
+		AppSecret: "your-app-secret",
+		BaseURL:   "http://localhost:3000",
+		Storage:   sessions,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	app := fiber.New()
+	app.Use(lg.Handler())
+	app.Get("/protected", fiberlogto.RequireAuth(), func(c *fiber.Ctx) error {
+		return c.SendString("Hello, " + fiberlogto.User(c).Subject())
+	})
+	log.Fatal(app.Listen("127.0.0.1:3000"))
+}
