@@ -51,7 +51,7 @@ FUZZ_TARGETS = FuzzCallbackQuery FuzzSignInCookie FuzzSessionCookie FuzzDecodeRe
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $$t for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./fiberlogto/ || exit 1; \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./internal/engine/ || exit 1; \
 	done
 
 ## unit: the tests without the race detector (faster)

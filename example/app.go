@@ -8,7 +8,10 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/fiberlogto/sdk/fiberlogto"
-	"github.com/fiberlogto/sdk/storage"
+	"github.com/fiberlogto/sdk/storage/memory"
+	"github.com/fiberlogto/sdk/storage/postgres"
+	fiberredis "github.com/fiberlogto/sdk/storage/redis"
+	"github.com/fiberlogto/sdk/storage/sqlite"
 )
 
 // newApp builds the tutorial app for cfg, whose Endpoint must be set (see
@@ -71,9 +74,9 @@ func newApp(cfg appConfig) (app *fiber.App, cleanup func(), err error) {
 func openStorage(cfg appConfig) (fiber.Storage, error) {
 	switch cfg.SessionStorage {
 	case storageMemory:
-		return storage.Memory(), nil
+		return memory.New(), nil
 	case storageSQLite, "":
-		s, err := storage.SQLite(storage.SQLiteConfig{Path: cfg.SessionDB})
+		s, err := sqlite.New(sqlite.Config{Path: cfg.SessionDB})
 		if err != nil {
 			return nil, fmt.Errorf("SESSION_DB: %w", err)
 		}
@@ -82,7 +85,7 @@ func openStorage(cfg appConfig) (fiber.Storage, error) {
 		// Every instance on the same server, database number and key
 		// prefix shares the sessions; storage.Redis's errors never show
 		// the password.
-		s, err := storage.Redis(storage.RedisConfig{URL: cfg.RedisURL, KeyPrefix: cfg.RedisKeyPrefix})
+		s, err := fiberredis.New(fiberredis.Config{URL: cfg.RedisURL, KeyPrefix: cfg.RedisKeyPrefix})
 		if err != nil {
 			return nil, fmt.Errorf("SESSION_STORAGE=redis, REDIS_URL: %w", err)
 		}
@@ -90,7 +93,7 @@ func openStorage(cfg appConfig) (fiber.Storage, error) {
 	case storagePostgres:
 		// Every instance on the same database and table shares the
 		// sessions (the table is created when missing).
-		s, err := storage.Postgres(storage.PostgresConfig{URL: cfg.DatabaseURL, Table: cfg.PostgresTable})
+		s, err := postgres.New(postgres.Config{URL: cfg.DatabaseURL, Table: cfg.PostgresTable})
 		if err != nil {
 			return nil, fmt.Errorf("SESSION_STORAGE=postgres, DATABASE_URL or POSTGRES_TABLE: %w", err)
 		}

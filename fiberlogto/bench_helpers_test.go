@@ -21,7 +21,8 @@ import (
 
 	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
-	"github.com/fiberlogto/sdk/storage"
+	"github.com/fiberlogto/sdk/storage/memory"
+	"github.com/fiberlogto/sdk/storage/sqlite"
 )
 
 // This file holds what benchmark_test.go and storage_cost_test.go share: an
@@ -282,9 +283,9 @@ func newBenchStorage(tb testing.TB, kind string) fiber.Storage {
 	tb.Helper()
 	switch kind {
 	case "memory":
-		return storage.Memory()
+		return memory.New()
 	case "sqlite":
-		s, err := storage.SQLite(storage.SQLiteConfig{Path: filepath.Join(tb.TempDir(), "sessions.sqlite3")})
+		s, err := sqlite.New(sqlite.Config{Path: filepath.Join(tb.TempDir(), "sessions.sqlite3")})
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
-	"github.com/fiberlogto/sdk/storage"
+	"github.com/fiberlogto/sdk/storage/memory"
 )
 
 // Writes that race across instances sharing a storage. fiber.Storage has
@@ -25,7 +25,7 @@ import (
 // reads or writes of some keys wait, to hold a race window open. The lease
 // methods are the shared storage's own.
 type slowStore struct {
-	*storage.MemoryStorage
+	*memory.Storage
 	prefix   string
 	getDelay time.Duration
 	// pauseSet, once true, makes the next Set under prefix announce itself
@@ -37,7 +37,7 @@ type slowStore struct {
 
 // Get reads, then waits before answering, as a slow network would.
 func (s *slowStore) Get(key string) ([]byte, error) {
-	v, err := s.MemoryStorage.Get(key)
+	v, err := s.Storage.Get(key)
 	if strings.HasPrefix(key, s.prefix) {
 		time.Sleep(s.getDelay)
 	}
@@ -48,7 +48,7 @@ func (s *slowStore) Set(key string, val []byte, exp time.Duration) error {
 	if s.pauseSet.Load() && strings.HasPrefix(key, s.prefix) {
 		s.once.Do(func() { close(s.reached); <-s.release })
 	}
-	return s.MemoryStorage.Set(key, val, exp)
+	return s.Storage.Set(key, val, exp)
 }
 
 // getWithSession GETs base+path with only the session cookie (no browser
@@ -87,9 +87,9 @@ func TestCallbackOnceAcrossInstances(t *testing.T) {
 		"leaser": func(s *slowStore) fiber.Storage { return s },
 	} {
 		t.Run(name, func(t *testing.T) {
-			mem := storage.Memory()
+			mem := memory.New()
 			slow := func() fiber.Storage {
-				return wrap(&slowStore{MemoryStorage: mem, prefix: fiberlogto.ClaimKeyPrefixForTest, getDelay: 50 * time.Millisecond})
+				return wrap(&slowStore{Storage: mem, prefix: fiberlogto.ClaimKeyPrefixForTest, getDelay: 50 * time.Millisecond})
 			}
 			h := newHarness(t, slow())
 			other := h.secondInstance(slow())
@@ -132,12 +132,12 @@ func TestCallbackOnceAcrossInstances(t *testing.T) {
 // refresh token. B's write must not put the rotated-out token back: with
 // no replay grace, the next refresh would then revoke the grant.
 func TestTouchDoesNotUndoRotation(t *testing.T) {
-	mem := storage.Memory()
+	mem := memory.New()
 	h := newHarnessWith(t, mem, providerSetup{options: func(o *logtotest.Options) {
 		o.RotateRefreshTokens = true
 		o.ReplayGrace = -1
 	}}, func(c *fiberlogto.Config) { c.GetAccessToken = true })
-	paused := &slowStore{MemoryStorage: mem, prefix: fiberlogto.SessionKeyPrefixForTest,
+	paused := &slowStore{Storage: mem, prefix: fiberlogto.SessionKeyPrefixForTest,
 		reached: make(chan struct{}), release: make(chan struct{})}
 	paused.pauseSet.Store(true)
 	otherBase := h.secondInstance(paused)
@@ -183,8 +183,8 @@ func TestTouchDoesNotUndoRotation(t *testing.T) {
 // must not be undone by A's save: the session stays deleted, and the
 // refresh token Logto just issued is the one revoked.
 func TestSignOutDuringRefreshOnAnotherInstance(t *testing.T) {
-	mem := storage.Memory()
-	slowA := &slowStore{MemoryStorage: mem, prefix: fiberlogto.SessionKeyPrefixForTest,
+	mem := memory.New()
+	slowA := &slowStore{Storage: mem, prefix: fiberlogto.SessionKeyPrefixForTest,
 		reached: make(chan struct{}), release: make(chan struct{})}
 	h := newHarnessWith(t, slowA, providerSetup{options: func(o *logtotest.Options) {
 		o.RotateRefreshTokens = true
@@ -222,9 +222,9 @@ func TestSignOutDuringRefreshOnAnotherInstance(t *testing.T) {
 // answer and saving it. The session must stay ended: B's save must not
 // bring it back.
 func TestBackchannelLogoutDuringRefreshOnAnotherInstance(t *testing.T) {
-	mem := storage.Memory()
+	mem := memory.New()
 	h := newHarnessWith(t, mem, rotatingBackchannelSetup(), func(c *fiberlogto.Config) { c.GetAccessToken = true })
-	slowB := &slowStore{MemoryStorage: mem, prefix: fiberlogto.SessionKeyPrefixForTest,
+	slowB := &slowStore{Storage: mem, prefix: fiberlogto.SessionKeyPrefixForTest,
 		reached: make(chan struct{}), release: make(chan struct{})}
 	otherBase := h.secondInstance(slowB)
 
@@ -262,7 +262,7 @@ func TestBackchannelLogoutDuringRefreshOnAnotherInstance(t *testing.T) {
 // deleter waits for the lease), so it deletes the session while the
 // refresh is in flight. The refresh must then not save it back.
 func TestBackchannelLogoutDuringSlowRefresh(t *testing.T) {
-	mem := storage.Memory()
+	mem := memory.New()
 	h := newHarnessWith(t, mem, rotatingBackchannelSetup(), func(c *fiberlogto.Config) { c.GetAccessToken = true })
 	otherBase := h.secondInstance(mem)
 

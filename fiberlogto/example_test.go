@@ -7,7 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/fiberlogto/sdk/fiberlogto"
-	"github.com/fiberlogto/sdk/storage"
+	"github.com/fiberlogto/sdk/storage/sqlite"
 )
 
 // The tutorial's app: sign-in routes, the user context and a protected route.
@@ -35,7 +35,7 @@ func ExampleWithLogto() {
 // An access token for an API resource, refreshed when it expires, with
 // sessions kept in SQLite across restarts.
 func ExampleConfig_accessToken() {
-	sessions, err := storage.SQLite(storage.SQLiteConfig{Path: "./sessions.sqlite3"})
+	sessions, err := sqlite.New(sqlite.Config{Path: "./sessions.sqlite3"})
 	if err != nil {
 		log.Fatal(err)
 	}

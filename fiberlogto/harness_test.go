@@ -19,7 +19,8 @@ import (
 
 	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
-	"github.com/fiberlogto/sdk/storage"
+	"github.com/fiberlogto/sdk/storage/memory"
+	"github.com/fiberlogto/sdk/storage/sqlite"
 )
 
 const testResource = "https://api.example.test"
@@ -59,9 +60,9 @@ type harnessOption func(*fiberlogto.Config)
 // storages are the storages every flow test runs against.
 func storages(t *testing.T) map[string]func() fiber.Storage {
 	return map[string]func() fiber.Storage{
-		"memory": func() fiber.Storage { return storage.Memory() },
+		"memory": func() fiber.Storage { return memory.New() },
 		"sqlite": func() fiber.Storage {
-			s, err := storage.SQLite(storage.SQLiteConfig{Path: filepath.Join(t.TempDir(), "sessions.sqlite3")})
+			s, err := sqlite.New(sqlite.Config{Path: filepath.Join(t.TempDir(), "sessions.sqlite3")})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -102,7 +103,7 @@ func newHarnessWith(t *testing.T, store fiber.Storage, ps providerSetup, opts ..
 	}
 	p := logtotest.NewServer(t, po)
 	if store == nil {
-		store = storage.Memory()
+		store = memory.New()
 	}
 	clk := &clock{}
 	cfg := fiberlogto.Config{

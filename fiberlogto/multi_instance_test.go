@@ -15,7 +15,10 @@ import (
 	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
 	"github.com/fiberlogto/sdk/internal/testenv"
-	"github.com/fiberlogto/sdk/storage"
+	"github.com/fiberlogto/sdk/storage/memory"
+	"github.com/fiberlogto/sdk/storage/postgres"
+	fiberredis "github.com/fiberlogto/sdk/storage/redis"
+	"github.com/fiberlogto/sdk/storage/sqlite"
 )
 
 // secondInstance starts another app on the harness's storage and provider,
@@ -63,7 +66,7 @@ func sharedStorages(t *testing.T) map[string]func(t *testing.T) func() fiber.Sto
 		"sqlite": func(t *testing.T) func() fiber.Storage {
 			path := filepath.Join(t.TempDir(), "shared.sqlite3")
 			return func() fiber.Storage {
-				s, err := storage.SQLite(storage.SQLiteConfig{Path: path})
+				s, err := sqlite.New(sqlite.Config{Path: path})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -75,7 +78,7 @@ func sharedStorages(t *testing.T) map[string]func(t *testing.T) func() fiber.Sto
 			url := testenv.ServerURL(t, "REDIS_URL", "Redis")
 			prefix := "test-" + strings.ReplaceAll(t.Name(), "/", "-") + "-" + newJarID() + ":"
 			return func() fiber.Storage {
-				s, err := storage.Redis(storage.RedisConfig{URL: url, KeyPrefix: prefix})
+				s, err := fiberredis.New(fiberredis.Config{URL: url, KeyPrefix: prefix})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -87,7 +90,7 @@ func sharedStorages(t *testing.T) map[string]func(t *testing.T) func() fiber.Sto
 			url := testenv.ServerURL(t, "DATABASE_URL", "PostgreSQL")
 			table := "t_" + newJarID()
 			return func() fiber.Storage {
-				s, err := storage.Postgres(storage.PostgresConfig{URL: url, Table: table})
+				s, err := postgres.New(postgres.Config{URL: url, Table: table})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -165,7 +168,7 @@ func refreshRace(t *testing.T, first, second fiber.Storage) {
 func TestConcurrentSignInsAllIndexed(t *testing.T) {
 	storages := sharedStorages(t)
 	storages["memory"] = func(t *testing.T) func() fiber.Storage {
-		s := storage.Memory()
+		s := memory.New()
 		return func() fiber.Storage { return s }
 	}
 	for name, shared := range storages {

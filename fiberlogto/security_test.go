@@ -22,7 +22,7 @@ import (
 
 	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
-	"github.com/fiberlogto/sdk/storage"
+	"github.com/fiberlogto/sdk/storage/memory"
 )
 
 // secHarness is a harness on a recording storage, signed in once, so every
@@ -35,7 +35,7 @@ type secHarness struct {
 
 func newSecHarness(t *testing.T, ps providerSetup, opts ...harnessOption) *secHarness {
 	t.Helper()
-	rs := newRecordingStorage(storage.Memory())
+	rs := newRecordingStorage(memory.New())
 	h := newHarnessWith(t, rs, ps, opts...)
 	h.signIn()
 	return &secHarness{harness: h, rs: rs, cookie: h.sessionCookie().Value}
@@ -224,7 +224,7 @@ func TestSecurityA_SecretWithReservedCharacters(t *testing.T) {
 // browser's sign-in cookie, so sign-ins that are started and never finished
 // write nothing to the storage, and one browser keeps one bounded cookie.
 func TestSecurityA_AbandonedSignInsStayBounded(t *testing.T) {
-	rs := newRecordingStorage(storage.Memory())
+	rs := newRecordingStorage(memory.New())
 	h := newHarness(t, rs)
 	for i := 0; i < 300; i++ {
 		h.startSignIn("/logto/sign-in")

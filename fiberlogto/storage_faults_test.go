@@ -16,7 +16,7 @@ import (
 	_ "github.com/mattn/go-sqlite3" // the driver behind storage.SQLite, to lock the file from outside
 
 	"github.com/fiberlogto/sdk/fiberlogto"
-	"github.com/fiberlogto/sdk/storage"
+	"github.com/fiberlogto/sdk/storage/sqlite"
 )
 
 // recordingStorage wraps a storage, records what is written and can fail on
@@ -118,7 +118,7 @@ func onPrefix(prefix string) func(string) error {
 // go on (WAL mode).
 func TestSQLiteBusy(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "busy.sqlite3")
-	st, err := storage.SQLite(storage.SQLiteConfig{Path: path, BusyTimeout: 100 * time.Millisecond})
+	st, err := sqlite.New(sqlite.Config{Path: path, BusyTimeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

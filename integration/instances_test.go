@@ -21,7 +21,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/fiberlogto/sdk/internal/testenv"
-	"github.com/fiberlogto/sdk/storage"
+	"github.com/fiberlogto/sdk/storage/postgres"
+	fiberredis "github.com/fiberlogto/sdk/storage/redis"
 )
 
 // Several instances: two example apps on different ports sharing one real
@@ -100,12 +101,12 @@ func startInstances(t *testing.T, kind string) *instances {
 	case "redis":
 		u := testenv.ServerURL(t, "REDIS_URL", "Redis")
 		env["REDIS_URL"] = u
-		store, err = storage.Redis(storage.RedisConfig{URL: u})
+		store, err = fiberredis.New(fiberredis.Config{URL: u})
 	case "postgres":
 		u := testenv.ServerURL(t, "DATABASE_URL", "PostgreSQL")
 		env["DATABASE_URL"] = u
 		// The example's table (the default one).
-		store, err = storage.Postgres(storage.PostgresConfig{URL: u})
+		store, err = postgres.New(postgres.Config{URL: u})
 	}
 	if err != nil {
 		t.Fatalf("open the shared %s: %v", kind, err)

@@ -32,7 +32,8 @@ import (
 
 	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
-	"github.com/fiberlogto/sdk/storage"
+	"github.com/fiberlogto/sdk/storage/memory"
+	"github.com/fiberlogto/sdk/storage/sqlite"
 )
 
 const resource = "https://api.example.test"
@@ -105,14 +106,14 @@ func run(users int, duration time.Duration, failShare float64, rotateEvery time.
 	var st fiber.Storage
 	switch storeKind {
 	case "memory":
-		st = storage.Memory()
+		st = memory.New()
 	case "sqlite":
 		dir, err := os.MkdirTemp("", "faultload")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		s, err := storage.SQLite(storage.SQLiteConfig{Path: filepath.Join(dir, "sessions.sqlite3")})
+		s, err := sqlite.New(sqlite.Config{Path: filepath.Join(dir, "sessions.sqlite3")})
 		if err != nil {
 			return err
 		}

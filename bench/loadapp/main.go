@@ -50,7 +50,8 @@ import (
 
 	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
-	"github.com/fiberlogto/sdk/storage"
+	"github.com/fiberlogto/sdk/storage/memory"
+	"github.com/fiberlogto/sdk/storage/sqlite"
 )
 
 // resource and scopes are the example app's embedded-mode defaults.
@@ -111,12 +112,12 @@ func run(ctx context.Context, mode, db string, sessions int, addr string) error 
 
 	var store fiber.Storage
 	if mode == "sqlite" {
-		store, err = storage.SQLite(storage.SQLiteConfig{Path: db})
+		store, err = sqlite.New(sqlite.Config{Path: db})
 		if err != nil {
 			return err
 		}
 	} else {
-		store = storage.Memory()
+		store = memory.New()
 	}
 	rec := &recordingStorage{Storage: store}
 	var wrapped fiber.Storage = rec
@@ -165,10 +166,8 @@ func run(ctx context.Context, mode, db string, sessions int, addr string) error 
 		prefill = time.Since(start)
 		// Fold the write-ahead log into the database, as SQLite's own
 		// checkpoints eventually do, so the file size is the data's.
-		if c, ok := store.(interface{ Conn() *sql.DB }); ok {
-			if _, err := c.Conn().Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
-				return fmt.Errorf("checkpoint: %w", err)
-			}
+		if err := checkpoint(db); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
 		}
 		if _, _, err := getUser(ctx, baseURL+"/user", cookie, true); err != nil {
 			return fmt.Errorf("after prefill: %w", err)
@@ -434,4 +433,16 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// checkpoint folds SQLite's write-ahead log into the database file, through
+// a connection of its own on the same file.
+func checkpoint(path string) error {
+	conn, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_, err = conn.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	return err
 }

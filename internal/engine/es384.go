@@ -1,4 +1,4 @@
-package fiberlogto
+package engine
 
 import (
 	"crypto/ecdsa"

@@ -1,54 +1,54 @@
-package fiberlogto
+package engine
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"net/url"
 	"strings"
-
-	"github.com/gofiber/fiber/v2"
 )
 
 // signIn starts a sign-in: a new transaction (state, nonce, PKCE verifier,
-// return path) is stored and the browser is sent to Logto's authorization
-// endpoint.
-func (l *Logto) signIn(c *fiber.Ctx) error {
-	return l.startSignIn(c, l.cfg.SignInOptions.FirstScreen)
+// return path) goes to the browser in the sign-in cookie, and the browser
+// is sent to Logto's authorization endpoint.
+func (e *Engine) signIn(ctx context.Context, r Request) *Answer {
+	return e.startSignIn(ctx, r, e.cfg.SignInOptions.FirstScreen)
 }
 
 // signUp is signIn opening Logto's registration screen.
-func (l *Logto) signUp(c *fiber.Ctx) error {
-	return l.startSignIn(c, "register")
+func (e *Engine) signUp(ctx context.Context, r Request) *Answer {
+	return e.startSignIn(ctx, r, "register")
 }
 
-func (l *Logto) startSignIn(c *fiber.Ctx, firstScreen string) error {
-	d, err := l.provider.get(c.UserContext())
+func (e *Engine) startSignIn(ctx context.Context, r Request, firstScreen string) *Answer {
+	a := &Answer{}
+	a.header("Cache-Control", "no-store")
+	d, err := e.provider.get(ctx)
 	if err != nil {
-		return l.cfg.ErrorHandler(c, err)
+		return a.fail(err)
 	}
 
-	now := l.cfg.Now()
+	now := e.cfg.Now()
 	state, nonce, verifier := newID(), newID(), newID()
 	tx := transaction{
 		State:     stateHash(state),
-		For:       l.sealer.startedFor,
+		For:       e.sealer.startedFor,
 		CreatedAt: now.Unix(),
 		Nonce:     nonce,
 		Verifier:  verifier,
-		ReturnTo:  safeReturnPath(c.Query("returnTo")),
+		ReturnTo:  safeReturnPath(r.Query("returnTo")),
 	}
 	// The pending sign-in goes to the browser, with the others it has
 	// under way (other tabs): nothing is written to the storage.
-	txs := addTransaction(l.sealer.pending(c.Cookies(l.signInCookie), now), tx)
-	l.store.setCookie(c, l.signInCookie, l.sealer.seal(txs), l.cfg.RoutesPrefix, transactionTTL)
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.Redirect(l.authorizationURL(d.authURL, state, nonce, verifier, firstScreen), fiber.StatusFound)
+	txs := addTransaction(e.sealer.pending(r.Cookie(e.signInCookie), now), tx)
+	e.cfg.setCookie(a, e.signInCookie, e.sealer.seal(txs), e.cfg.RoutesPrefix, transactionTTL)
+	return a.redirect(e.authorizationURL(d.authURL, state, nonce, verifier, firstScreen))
 }
 
 // authorizationURL builds the authorization request by hand: oauth2's
 // AuthCodeURL cannot repeat the resource parameter.
-func (l *Logto) authorizationURL(endpoint, state, nonce, verifier, firstScreen string) string {
-	cfg := &l.cfg
+func (e *Engine) authorizationURL(endpoint, state, nonce, verifier, firstScreen string) string {
+	cfg := e.cfg
 	q := url.Values{}
 	q.Set("client_id", cfg.AppID)
 	q.Set("redirect_uri", cfg.redirectURI())

@@ -1,4 +1,4 @@
-package fiberlogto
+package engine
 
 import (
 	"bytes"
@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-
-	"github.com/gofiber/fiber/v2"
 )
 
 // UserContext is what WithLogto puts in c.Locals: the Go counterpart of
@@ -17,7 +15,7 @@ type UserContext struct {
 	IsAuthenticated bool `json:"isAuthenticated"`
 	// Claims are the verified ID token's claims as Logto sent them (Logto's
 	// created_at and updated_at are in milliseconds). Decode them with
-	// IDTokenClaims or ClaimsInto.
+	// IDTokenClaims, or Claims.Decode into a struct of your own.
 	Claims RawClaims `json:"claims,omitempty"`
 	// UserInfo is Logto's userinfo answer when Config.FetchUserInfo is set.
 	UserInfo RawClaims `json:"userInfo,omitempty"`
@@ -127,28 +125,6 @@ func (u *UserContext) IDToken() string {
 		return ""
 	}
 	return string(u.record.IDToken)
-}
-
-// User returns the *UserContext WithLogto stored under the default
-// ContextKey "user". It never returns nil: without WithLogto, or for an
-// anonymous request, it returns a context with IsAuthenticated false.
-func User(c *fiber.Ctx) *UserContext {
-	return userAt(c, defaultUserKey)
-}
-
-// defaultUserKey is "user" boxed once (c.Locals takes an interface).
-var defaultUserKey any = "user"
-
-// UserFrom is User for a custom Config.ContextKey.
-func UserFrom(c *fiber.Ctx, key string) *UserContext {
-	return userAt(c, key)
-}
-
-func userAt(c *fiber.Ctx, key any) *UserContext {
-	if u, ok := c.Locals(key).(*UserContext); ok && u != nil {
-		return u
-	}
-	return &UserContext{}
 }
 
 // claimsJSON returns the JSON payload of a compact JWS. The signature has

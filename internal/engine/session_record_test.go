@@ -1,4 +1,4 @@
-package fiberlogto
+package engine
 
 import (
 	"bytes"
@@ -7,9 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
-
-	"github.com/fiberlogto/sdk/storage"
+	"github.com/fiberlogto/sdk/storage/memory"
+	"github.com/fiberlogto/sdk/storage/sqlite"
 )
 
 func sampleRecord() *sessionRecord {
@@ -157,10 +156,10 @@ func TestLargestValidRecordRoundTrip(t *testing.T) {
 	}
 	sqlitePath := filepath.Join(t.TempDir(), "large.sqlite3")
 	for _, key := range [][]byte{nil, bytes.Repeat([]byte("k"), 32)} {
-		for name, open := range map[string]func() fiber.Storage{
-			"memory": func() fiber.Storage { return storage.Memory() },
-			"sqlite": func() fiber.Storage {
-				s, err := storage.SQLite(storage.SQLiteConfig{Path: sqlitePath, CacheTTL: -1})
+		for name, open := range map[string]func() Storage{
+			"memory": func() Storage { return memory.New() },
+			"sqlite": func() Storage {
+				s, err := sqlite.New(sqlite.Config{Path: sqlitePath, CacheTTL: -1})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -169,7 +168,7 @@ func TestLargestValidRecordRoundTrip(t *testing.T) {
 			},
 		} {
 			t.Run(fmt.Sprintf("%s encrypted=%v", name, key != nil), func(t *testing.T) {
-				cfg := &Config{Storage: open(), EncryptionKey: key, IdleTimeout: time.Hour, AbsoluteTimeout: time.Hour, Now: time.Now}
+				cfg := &settings{Storage: open(), EncryptionKey: key, IdleTimeout: time.Hour, AbsoluteTimeout: time.Hour, Now: time.Now}
 				s, err := newSessionStore(cfg)
 				if err != nil {
 					t.Fatal(err)

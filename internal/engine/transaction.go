@@ -1,4 +1,4 @@
-package fiberlogto
+package engine
 
 import (
 	"crypto/aes"
@@ -44,8 +44,6 @@ type transaction struct {
 }
 
 const (
-	// claimKeyPrefix: the storage key of a callback's claim on its state.
-	claimKeyPrefix = "fiberlogto:c:"
 	transactionTTL = 10 * time.Minute
 	// maxPendingSignIns bounds the transactions of one browser: the oldest
 	// goes first.
@@ -64,7 +62,7 @@ type signInSealer struct {
 	name       string // the cookie's name, bound into the seal
 }
 
-func newSignInSealer(cfg *Config, name string) (*signInSealer, error) {
+func newSignInSealer(cfg *settings, name string) (*signInSealer, error) {
 	ikm := append([]byte(cfg.AppSecret), 0)
 	ikm = append(ikm, cfg.EncryptionKey...)
 	key, err := hkdf.Key(sha256.New, ikm, nil, "fiberlogto sign-in cookie v1", 32)
@@ -224,35 +222,6 @@ func decodeTransactions(b []byte) ([]transaction, error) {
 func decodeID(id string) []byte {
 	b, _ := base64.RawURLEncoding.DecodeString(id)
 	return b
-}
-
-// claimState marks state as used, once across instances: with a Leaser a
-// lease no other owner can take before it expires, otherwise a marker
-// written under the process's lock (exact within one instance only). It
-// reports false when the state was claimed already: a replayed or reloaded
-// callback.
-func (l *Logto) claimState(state string, ttl time.Duration) (bool, error) {
-	key := storageKey(claimKeyPrefix, state)
-	if leaser, ok := l.cfg.Storage.(Leaser); ok {
-		got, err := leaser.AcquireLease(key, newID(), ttl)
-		if err != nil {
-			return false, fmt.Errorf("%w: claim: %w", ErrStorage, err)
-		}
-		return got, nil
-	}
-	unlock := l.locks.lock(key)
-	defer unlock()
-	seen, err := l.cfg.Storage.Get(key)
-	if err != nil {
-		return false, fmt.Errorf("%w: claim: %w", ErrStorage, err)
-	}
-	if len(seen) > 0 {
-		return false, nil
-	}
-	if err := l.cfg.Storage.Set(key, []byte{1}, ttl); err != nil {
-		return false, fmt.Errorf("%w: claim: %w", ErrStorage, err)
-	}
-	return true, nil
 }
 
 // safeReturnPath keeps a post-sign-in return path only when it is a path on

@@ -1,4 +1,4 @@
-package fiberlogto
+package engine
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
-	"github.com/gofiber/fiber/v2"
 )
 
 // Back-channel logout (OpenID Connect Back-Channel Logout 1.0): Logto POSTs
@@ -64,44 +63,49 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func (l *Logto) backchannelLogout(c *fiber.Ctx) error {
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	token := c.FormValue("logout_token")
-	claims, err := l.verifyLogoutToken(c.UserContext(), token)
+func (e *Engine) backchannelLogout(ctx context.Context, r Request) *Answer {
+	a := &Answer{}
+	a.header("Cache-Control", "no-store")
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.HTTPTimeout)
+	defer cancel()
+	claims, err := e.verifyLogoutToken(ctx, r.FormValue("logout_token"))
 	if err != nil {
 		if errors.Is(err, errInvalidLogoutToken) {
-			return c.Status(fiber.StatusBadRequest).JSON(fiber.Map{"error": "invalid_request", "error_description": "invalid logout token"})
+			a.Status, a.ContentType = 400, "application/json"
+			a.Body = []byte(`{"error":"invalid_request","error_description":"invalid logout token"}`)
+			return a
 		}
-		return l.cfg.ErrorHandler(c, err)
+		return a.fail(err)
 	}
 	if claims.SID != "" {
-		if _, err := l.store.endIndexed(storageKey(sidIndexPrefix, claims.SID), claims.Subject); err != nil {
-			return l.cfg.ErrorHandler(c, err)
+		if _, err := e.store.endIndexed(ctx, storageKey(sidIndexPrefix, claims.SID), claims.Subject); err != nil {
+			return a.fail(err)
 		}
-	} else if _, err := l.store.endIndexed(storageKey(subIndexPrefix, claims.Subject), ""); err != nil {
-		return l.cfg.ErrorHandler(c, err)
+	} else if _, err := e.store.endIndexed(ctx, storageKey(subIndexPrefix, claims.Subject), ""); err != nil {
+		return a.fail(err)
 	}
-	if err := l.rememberLogoutToken(claims); err != nil {
-		return l.cfg.ErrorHandler(c, err)
+	if err := e.rememberLogoutToken(claims); err != nil {
+		return a.fail(err)
 	}
-	return c.SendStatus(fiber.StatusOK)
+	a.Status = 200
+	return a
 }
 
 // verifyLogoutToken checks a logout token as section 2.6 says: signature
 // with Logto's keys and an algorithm from discovery, iss, aud, a fresh iat,
 // exp when present, the back-channel event, sub or sid, no nonce, and a jti
 // not seen before.
-func (l *Logto) verifyLogoutToken(ctx context.Context, token string) (*logoutClaims, error) {
+func (e *Engine) verifyLogoutToken(ctx context.Context, token string) (*logoutClaims, error) {
 	if token == "" || len(token) > maxLogoutTokenLen {
 		return nil, fmt.Errorf("%w: missing or oversized", errInvalidLogoutToken)
 	}
-	d, err := l.provider.get(ctx)
+	d, err := e.provider.get(ctx)
 	if err != nil {
 		return nil, err
 	}
 	jws, err := jose.ParseSignedCompact(token, d.signingAlgs)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errInvalidLogoutToken, err)
+		return nil, fmt.Errorf("%w: %w", errInvalidLogoutToken, err)
 	}
 	payload, err := d.keys.VerifySignature(ctx, jws)
 	if err != nil {
@@ -112,14 +116,14 @@ func (l *Logto) verifyLogoutToken(ctx context.Context, token string) (*logoutCla
 	}
 	var claims logoutClaims
 	if err := json.Unmarshal(payload, &claims); err != nil {
-		return nil, fmt.Errorf("%w: %v", errInvalidLogoutToken, err)
+		return nil, fmt.Errorf("%w: %w", errInvalidLogoutToken, err)
 	}
-	now := l.cfg.Now()
-	skew := l.cfg.ClockSkew
+	now := e.cfg.Now()
+	skew := e.cfg.ClockSkew
 	switch {
-	case claims.Issuer != l.provider.issuer():
+	case claims.Issuer != e.provider.issuer():
 		return nil, fmt.Errorf("%w: iss", errInvalidLogoutToken)
-	case !containsString(claims.Audience, l.cfg.AppID):
+	case !containsString(claims.Audience, e.cfg.AppID):
 		return nil, fmt.Errorf("%w: aud", errInvalidLogoutToken)
 	case claims.IssuedAt == nil:
 		return nil, fmt.Errorf("%w: no iat", errInvalidLogoutToken)
@@ -141,9 +145,9 @@ func (l *Logto) verifyLogoutToken(ctx context.Context, token string) (*logoutCla
 	}
 	// A jti seen before is a replay (see rememberLogoutToken).
 	jtiKey := storageKey(jtiKeyPrefix, claims.Issuer+" "+claims.JTI)
-	seen, err := l.store.storage.Get(jtiKey)
+	seen, err := e.store.storage.Get(jtiKey)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrStorage, err)
+		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
 	}
 	if len(seen) > 0 {
 		return nil, fmt.Errorf("%w: jti replayed", errInvalidLogoutToken)
@@ -154,10 +158,10 @@ func (l *Logto) verifyLogoutToken(ctx context.Context, token string) (*logoutCla
 // rememberLogoutToken marks the token's jti as used, for as long as the
 // token could pass the iat check. It runs after the sessions are deleted,
 // so a delete that failed can be retried by Logto with the same token.
-func (l *Logto) rememberLogoutToken(claims *logoutClaims) error {
+func (e *Engine) rememberLogoutToken(claims *logoutClaims) error {
 	key := storageKey(jtiKeyPrefix, claims.Issuer+" "+claims.JTI)
-	if err := l.store.storage.Set(key, []byte{1}, logoutTokenMaxAge+2*l.cfg.ClockSkew); err != nil {
-		return fmt.Errorf("%w: %v", ErrStorage, err)
+	if err := e.store.storage.Set(key, []byte{1}, logoutTokenMaxAge+2*e.cfg.ClockSkew); err != nil {
+		return fmt.Errorf("%w: %w", ErrStorage, err)
 	}
 	return nil
 }

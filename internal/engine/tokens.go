@@ -1,4 +1,4 @@
-package fiberlogto
+package engine
 
 import (
 	"bytes"
@@ -7,8 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/gofiber/fiber/v2"
+	"time"
 )
 
 // errSignedOut: Logto refused the refresh token for good (invalid_grant);
@@ -32,7 +31,7 @@ type FetchOptions struct {
 	OrganizationID     string
 }
 
-func (cfg *Config) fetchOptions() FetchOptions {
+func (cfg *settings) fetchOptions() FetchOptions {
 	return FetchOptions{
 		UserInfo:           cfg.FetchUserInfo,
 		AccessToken:        cfg.GetAccessToken,
@@ -44,37 +43,12 @@ func (cfg *Config) fetchOptions() FetchOptions {
 
 func (o FetchOptions) any() bool { return o.UserInfo || o.AccessToken || o.OrganizationTokens }
 
-// Fetch returns a route middleware that adds what opts asks for to the
-// request's UserContext. It runs after WithLogto and shares its sessions
-// and its refresh lock, so a route asking for more never races the others.
-// An anonymous request passes untouched (guard it with RequireAuth).
-func Fetch(opts FetchOptions) fiber.Handler {
+// CheckFetchOptions checks what a route's Fetch asks for, at setup.
+func CheckFetchOptions(opts FetchOptions) error {
 	if opts.Resource != "" {
-		if err := checkResource("FetchOptions.Resource", opts.Resource); err != nil {
-			panic(err)
-		}
+		return checkResource("FetchOptions.Resource", opts.Resource)
 	}
-	return func(c *fiber.Ctx) error {
-		l, _ := c.Locals(localsKey).(*Logto)
-		if l == nil {
-			return DefaultErrorHandler(c, fmt.Errorf("%w: fiberlogto.Fetch runs after WithLogto", ErrConfig))
-		}
-		user := userAt(c, l.userKey)
-		if !user.IsAuthenticated {
-			return c.Next()
-		}
-		if err := l.fillTokens(c, user, opts, false); err != nil {
-			if !errors.Is(err, errSignedOut) {
-				return l.cfg.ErrorHandler(c, err)
-			}
-			l.store.clearCookie(c, l.cfg.CookieName, "/")
-			c.Locals(l.userKey, &UserContext{})
-			if required, _ := c.Locals(authRequiredKey).(bool); required {
-				return l.denyAnonymous(c)
-			}
-		}
-		return c.Next()
-	}
+	return nil
 }
 
 // fillTokens adds what opts asks for beyond the claims. Each comes from the
@@ -82,17 +56,16 @@ func Fetch(opts FetchOptions) fiber.Handler {
 // options, on every request) what the session cannot give (ErrNoToken: no
 // refresh token, a resource Logto refuses) is left empty rather than
 // failing every page of the site; a route that needs it asks with Fetch.
-func (l *Logto) fillTokens(c *fiber.Ctx, user *UserContext, opts FetchOptions, lenient bool) error {
+func (e *Engine) fillTokens(ctx context.Context, user *UserContext, opts FetchOptions, lenient bool) error {
 	if !opts.any() {
 		return nil
 	}
-	ctx := c.UserContext()
 	if opts.AccessToken {
-		e, err := l.accessToken(ctx, user, resourceKey(opts.Resource), opts.Resource, "", nil)
+		t, err := e.accessToken(ctx, user, resourceKey(opts.Resource), opts.Resource, "", nil)
 		switch {
 		case err == nil:
-			user.AccessToken = string(e.Token)
-			user.Scopes = strings.Fields(string(e.Scope))
+			user.AccessToken = string(t.Token)
+			user.Scopes = strings.Fields(string(t.Scope))
 		case !lenient || !errors.Is(err, ErrNoToken):
 			return err
 		}
@@ -103,7 +76,7 @@ func (l *Logto) fillTokens(c *fiber.Ctx, user *UserContext, opts FetchOptions, l
 			orgs = user.organizations()
 		}
 		for _, org := range orgs {
-			e, err := l.accessToken(ctx, user, "o:"+org, "", org, nil)
+			t, err := e.accessToken(ctx, user, "o:"+org, "", org, nil)
 			if err != nil {
 				if errors.Is(err, ErrNoToken) {
 					continue // not a member (any more), or no organization scope
@@ -113,11 +86,11 @@ func (l *Logto) fillTokens(c *fiber.Ctx, user *UserContext, opts FetchOptions, l
 			if user.OrganizationTokens == nil {
 				user.OrganizationTokens = make(map[string]string, len(orgs))
 			}
-			user.OrganizationTokens[org] = string(e.Token)
+			user.OrganizationTokens[org] = string(t.Token)
 		}
 	}
 	if opts.UserInfo {
-		info, err := l.userInfo(ctx, user)
+		info, err := e.userInfo(ctx, user)
 		switch {
 		case err == nil:
 			user.UserInfo = info
@@ -144,8 +117,8 @@ func (u *UserContext) organizations() []string {
 }
 
 // fresh reports whether a token is good for at least ClockSkew more.
-func (l *Logto) fresh(e *accessTokenEntry) bool {
-	return e != nil && len(e.Token) > 0 && l.cfg.Now().Unix()+int64(l.cfg.ClockSkew.Seconds()) < e.ExpiresAt
+func (e *Engine) fresh(t *accessTokenEntry) bool {
+	return t != nil && len(t.Token) > 0 && e.cfg.Now().Unix()+int64(e.cfg.ClockSkew.Seconds()) < t.ExpiresAt
 }
 
 // accessToken returns the token stored under key, refreshing it when it is
@@ -153,52 +126,64 @@ func (l *Logto) fresh(e *accessTokenEntry) bool {
 // Refreshes of one session never overlap: the second request waits,
 // re-reads the session and finds the first one's token, so a rotating
 // refresh token is never sent twice.
-func (l *Logto) accessToken(ctx context.Context, user *UserContext, key, resource, org string, rejected []byte) (*accessTokenEntry, error) {
-	usable := func(e *accessTokenEntry) bool {
-		return l.fresh(e) && (rejected == nil || !bytes.Equal(e.Token, rejected))
+func (e *Engine) accessToken(ctx context.Context, user *UserContext, key, resource, org string, rejected []byte) (*accessTokenEntry, error) {
+	usable := func(t *accessTokenEntry) bool {
+		return e.fresh(t) && (rejected == nil || !bytes.Equal(t.Token, rejected))
 	}
-	if e := user.record.accessToken(key); usable(e) {
-		return e, nil
+	if t := user.record.accessToken(key); usable(t) {
+		return t, nil
 	}
-	unlock := l.locks.lock("s:" + user.sessionID)
-	defer unlock()
-
-	// Across instances: the lease, or the record another instance's
-	// refresh just wrote.
-	rec, lease, err := l.refreshLease(ctx, user.sessionID, func(r *sessionRecord) bool { return usable(r.accessToken(key)) })
+	// One refresh per session at a time, across instances: while another
+	// instance holds the session's lease, wait, re-reading the session,
+	// until its refresh lands the wanted token.
+	var rec *sessionRecord
+	var readErr error
+	landed := func() bool {
+		rec, readErr = e.store.load(user.sessionID)
+		return readErr != nil || rec == nil || usable(rec.accessToken(key))
+	}
+	lease, err := e.store.hold(ctx, sessionLockOf(user.sessionID), e.cfg.HTTPTimeout+5*time.Second, e.cfg.HTTPTimeout, landed)
 	if err != nil {
 		return nil, err
 	}
 	defer lease.release()
+	if lease.held {
+		landed() // read under the lease
+	} else if readErr == nil && rec != nil && !usable(rec.accessToken(key)) {
+		return nil, fmt.Errorf("%w: another instance is refreshing this session", ErrProviderUnavailable)
+	}
+	if readErr != nil {
+		return nil, readErr
+	}
 	if rec == nil {
 		return nil, errSignedOut
 	}
 	user.record = rec
 	user.Claims = rec.Claims
-	if e := rec.accessToken(key); usable(e) {
-		return e, nil
+	if t := rec.accessToken(key); usable(t) {
+		return t, nil
 	}
 	for attempt := 0; ; attempt++ {
 		if len(rec.RefreshToken) == 0 {
 			return nil, fmt.Errorf("%w: the session has no refresh token (was prompt=consent sent?)", ErrNoToken)
 		}
 		sent := rec.RefreshToken
-		ts, err := l.provider.refresh(ctx, string(sent), resource, org, string(rec.Subject), string(rec.Nonce))
+		ts, err := e.provider.refresh(ctx, string(sent), resource, org, string(rec.Subject), string(rec.Nonce))
 		if err == nil {
 			// A sign-out or back-channel logout that did not wait out the
 			// lease may have ended the session while Logto answered: saving
 			// it now would bring it back, with a refresh token nobody revoked.
 			lease.renew()
-			if cur, err := l.store.load(user.sessionID); err != nil {
+			if cur, err := e.store.load(user.sessionID); err != nil {
 				return nil, err
 			} else if cur == nil {
 				if ts.RefreshToken != "" {
-					_ = l.provider.revoke(ctx, ts.RefreshToken, "refresh_token")
+					_ = e.provider.revoke(ctx, ts.RefreshToken, "refresh_token")
 				}
 				return nil, errSignedOut
 			}
-			l.applyRefresh(rec, ts, key)
-			if err := l.store.save(user.sessionID, rec); err != nil {
+			e.applyRefresh(rec, ts, key)
+			if err := e.store.save(user.sessionID, rec); err != nil {
 				return nil, err
 			}
 			user.record = rec
@@ -211,20 +196,20 @@ func (l *Logto) accessToken(ctx context.Context, user *UserContext, key, resourc
 		// Another instance sharing the storage may have rotated the refresh
 		// token meanwhile: a rotation race is not a revoked grant. Re-read
 		// before giving up, and use the winner's tokens.
-		cur, lerr := l.store.load(user.sessionID)
+		cur, lerr := e.store.load(user.sessionID)
 		if lerr != nil {
 			return nil, lerr
 		}
 		if attempt == 0 && cur != nil && !bytes.Equal(cur.RefreshToken, sent) {
 			rec = cur
 			user.record, user.Claims = rec, rec.Claims
-			if e := rec.accessToken(key); usable(e) {
-				return e, nil
+			if t := rec.accessToken(key); usable(t) {
+				return t, nil
 			}
 			continue
 		}
 		// The grant is gone (revoked, expired, replayed): sign out cleanly.
-		_ = l.store.delete(user.sessionID)
+		_ = e.store.delete(user.sessionID)
 		return nil, errSignedOut
 	}
 }
@@ -232,6 +217,10 @@ func (l *Logto) accessToken(ctx context.Context, user *UserContext, key, resourc
 // refreshFailure maps a failed refresh onto what the request answers: Logto
 // failing or slow is a 503 (the refresh token is kept for the next try); a
 // refreshed ID token that fails verification is Logto's fault, a 502.
+//
+// The cause's sentinel is replaced, not added to: it is formatted with %v,
+// so the error wraps exactly one sentinel and StatusOf cannot pick the
+// cause's status instead.
 func refreshFailure(err error) error {
 	switch {
 	case errors.Is(err, ErrProviderTimeout), errors.Is(err, ErrProviderUnavailable), errors.Is(err, ErrProviderResponse):
@@ -245,7 +234,7 @@ func refreshFailure(err error) error {
 // applyRefresh merges a refresh response into the record. A new refresh
 // token replaces the old one; none keeps it (Logto returns the same one
 // until 70 % of its lifetime).
-func (l *Logto) applyRefresh(rec *sessionRecord, ts *tokenSet, key string) {
+func (e *Engine) applyRefresh(rec *sessionRecord, ts *tokenSet, key string) {
 	if ts.RefreshToken != "" {
 		rec.RefreshToken = []byte(ts.RefreshToken)
 	}
@@ -260,28 +249,28 @@ func (l *Logto) applyRefresh(rec *sessionRecord, ts *tokenSet, key string) {
 // opaque access token. A token Logto rejects (revoked, or issued before a
 // restart of a test provider) is refreshed once; if the grant is gone the
 // session ends.
-func (l *Logto) userInfo(ctx context.Context, user *UserContext) ([]byte, error) {
-	now := l.cfg.Now().Unix()
-	if rec := user.record; len(rec.UserInfo) > 0 && now < rec.UserInfoAt+int64(l.cfg.UserInfoTTL.Seconds()) {
+func (e *Engine) userInfo(ctx context.Context, user *UserContext) ([]byte, error) {
+	now := e.cfg.Now().Unix()
+	if rec := user.record; len(rec.UserInfo) > 0 && now < rec.UserInfoAt+int64(e.cfg.UserInfoTTL.Seconds()) {
 		return rec.UserInfo, nil
 	}
 	var rejected []byte
 	var info []byte
 	for attempt := 0; ; attempt++ {
-		e, err := l.accessToken(ctx, user, "", "", "", rejected)
+		t, err := e.accessToken(ctx, user, "", "", "", rejected)
 		if err != nil {
 			return nil, err
 		}
-		info, err = l.provider.userInfo(ctx, string(e.Token), string(user.record.Subject))
+		info, err = e.provider.userInfo(ctx, string(t.Token), string(user.record.Subject))
 		if err == nil {
 			break
 		}
 		if !errors.Is(err, errTokenRejected) || attempt > 0 {
 			return nil, err
 		}
-		rejected = e.Token
+		rejected = t.Token
 	}
-	rec, err := l.updateSession(user.sessionID, func(rec *sessionRecord) {
+	rec, err := e.store.update(ctx, user.sessionID, func(rec *sessionRecord) {
 		rec.UserInfo, rec.UserInfoAt = info, now
 	})
 	if err != nil {

@@ -1,4 +1,4 @@
-package fiberlogto
+package engine
 
 import (
 	"context"
@@ -27,7 +27,7 @@ import (
 // stop the app, and a discovered configuration (endpoints, key set, HTTP
 // client) is shared by every request, never rebuilt per request.
 type provider struct {
-	cfg *Config
+	cfg *settings
 
 	current atomic.Pointer[discovered]
 
@@ -63,7 +63,7 @@ type discovered struct {
 
 type nonceKey struct{}
 
-func newProvider(cfg *Config) *provider {
+func newProvider(cfg *settings) *provider {
 	return &provider{cfg: cfg}
 }
 
@@ -126,7 +126,7 @@ func (p *provider) discover(ctx context.Context) (*discovered, error) {
 	dc, err := client.Discover(ctx, p.issuer(), p.cfg.HTTPClient)
 	if err != nil {
 		// Whatever went wrong, the answer to the user is the same: try later.
-		return nil, fmt.Errorf("%w: discovery: %v", ErrProviderUnavailable, err)
+		return nil, fmt.Errorf("%w: discovery: %w", ErrProviderUnavailable, err)
 	}
 	if dc.AuthorizationEndpoint == "" || dc.TokenEndpoint == "" || dc.JwksURI == "" {
 		return nil, fmt.Errorf("%w: discovery lacks the authorization, token or JWKS endpoint", ErrProviderUnavailable)
@@ -139,7 +139,7 @@ func (p *provider) discover(ctx context.Context) (*discovered, error) {
 		Endpoint:     oauth2.Endpoint{AuthURL: dc.AuthorizationEndpoint, TokenURL: dc.TokenEndpoint},
 	}, rp.WithHTTPClient(p.cfg.HTTPClient), rp.WithAuthStyle(oauth2.AuthStyleInHeader))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	// Our own key set rather than zitadel's: it rate-limits refetches for
 	// unknown kids and skips keys it cannot use instead of failing.
@@ -314,7 +314,7 @@ func (p *provider) verifyTokenResponse(ctx context.Context, d *discovered, v *rp
 	}
 	raw, err := claimsJSON(idToken)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidIDToken, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidIDToken, err)
 	}
 	ts.IDToken = idToken
 	ts.Claims = claims
@@ -489,7 +489,7 @@ func classifyTokenError(err error) error {
 	if errors.As(err, &oe) {
 		return classifyOAuthError(string(oe.ErrorType), 0, err)
 	}
-	return fmt.Errorf("%w: %v", classifyTransport(err), err)
+	return fmt.Errorf("%w: %w", classifyTransport(err), err)
 }
 
 func statusOf(resp *http.Response) int {
@@ -502,11 +502,11 @@ func statusOf(resp *http.Response) int {
 func classifyOAuthError(code string, status int, err error) error {
 	switch code {
 	case "invalid_grant":
-		return fmt.Errorf("%w: %v", ErrInvalidGrant, err)
+		return fmt.Errorf("%w: %w", ErrInvalidGrant, err)
 	case "invalid_client", "unauthorized_client":
 		return fmt.Errorf("%w: %s", ErrInvalidClient, code) // never the body: it may echo credentials
 	case "invalid_token":
-		return fmt.Errorf("%w: %v", errTokenRejected, err)
+		return fmt.Errorf("%w: %w", errTokenRejected, err)
 	case "access_denied", "insufficient_scope", "invalid_target", "invalid_scope":
 		return fmt.Errorf("%w: %s", ErrNoToken, code)
 	case "":
@@ -514,9 +514,9 @@ func classifyOAuthError(code string, status int, err error) error {
 		return fmt.Errorf("%w: %s", ErrProviderResponse, code)
 	}
 	if status == http.StatusServiceUnavailable {
-		return fmt.Errorf("%w: %v", ErrProviderUnavailable, err)
+		return fmt.Errorf("%w: %w", ErrProviderUnavailable, err)
 	}
-	return fmt.Errorf("%w: %v", classifyTransport(err), err)
+	return fmt.Errorf("%w: %w", classifyTransport(err), err)
 }
 
 // providerFailure reports whether err is Logto failing or slow (the key

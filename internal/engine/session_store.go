@@ -1,6 +1,7 @@
-package fiberlogto
+package engine
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -9,8 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/gofiber/fiber/v2"
 )
 
 // sessionStore keeps session records in a fiber.Storage.
@@ -20,10 +19,10 @@ import (
 // AES-GCM when Config.EncryptionKey is set, bound to their key so a record
 // cannot be moved to another session.
 type sessionStore struct {
-	cfg     *Config
-	storage fiber.Storage
+	locker  // every lock and lease of the engine
+	cfg     *settings
+	storage Storage
 	aead    cipher.AEAD
-	locks   keyedMutex // index lists being written by this instance
 }
 
 const (
@@ -33,16 +32,16 @@ const (
 	sessionIDLen = 43
 )
 
-func newSessionStore(cfg *Config) (*sessionStore, error) {
-	s := &sessionStore{cfg: cfg, storage: cfg.Storage}
+func newSessionStore(cfg *settings) (*sessionStore, error) {
+	s := &sessionStore{cfg: cfg, storage: cfg.Storage, locker: locker{storage: cfg.Storage}}
 	if len(cfg.EncryptionKey) > 0 {
 		block, err := aes.NewCipher(cfg.EncryptionKey)
 		if err != nil {
-			return nil, fmt.Errorf("%w: EncryptionKey: %v", ErrConfig, err)
+			return nil, fmt.Errorf("%w: EncryptionKey: %w", ErrConfig, err)
 		}
 		s.aead, err = cipher.NewGCM(block)
 		if err != nil {
-			return nil, fmt.Errorf("%w: EncryptionKey: %v", ErrConfig, err)
+			return nil, fmt.Errorf("%w: EncryptionKey: %w", ErrConfig, err)
 		}
 	}
 	return s, nil
@@ -115,7 +114,7 @@ func (s *sessionStore) loadInto(id string, rec *sessionRecord, now time.Time) (b
 	key := storageKey(sessionKeyPrefix, id)
 	raw, err := s.storage.Get(key)
 	if err != nil {
-		return false, fmt.Errorf("%w: %v", ErrStorage, err)
+		return false, fmt.Errorf("%w: %w", ErrStorage, err)
 	}
 	if !s.decodeStoredInto(key, raw, rec) {
 		return false, nil
@@ -180,7 +179,7 @@ func (s *sessionStore) save(id string, rec *sessionRecord) error {
 		raw = s.seal(key, raw)
 	}
 	if err := s.storage.Set(key, raw, exp); err != nil {
-		return fmt.Errorf("%w: %v", ErrStorage, err)
+		return fmt.Errorf("%w: %w", ErrStorage, err)
 	}
 	return nil
 }
@@ -190,7 +189,7 @@ func (s *sessionStore) delete(id string) error {
 		return nil
 	}
 	if err := s.storage.Delete(storageKey(sessionKeyPrefix, id)); err != nil {
-		return fmt.Errorf("%w: %v", ErrStorage, err)
+		return fmt.Errorf("%w: %w", ErrStorage, err)
 	}
 	return nil
 }
@@ -213,29 +212,24 @@ func (s *sessionStore) open(key string, sealed []byte) ([]byte, error) {
 	return s.aead.Open(nil, sealed[:ns], sealed[ns:], []byte(key))
 }
 
-// setCookie sends a cookie of ours. HttpOnly and SameSite=Lax always (Lax,
-// not Strict: the callback arrives as a cross-site navigation from Logto),
-// Secure when the app is served over https.
-func (s *sessionStore) setCookie(c *fiber.Ctx, name, value, path string, maxAge time.Duration) {
-	c.Cookie(s.cookie(name, value, path, int(maxAge/time.Second)))
-}
-
-// clearCookie expires a cookie of ours in the browser.
-func (s *sessionStore) clearCookie(c *fiber.Ctx, name, path string) {
-	ck := s.cookie(name, "", path, -1)
-	ck.Expires = time.Unix(0, 0)
-	c.Cookie(ck)
-}
-
-func (s *sessionStore) cookie(name, value, path string, maxAge int) *fiber.Cookie {
-	return &fiber.Cookie{
-		Name:     name,
-		Value:    value,
-		Path:     path,
-		Domain:   s.cfg.CookieDomain,
-		MaxAge:   maxAge,
-		HTTPOnly: true,
-		Secure:   s.cfg.secureCookies(),
-		SameSite: fiber.CookieSameSiteLaxMode,
+// update re-reads the session of id and saves what change makes of it,
+// under the session's lock: the lock a refresh holds, so a touch or a
+// userinfo answer written on one instance never puts back the refresh
+// token another instance has just rotated (Logto would revoke the grant at
+// its next use). It returns the record as saved, or nil when the session
+// is gone. When the lease is not had in time the write is skipped and the
+// record returned as read: what is written here can wait for a later
+// request.
+func (s *sessionStore) update(ctx context.Context, id string, change func(*sessionRecord)) (*sessionRecord, error) {
+	l, err := s.hold(ctx, sessionLockOf(id), shortLeaseTTL, shortLeaseWait, nil)
+	if err != nil {
+		return nil, err
 	}
+	defer l.release()
+	rec, err := s.load(id)
+	if err != nil || rec == nil || !l.held {
+		return rec, err
+	}
+	change(rec)
+	return rec, s.save(id, rec)
 }

@@ -1,7 +1,8 @@
-package fiberlogto
+package engine
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 )
 
@@ -16,7 +17,6 @@ import (
 const (
 	subIndexPrefix     = "fiberlogto:u:"
 	sidIndexPrefix     = "fiberlogto:x:"
-	indexLeasePrefix   = "fiberlogto:l:"
 	maxIndexedSessions = 32
 )
 
@@ -35,20 +35,25 @@ func (s *sessionStore) indexKeys(rec *sessionRecord) []string {
 // A list is read, pruned and written back; fiber.Storage has no
 // compare-and-set, so concurrent sign-ins of one user would drop each
 // other's entries, and a back-channel logout would then miss a session.
-// lockIndex serialises them.
-func (s *sessionStore) index(id string, rec *sessionRecord) error {
+// The list's lock serialises them.
+func (s *sessionStore) index(ctx context.Context, id string, rec *sessionRecord) error {
 	member := []byte(storageKey(sessionKeyPrefix, id))
 	for _, key := range s.indexKeys(rec) {
-		if err := s.addToIndex(key, member); err != nil {
+		if err := s.addToIndex(ctx, key, member); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (s *sessionStore) addToIndex(key string, member []byte) error {
-	unlock := s.lockIndex(key)
-	defer unlock()
+func (s *sessionStore) addToIndex(ctx context.Context, key string, member []byte) error {
+	// Without the lease in time the write goes on unserialised rather than
+	// failing the sign-in.
+	l, err := s.hold(ctx, indexLock(key), shortLeaseTTL, shortLeaseWait, nil)
+	if err != nil {
+		return err
+	}
+	defer l.release()
 	list, err := s.indexList(key)
 	if err != nil {
 		return err
@@ -66,28 +71,15 @@ func (s *sessionStore) addToIndex(key string, member []byte) error {
 		}
 	}
 	if err := s.storage.Set(key, bytes.Join(kept, []byte("\n")), s.cfg.AbsoluteTimeout); err != nil {
-		return fmt.Errorf("%w: %v", ErrStorage, err)
+		return fmt.Errorf("%w: %w", ErrStorage, err)
 	}
 	return nil
-}
-
-// lockIndex serialises writers of one index list: inside the process with
-// a keyed mutex, across instances with the storage's lease. A writer that
-// cannot get the lease in time writes unserialised rather than failing the
-// sign-in. It returns the unlock.
-func (s *sessionStore) lockIndex(key string) func() {
-	unlock := s.locks.lock(key)
-	release, _, _ := s.lease(storageKey(indexLeasePrefix, key), shortLeaseTTL, shortLeaseWait) // a failing storage fails the write next
-	return func() {
-		release()
-		unlock()
-	}
 }
 
 func (s *sessionStore) indexList(key string) ([][]byte, error) {
 	raw, err := s.storage.Get(key)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrStorage, err)
+		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
 	}
 	if len(raw) == 0 {
 		return nil, nil
@@ -98,8 +90,8 @@ func (s *sessionStore) indexList(key string) ([][]byte, error) {
 // endIndexed deletes every session the index names under key, and the list.
 // With sub set, only sessions of that user are ended (a sid names one
 // Logto session, which belongs to one user, but the record is checked).
-func (s *sessionStore) endIndexed(key, sub string) (int, error) {
-	list, err := s.takeIndex(key)
+func (s *sessionStore) endIndexed(ctx context.Context, key, sub string) (int, error) {
+	list, err := s.takeIndex(ctx, key)
 	if err != nil {
 		return 0, err
 	}
@@ -108,7 +100,7 @@ func (s *sessionStore) endIndexed(key, sub string) (int, error) {
 		if !bytes.HasPrefix(m, []byte(sessionKeyPrefix)) {
 			continue // not one of ours: never delete a foreign key
 		}
-		n, err := s.endStored(string(m), sub)
+		n, err := s.endStored(ctx, string(m), sub)
 		if err != nil {
 			return ended, err
 		}
@@ -121,38 +113,44 @@ func (s *sessionStore) endIndexed(key, sub string) (int, error) {
 // sign-in indexing a session meanwhile lands before (and is ended) or after
 // (in a new list), and a storage with a read cache reads the list fresh
 // once the lease is taken. The sessions are ended after the lock is
-// released, each under its own lease, which may have to wait for a refresh.
-func (s *sessionStore) takeIndex(key string) ([][]byte, error) {
-	unlock := s.lockIndex(key)
-	defer unlock()
+// released, each under its own lock, which may have to wait for a refresh.
+func (s *sessionStore) takeIndex(ctx context.Context, key string) ([][]byte, error) {
+	l, err := s.hold(ctx, indexLock(key), shortLeaseTTL, shortLeaseWait, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer l.release()
 	list, err := s.indexList(key)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.storage.Delete(key); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrStorage, err)
+		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
 	}
 	return list, nil
 }
 
 // endStored deletes the session stored under m (of user sub, when set),
-// under the session's lease: a refresh running on another instance saves
+// under the session's lock: a refresh running on another instance saves
 // first and is deleted with it, rather than saving the session again
 // afterwards. Without the lease in time it deletes all the same.
-func (s *sessionStore) endStored(m, sub string) (int, error) {
-	release, _, _ := s.lease(sessionLeaseKey(m), shortLeaseTTL, shortLeaseWait)
-	defer release()
+func (s *sessionStore) endStored(ctx context.Context, m, sub string) (int, error) {
+	l, err := s.hold(ctx, sessionLock(m), shortLeaseTTL, shortLeaseWait, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer l.release()
 	if sub != "" {
 		raw, err := s.storage.Get(m)
 		if err != nil {
-			return 0, fmt.Errorf("%w: %v", ErrStorage, err)
+			return 0, fmt.Errorf("%w: %w", ErrStorage, err)
 		}
 		if rec := s.decodeStored(m, raw); rec != nil && string(rec.Subject) != sub {
 			return 0, nil
 		}
 	}
 	if err := s.storage.Delete(m); err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrStorage, err)
+		return 0, fmt.Errorf("%w: %w", ErrStorage, err)
 	}
 	return 1, nil
 }

@@ -1,11 +1,8 @@
-package fiberlogto
+package engine
 
 import (
 	"sort"
 	"unicode/utf8"
-
-	"github.com/gofiber/fiber/v2"
-	"github.com/valyala/bytebufferpool"
 )
 
 // AppendJSON appends the user context as JSON (LogtoContext's field names)
@@ -65,23 +62,6 @@ func (u *UserContext) AppendJSON(dst []byte) []byte {
 	return append(dst, '}')
 }
 
-// SendUser answers the request with its user context as JSON: the Go
-// counterpart of the tutorial's res.json(req.user), without encoding/json.
-func SendUser(c *fiber.Ctx) error {
-	return sendUser(c, User(c))
-}
-
-func sendUser(c *fiber.Ctx, u *UserContext) error {
-	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	bb := bytebufferpool.Get()
-	bb.B = u.AppendJSON(bb.B[:0])
-	c.Response().SetBody(bb.B) // copies into the response's own buffer
-	bytebufferpool.Put(bb)
-	return nil
-}
-
-const hexDigits = "0123456789abcdef"
-
 // appendJSONString appends s as a JSON string, escaped as encoding/json
 // does by default (HTML-safe, invalid UTF-8 replaced).
 func appendJSONString(dst []byte, s string) []byte {
@@ -134,3 +114,5 @@ func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+const hexDigits = "0123456789abcdef"

@@ -1,0 +1,114 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// callback finishes a sign-in. Every check that can fail without the
+// provider runs before the code is exchanged, and the existing session is
+// only replaced once the new one is stored: a bad or hostile callback leaves
+// the browser's session as it was.
+func (e *Engine) callback(ctx context.Context, r Request) *Answer {
+	a := &Answer{}
+	a.header("Cache-Control", "no-store")
+	a.header("Referrer-Policy", "no-referrer")
+
+	state := r.Query("state")
+	if state == "" {
+		return a.fail(fmt.Errorf("%w: no state", ErrInvalidCallback))
+	}
+	now := e.cfg.Now()
+	tx, rest := takeTransaction(e.sealer.pending(r.Cookie(e.signInCookie), now), state)
+	if tx == nil {
+		// Unknown, expired, or started in another browser (which holds
+		// the sign-in cookie). A replayed or stale callback of a
+		// signed-in browser goes home.
+		if rec, _ := e.store.load(r.Cookie(e.cfg.CookieName)); rec != nil {
+			return a.redirect(e.cfg.BaseURL)
+		}
+		return a.fail(fmt.Errorf("%w: no pending sign-in for this state in this browser", ErrInvalidCallback))
+	}
+	// Whatever happens next, this transaction is used up in the browser.
+	if v := e.sealer.seal(rest); v != "" {
+		e.cfg.setCookie(a, e.signInCookie, v, e.cfg.RoutesPrefix, transactionTTL)
+	} else {
+		e.cfg.clearCookie(a, e.signInCookie, e.cfg.RoutesPrefix)
+	}
+	if tx.For != e.sealer.startedFor {
+		// Started under another app ID, redirect URI or Logto (a restart
+		// with another config): the code was issued to someone else.
+		return a.fail(fmt.Errorf("%w: the sign-in was started for another app ID, redirect URI or endpoint", ErrInvalidCallback))
+	}
+	// One callback per state, across instances: a code used twice makes
+	// Logto revoke the grant of the first exchange. The loser answers as
+	// for a replay.
+	claimed, err := e.store.claim(claimKey(state), transactionTTL-now.Sub(time.Unix(tx.CreatedAt, 0))+time.Minute)
+	if err != nil {
+		return a.fail(err)
+	}
+	if !claimed {
+		if rec, _ := e.store.load(r.Cookie(e.cfg.CookieName)); rec != nil {
+			return a.redirect(e.cfg.BaseURL)
+		}
+		return a.fail(fmt.Errorf("%w: the state was used already", ErrInvalidCallback))
+	}
+	// RFC 9207: Logto names itself in every authorization response, errors
+	// included; a response without it, or naming another issuer, is a mix-up.
+	if r.Query("iss") != e.provider.issuer() {
+		return a.fail(fmt.Errorf("%w: iss %q", ErrIssuerMismatch, r.Query("iss")))
+	}
+	if denied := r.Query("error"); denied != "" {
+		return a.fail(fmt.Errorf("%w: %s", ErrAuthorizationDenied, denied))
+	}
+	code := r.Query("code")
+	if code == "" {
+		return a.fail(fmt.Errorf("%w: no code", ErrInvalidCallback))
+	}
+
+	ts, err := e.provider.exchangeCode(ctx, code, tx.Verifier, tx.Nonce)
+	if err != nil {
+		return a.fail(err)
+	}
+
+	rec := &sessionRecord{
+		CreatedAt:    e.cfg.Now().Unix(),
+		Subject:      []byte(ts.Claims.Subject),
+		Nonce:        []byte(tx.Nonce),
+		Claims:       ts.RawClaims,
+		IDToken:      []byte(ts.IDToken),
+		RefreshToken: []byte(ts.RefreshToken),
+		Scope:        []byte(ts.Scope),
+	}
+	if sid, ok := ts.Claims.Claims["sid"].(string); ok {
+		rec.SID = []byte(sid)
+	}
+	rec.setAccessToken(accessTokenEntry{Token: []byte(ts.AccessToken), Scope: []byte(ts.Scope), ExpiresAt: ts.ExpiresAt.Unix()})
+
+	// A new session ID at every sign-in: an ID planted before sign-in
+	// (session fixation) never becomes a signed-in session.
+	id := newID()
+	if err := e.store.save(id, rec); err != nil {
+		return a.fail(err)
+	}
+	// For back-channel logout. A failure here leaves a session that only
+	// its own expiry or sign-out ends, so the sign-in fails instead.
+	if err := e.store.index(ctx, id, rec); err != nil {
+		_ = e.store.delete(id)
+		return a.fail(err)
+	}
+	if old := r.Cookie(e.cfg.CookieName); old != "" {
+		// The old session is unreachable once the cookie is replaced. Ended
+		// under its lease, like a sign-out: a refresh of it in flight
+		// elsewhere does not save it back.
+		_, _ = e.endSession(ctx, old)
+	}
+	e.cfg.setCookie(a, e.cfg.CookieName, id, "/", e.cfg.AbsoluteTimeout)
+
+	target := e.cfg.BaseURL
+	if tx.ReturnTo != "" {
+		target = originOf(e.cfg.BaseURL) + tx.ReturnTo
+	}
+	return a.redirect(target)
+}

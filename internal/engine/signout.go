@@ -1,0 +1,58 @@
+package engine
+
+import "context"
+
+// signOut ends the session here and at Logto. GET works for the tutorial's
+// plain link; a request from another site is refused, so a third-party page
+// cannot sign the user out. The refresh token is revoked first because
+// Logto's end-session does not revoke it.
+func (e *Engine) signOut(ctx context.Context, r Request) *Answer {
+	a := &Answer{}
+	a.header("Cache-Control", "no-store")
+	if !e.sameSiteRequest(r) {
+		return a.fail(ErrCrossSiteRequest)
+	}
+	rec, err := e.endSession(ctx, r.Cookie(e.cfg.CookieName))
+	if err != nil {
+		return a.fail(err)
+	}
+	// Logto is called once the session is gone, outside the session's lock
+	// and lease: a slow Logto cannot outlast the lease.
+	d, _ := e.provider.get(ctx) // Logto down: sign out locally all the same
+	var idToken string
+	if rec != nil {
+		idToken = string(rec.IDToken)
+		if d != nil && len(rec.RefreshToken) > 0 {
+			_ = e.provider.revoke(ctx, string(rec.RefreshToken), "refresh_token")
+		}
+	}
+	e.cfg.clearCookie(a, e.cfg.CookieName, "/")
+
+	target := e.provider.endSessionURL(d, idToken)
+	if target == "" {
+		target = e.cfg.PostLogoutRedirectURI
+	}
+	return a.redirect(target)
+}
+
+// endSession deletes the session of id and returns it as it was last
+// stored. It runs under the session's lock and lease, as a refresh does: a
+// refresh running on another instance lands first, and its new refresh
+// token is the one returned (and revoked), rather than saved after the
+// delete. Without the lease within HTTPTimeout it deletes all the same; the
+// refresh re-reads the session before it saves.
+func (e *Engine) endSession(ctx context.Context, id string) (*sessionRecord, error) {
+	if !validID(id) {
+		return nil, nil
+	}
+	l, err := e.store.hold(ctx, sessionLockOf(id), shortLeaseTTL, e.cfg.HTTPTimeout, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer l.release()
+	rec, _ := e.store.load(id)
+	if err := e.store.delete(id); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
