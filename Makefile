@@ -2,7 +2,7 @@
 GO ?= go
 export CGO_ENABLED = 1
 
-.PHONY: all test unit race lint fuzz example build tidy integration services-start services-stop bench bench-smoke faultload abandoned
+.PHONY: all test unit race lint fuzz example example-v3 build tidy integration services-start services-stop bench bench-smoke faultload abandoned
 
 all: test
 
@@ -76,9 +76,13 @@ integration:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) -tags integration ./integration/...
 	$(GO) test -race -tags integration -count=1 ./integration/...
 
-## example: run the tutorial app (embedded Logto-compatible provider unless LOGTO_ENDPOINT is set)
+## example: run the tutorial app on Fiber v2 (embedded Logto-compatible provider unless LOGTO_ENDPOINT is set)
 example:
 	$(GO) run ./example
+
+## example-v3: the same tutorial app on Fiber v3
+example-v3:
+	$(GO) run ./example/fiberv3
 
 build:
 	$(GO) build ./...
