@@ -41,6 +41,19 @@ type (
 	SignInOptions = engine.SignInOptions
 	// DirectSignIn sends the user straight to a social or SSO connector.
 	DirectSignIn = engine.DirectSignIn
+	// AccessTokenOptions say what a route protected by an adapter's
+	// (*Logto).RequireAccessToken accepts, in Logto's three permission
+	// models: an API resource (Resource), organization permissions
+	// (OrganizationParam or OrganizationID, no Resource), an
+	// organization-level API resource (both); Scopes to require; Callers
+	// (users', machine-to-machine apps', or both).
+	AccessTokenOptions = engine.AccessTokenOptions
+	// AccessTokenClaims are a verified access token's claims: Subject,
+	// ClientID, Audience, Scopes (HasScope), OrganizationID, Machine (a
+	// machine-to-machine token: sub is the app's ID), times, and Raw.
+	AccessTokenClaims = engine.AccessTokenClaims
+	// Callers says whose access tokens a route accepts.
+	Callers = engine.Callers
 	// Leaser is implemented by a session storage that can grant a short
 	// exclusive lease atomically; with one, every read-modify-write of a
 	// session (refresh, touch, sign-out), of a back-channel logout index
@@ -85,6 +98,25 @@ var (
 	// ErrNoToken: an access or organization token was asked for but the
 	// session cannot give one (401).
 	ErrNoToken = engine.ErrNoToken
+	// ErrInvalidToken: a bearer access token is malformed, expired, not
+	// Logto's, or not for this route (401, WWW-Authenticate error="invalid_token").
+	ErrInvalidToken = engine.ErrInvalidToken
+	// ErrInsufficientScope: a bearer access token lacks a scope the route
+	// needs (403, WWW-Authenticate error="insufficient_scope").
+	ErrInsufficientScope = engine.ErrInsufficientScope
+	// ErrInvalidRequest: malformed credentials, e.g. two Authorization
+	// headers (400).
+	ErrInvalidRequest = engine.ErrInvalidRequest
+)
+
+// Whose access tokens a route accepts (AccessTokenOptions.Callers).
+const (
+	// Users: tokens Logto issued to a user (the default).
+	Users = engine.Users
+	// UsersAndMachines: users' and machine-to-machine apps' tokens.
+	UsersAndMachines = engine.UsersAndMachines
+	// Machines: only machine-to-machine apps' tokens (client credentials).
+	Machines = engine.Machines
 )
 
 // StatusOf returns the HTTP status the default error handler answers err

@@ -254,6 +254,12 @@ func ConfigDefault[C, S any]() Config[C, S] {
 	}
 }
 
+// apiOnly reports a config for API protection alone: Endpoint set, and no
+// AppID, AppSecret or BaseURL (which sign-in needs, all three).
+func (cfg *Config[C, S]) apiOnly() bool {
+	return cfg.AppID == "" && cfg.AppSecret == "" && cfg.BaseURL == ""
+}
+
 // reservedCookieNames are Logto's own cookies; a browser on localhost sends
 // them to every port, so a session cookie by one of these names would clash.
 var reservedCookieNames = []string{"_session", "_session.sig", "_interaction", "_interaction.sig", "_interaction_resume", "_logto"}
@@ -315,6 +321,11 @@ func Prepare[C, S any](config ...Config[C, S]) (Config[C, S], error) {
 
 	if err := checkAbsoluteURL("Endpoint", cfg.Endpoint); err != nil {
 		return cfg, err
+	}
+	if cfg.apiOnly() {
+		// An API that only takes access tokens: no sign-in, so no app of
+		// its own in Logto.
+		return cfg, nil
 	}
 	if err := checkAbsoluteURL("BaseURL", cfg.BaseURL); err != nil {
 		return cfg, err

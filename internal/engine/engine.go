@@ -23,6 +23,8 @@ type Engine struct {
 	// signInCookie holds the browser's pending sign-ins, sealed by sealer.
 	signInCookie string
 	sealer       *signInSealer
+	// tokens caches verified access tokens (API protection).
+	tokens *tokenCache
 }
 
 type route struct {
@@ -48,12 +50,16 @@ var ErrMethodNotAllowed = errors.New("method not allowed")
 // Logto: discovery runs in the background now and on first use, so an app
 // starts even while Logto is down.
 func New[C, S any](cfg *Config[C, S], store Storage) (*Engine, error) {
-	e := &Engine{cfg: settingsOf(cfg, store)}
+	e := &Engine{cfg: settingsOf(cfg, store), tokens: newTokenCache()}
 	e.fetch = e.cfg.fetchOptions()
 	e.provider = newProvider(e.cfg)
 	var err error
 	if e.store, err = newSessionStore(e.cfg); err != nil {
 		return nil, err
+	}
+	go func() { _, _ = e.provider.get(context.Background()) }()
+	if cfg.apiOnly() {
+		return e, nil // no sign-in routes: API protection only
 	}
 	e.signInCookie = e.cfg.CookieName + "_signin"
 	if e.sealer, err = newSignInSealer(e.cfg, e.signInCookie); err != nil {
@@ -67,7 +73,6 @@ func New[C, S any](cfg *Config[C, S], store Storage) (*Engine, error) {
 		p + "/sign-out":           {methods: []string{"GET", "POST"}, handle: e.signOut},
 		p + "/backchannel-logout": {methods: []string{"POST"}, handle: e.backchannelLogout},
 	}
-	go func() { _, _ = e.provider.get(context.Background()) }()
 	return e, nil
 }
 

@@ -3,12 +3,14 @@ package engine
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -38,6 +40,9 @@ type keySet struct {
 	lastFailure time.Time // of a fetch
 	lastErr     error     // of that fetch
 	inflight    *keyFetch
+	// version counts the changes of the set: a fetch that brings other
+	// keys than the cached ones moves it. Verified-token caches check it.
+	version atomic.Uint64
 }
 
 // cachedKey is a JWKS key and what verifies with it: the key itself, or,
@@ -45,6 +50,7 @@ type keySet struct {
 type cachedKey struct {
 	jose.JSONWebKey
 	verifier any
+	thumb    string // RFC 7638 thumbprint: the key's identity, whatever its kid
 }
 
 type keyFetch struct {
@@ -75,23 +81,42 @@ func newKeySet(url string, client *http.Client, timeout time.Duration, now func(
 // not the token's: the error then wraps ErrProviderUnavailable or
 // ErrProviderTimeout, so the request answers 503 or 504, not 400.
 func (ks *keySet) VerifySignature(ctx context.Context, jws *jose.JSONWebSignature) ([]byte, error) {
+	payload, _, err := ks.verify(ctx, jws)
+	return payload, err
+}
+
+// verify is VerifySignature, also returning the thumbprint of the key that
+// verified.
+func (ks *keySet) verify(ctx context.Context, jws *jose.JSONWebSignature) ([]byte, string, error) {
 	if len(jws.Signatures) != 1 {
-		return nil, errors.New("exactly one signature expected")
+		return nil, "", errors.New("exactly one signature expected")
 	}
 	hdr := jws.Signatures[0].Header
-	if payload, ok := ks.verifyCached(jws, hdr.KeyID, hdr.Algorithm); ok {
-		return payload, nil
+	if payload, thumb, ok := ks.verifyCached(jws, hdr.KeyID, hdr.Algorithm); ok {
+		return payload, thumb, nil
 	}
 	if err := ks.refetch(ctx); err != nil {
 		if errors.Is(err, errKeySetBusy) {
-			return nil, fmt.Errorf("no key for kid %q: %w", hdr.KeyID, err)
+			return nil, "", fmt.Errorf("no key for kid %q: %w", hdr.KeyID, err)
 		}
-		return nil, fmt.Errorf("no cached key for kid %q: %w", hdr.KeyID, jwksFailure(err))
+		return nil, "", fmt.Errorf("no cached key for kid %q: %w", hdr.KeyID, jwksFailure(err))
 	}
-	if payload, ok := ks.verifyCached(jws, hdr.KeyID, hdr.Algorithm); ok {
-		return payload, nil
+	if payload, thumb, ok := ks.verifyCached(jws, hdr.KeyID, hdr.Algorithm); ok {
+		return payload, thumb, nil
 	}
-	return nil, fmt.Errorf("no key verifies the signature (kid %q)", hdr.KeyID)
+	return nil, "", fmt.Errorf("no key verifies the signature (kid %q)", hdr.KeyID)
+}
+
+// has reports whether the key of thumbprint thumb is still in the set.
+func (ks *keySet) has(thumb string) bool {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	for _, k := range ks.keys {
+		if k.thumb == thumb {
+			return true
+		}
+	}
+	return false
 }
 
 // jwksFailure classifies a failed JWKS fetch for the answer to the request:
@@ -106,7 +131,7 @@ func jwksFailure(err error) error {
 
 // verifyCached tries the cached keys that can have signed the token: the
 // one with its kid, or, for a token without kid, every key of its algorithm.
-func (ks *keySet) verifyCached(jws *jose.JSONWebSignature, kid, alg string) ([]byte, bool) {
+func (ks *keySet) verifyCached(jws *jose.JSONWebSignature, kid, alg string) ([]byte, string, bool) {
 	ks.mu.Lock()
 	keys := ks.keys
 	ks.mu.Unlock()
@@ -121,10 +146,10 @@ func (ks *keySet) verifyCached(jws *jose.JSONWebSignature, kid, alg string) ([]b
 			continue
 		}
 		if payload, err := jws.Verify(k.verifier); err == nil {
-			return payload, true
+			return payload, k.thumb, true
 		}
 	}
-	return nil, false
+	return nil, "", false
 }
 
 // refetch loads the JWKS for a token the cached keys do not verify. Callers
@@ -183,6 +208,9 @@ func (ks *keySet) startFetch() *keyFetch {
 		ks.mu.Lock()
 		if err == nil {
 			keepTables(keys, ks.keys)
+			if !sameKeys(keys, ks.keys) {
+				ks.version.Add(1)
+			}
 			ks.keys = keys
 			ks.loaded = true
 			go warmTables(keys)
@@ -195,6 +223,19 @@ func (ks *keySet) startFetch() *keyFetch {
 		close(f.done)
 	}()
 	return f
+}
+
+// sameKeys reports whether two key sets hold the same keys.
+func sameKeys(a, b []cachedKey) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].thumb != b[i].thumb || a[i].KeyID != b[i].KeyID {
+			return false
+		}
+	}
+	return true
 }
 
 // keepTables reuses the ES384 tables of keys a refetched JWKS still holds,
@@ -269,7 +310,11 @@ func (ks *keySet) fetch() ([]cachedKey, error) {
 		if err := k.UnmarshalJSON(r); err != nil || !k.Valid() || !k.IsPublic() {
 			continue
 		}
-		ck := cachedKey{JSONWebKey: k, verifier: k.Key}
+		sum, err := k.Thumbprint(crypto.SHA256)
+		if err != nil {
+			continue
+		}
+		ck := cachedKey{JSONWebKey: k, verifier: k.Key, thumb: string(sum)}
 		if fast := newES384Key(k.Key); fast != nil {
 			ck.verifier = fast
 		}

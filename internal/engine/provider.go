@@ -131,6 +131,38 @@ func (p *provider) discover(ctx context.Context) (*discovered, error) {
 	if dc.AuthorizationEndpoint == "" || dc.TokenEndpoint == "" || dc.JwksURI == "" {
 		return nil, fmt.Errorf("%w: discovery lacks the authorization, token or JWKS endpoint", ErrProviderUnavailable)
 	}
+	// Our own key set rather than zitadel's: it rate-limits refetches for
+	// unknown kids and skips keys it cannot use instead of failing.
+	ks := newKeySet(dc.JwksURI, p.cfg.HTTPClient, p.cfg.HTTPTimeout, p.cfg.Now)
+	// Loaded in the background: the sign-in redirect, which verifies
+	// nothing, never waits for the JWKS; the first verification waits for
+	// this fetch if it is still under way.
+	ks.warm()
+	d := &discovered{
+		authURL:       dc.AuthorizationEndpoint,
+		tokenURL:      dc.TokenEndpoint,
+		endSessionURL: dc.EndSessionEndpoint,
+		revokeURL:     dc.RevocationEndpoint,
+		keys:          ks,
+	}
+	// Logto signs with ES384; the algorithms come from discovery, never
+	// from the token. Logto's keys are public keys: an algorithm that is
+	// not a public-key signature (none, HS256 keyed with the public key)
+	// has no place here, whatever discovery says.
+	var algs []string
+	for _, alg := range dc.IDTokenSigningAlgValuesSupported {
+		if asymmetricAlg(alg) {
+			algs = append(algs, alg)
+			d.signingAlgs = append(d.signingAlgs, jose.SignatureAlgorithm(alg))
+		}
+	}
+	if len(algs) == 0 {
+		algs = []string{"RS256"} // the OpenID Connect default
+		d.signingAlgs = []jose.SignatureAlgorithm{jose.RS256}
+	}
+	if p.cfg.AppID == "" {
+		return d, nil // API protection only: no sign-in, no client of our own
+	}
 	relying, err := rp.NewRelyingPartyOAuth(&oauth2.Config{
 		ClientID:     p.cfg.AppID,
 		ClientSecret: p.cfg.AppSecret,
@@ -141,24 +173,9 @@ func (p *provider) discover(ctx context.Context) (*discovered, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	// Our own key set rather than zitadel's: it rate-limits refetches for
-	// unknown kids and skips keys it cannot use instead of failing.
-	ks := newKeySet(dc.JwksURI, p.cfg.HTTPClient, p.cfg.HTTPTimeout, p.cfg.Now)
-	// Loaded in the background: the sign-in redirect, which verifies
-	// nothing, never waits for the JWKS; the first verification waits for
-	// this fetch if it is still under way.
-	ks.warm()
-	d := &discovered{
-		rp:            userInfoRP{RelyingParty: relying, endpoint: dc.UserinfoEndpoint},
-		authURL:       dc.AuthorizationEndpoint,
-		tokenURL:      dc.TokenEndpoint,
-		endSessionURL: dc.EndSessionEndpoint,
-		revokeURL:     dc.RevocationEndpoint,
-	}
+	d.rp = userInfoRP{RelyingParty: relying, endpoint: dc.UserinfoEndpoint}
 	v := rp.NewIDTokenVerifier(p.issuer(), p.cfg.AppID, ks,
-		// Logto signs with ES384; the algorithms come from discovery, never
-		// from the token, so alg none or HS256 with a public key never pass.
-		rp.WithSupportedSigningAlgorithms(dc.IDTokenSigningAlgValuesSupported...),
+		rp.WithSupportedSigningAlgorithms(algs...),
 		rp.WithIssuedAtOffset(p.cfg.ClockSkew),
 		rp.WithIssuedAtMaxAge(10*time.Minute),
 		rp.WithNonce(func(ctx context.Context) string {
@@ -167,17 +184,20 @@ func (p *provider) discover(ctx context.Context) (*discovered, error) {
 		}),
 	)
 	d.verifier = v
-	d.keys = ks
-	for _, alg := range dc.IDTokenSigningAlgValuesSupported {
-		d.signingAlgs = append(d.signingAlgs, jose.SignatureAlgorithm(alg))
-	}
-	if len(d.signingAlgs) == 0 {
-		d.signingAlgs = []jose.SignatureAlgorithm{jose.RS256} // the OIDC default
-	}
 	rv := *v
 	rv.Nonce = nil
 	d.refreshVerifier = &rv
 	return d, nil
+}
+
+// asymmetricAlg reports whether alg is a public-key JWS algorithm (RFC 7518
+// section 3.1: RS*, PS*, ES*; RFC 8037: EdDSA).
+func asymmetricAlg(alg string) bool {
+	switch alg {
+	case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA":
+		return true
+	}
+	return false
 }
 
 // userInfoRP gives rp.Userinfo the endpoint from our discovery.

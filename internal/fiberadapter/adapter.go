@@ -29,6 +29,7 @@ type Ctx interface {
 	Path(override ...string) string
 	Method(override ...string) string
 	OriginalURL() string
+	Params(key string, defaultValue ...string) string
 }
 
 // Framework is what differs between the Fiber majors: C is the handler's
