@@ -106,19 +106,6 @@ func (s *Storage) DeleteWithContext(ctx context.Context, key string) error {
 	return nil
 }
 
-// Take returns the value of key and deletes it, in one step
-// (fiberlogto.Taker): of concurrent Takes of a key, one gets the value.
-func (s *Storage) Take(key string) ([]byte, error) {
-	s.mu.Lock()
-	e, ok := s.data[key]
-	delete(s.data, key)
-	s.mu.Unlock()
-	if !ok || (e.exp != 0 && time.Now().UnixNano() >= e.exp) {
-		return nil, nil
-	}
-	return e.val, nil
-}
-
 // Reset removes every key.
 func (s *Storage) Reset() error {
 	return s.ResetWithContext(context.Background())

@@ -246,16 +246,6 @@ func (s *Storage) ResetWithContext(ctx context.Context) error {
 	return ctxerr.Wrap(ctx, s.inner.ResetWithContext(ctx))
 }
 
-// Take returns the value of key and deletes it in one statement (DELETE
-// ... RETURNING; fiberlogto.Taker): of concurrent Takes of a key, on any
-// instance, one gets the value.
-func (s *Storage) Take(key string) ([]byte, error) {
-	ctx, cancel := s.ctx(context.Background())
-	defer cancel()
-	v, err := sqlkit.Take(s.inner.Conn().QueryRow(ctx, s.stmts.Take, key).Scan, noRows)
-	return v, ctxerr.Wrap(ctx, err)
-}
-
 // AcquireLease takes key for owner until ttl passes, unless another owner
 // holds an unexpired lease (fiberlogto.Leaser): one INSERT ... ON CONFLICT
 // DO UPDATE ... WHERE, atomic in PostgreSQL. The lease is a row of the
@@ -277,8 +267,6 @@ func (s *Storage) ReleaseLease(key, owner string) error {
 	_, err := s.inner.Conn().Exec(ctx, s.stmts.Release, key, []byte(owner))
 	return ctxerr.Wrap(ctx, err)
 }
-
-func noRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
 
 // Close stops the garbage collector and closes the pool; later calls fail.
 // Calling it again is a no-op (gofiber's Close would block forever).

@@ -280,11 +280,6 @@ if v == false or v == ARGV[1] then
   return 1
 end
 return 0`)
-	// takeKey returns the value of KEYS[1] and deletes it (nil when missing).
-	takeKey = goredis.NewScript(`
-local v = redis.call("GET", KEYS[1])
-if v then redis.call("DEL", KEYS[1]) end
-return v`)
 	releaseLease = goredis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
@@ -304,22 +299,6 @@ func (s *Storage) AcquireLease(key, owner string, ttl time.Duration) (bool, erro
 	defer cancel()
 	n, err := acquireLease.Run(ctx, s.client, []string{s.prefix + key}, owner, ms).Int()
 	return n == 1, ctxerr.Wrap(ctx, err)
-}
-
-// Take returns the value of key and deletes it (fiberlogto.Taker): of
-// concurrent Takes of a key, on any instance, one gets the value. A script
-// rather than GETDEL, which needs Redis 6.2: this works from 2.6 on.
-func (s *Storage) Take(key string) ([]byte, error) {
-	ctx, cancel := s.ctx(context.Background())
-	defer cancel()
-	v, err := takeKey.Run(ctx, s.client, []string{s.prefix + key}).Text()
-	if errors.Is(err, goredis.Nil) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, ctxerr.Wrap(ctx, err)
-	}
-	return []byte(v), nil
 }
 
 // ReleaseLease gives key up if owner holds it.

@@ -20,8 +20,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"net/url"
 	"time"
@@ -220,26 +218,14 @@ func (s *Storage) ResetWithContext(ctx context.Context) error {
 
 // Close stops the garbage collector, closes the database and empties the
 // cache, so later calls reach a closed database and fail: the fiber.Storage
-// methods, the lease (fiberlogto.Leaser: AcquireLease, ReleaseLease) and
-// Take (fiberlogto.Taker) alike. Calling it again is a no-op.
+// methods and the lease (AcquireLease, ReleaseLease) alike. Calling it again
+// is a no-op.
 func (s *Storage) Close() error {
 	s.cache.clear()
 	err := s.db.Close()
 	s.cache.clear()
 	return err
 }
-
-// Take returns the value of key and deletes it in one statement (DELETE
-// ... RETURNING; fiberlogto.Taker): of concurrent Takes of a key, in this
-// process or another on the same file, one gets the value. It always reads
-// the database, never the cache.
-func (s *Storage) Take(key string) ([]byte, error) {
-	s.cache.forget(key)
-	defer s.cache.forget(key)
-	return sqlkit.Take(s.db.Conn().QueryRow(s.stmts.Take, key).Scan, noRows)
-}
-
-func noRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 
 // AcquireLease takes key for owner until ttl passes, unless another owner
 // holds an unexpired lease (fiberlogto.Leaser): one INSERT ... ON CONFLICT
