@@ -18,9 +18,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// The interfaces Storage implements. Only this test imports logto (which
-// links no storage and no Fiber): the package itself implements them
-// structurally.
+// The interfaces Storage implements. Only the tests import Fiber and logto:
+// the package implements them structurally (storagetest's
+// TestEachBackendLinksOnlyItsOwnClient).
 var (
 	_ fiberv2.Storage     = (*Storage)(nil)
 	_ fiberv3.Storage     = (*Storage)(nil)

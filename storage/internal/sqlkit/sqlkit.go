@@ -1,6 +1,7 @@
-// Package sqlkit is what the SQL session storages (sqlite, postgres) share:
-// the lease statements on their table (k, v, e: key, value, expiry in unix
-// seconds, 0 for never) and their arguments. It imports no database driver;
+// Package sqlkit is what the SQL session storages (sqlite, postgres) share
+// to implement logto.Leaser: the lease statements on their table (k, v, e:
+// key, value, expiry in unix seconds, 0 for never) and their arguments. A
+// new SQL storage picks it for its lease. It imports no database driver;
 // each storage runs the statements on its own.
 package sqlkit
 
@@ -30,7 +31,7 @@ type Statements struct {
 	Release string
 }
 
-// New returns the statements on table, which must already be safe to put
+// New returns the Statements on table, which must already be safe to put
 // in SQL as it is (validated or quoted), in the dialect of p.
 func New(table string, p Placeholder) Statements {
 	return Statements{

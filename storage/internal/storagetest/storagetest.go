@@ -1,8 +1,9 @@
 // Package storagetest is the conformance suite of fiberlogto's session
 // storages: what every backend (sqlite, memory, redis, postgres) must do,
-// written once. Each backend's tests call Run with a way to open it; the
-// helpers (MustSet, MustGet, MustFailFast, RandomHex) serve their own tests
-// too. It is imported by tests only.
+// fiber.Storage and logto.Leaser, written once. Each backend's tests call
+// Run with a way to open it, and a new backend's tests pick it the same
+// way; the helpers (MustSet, MustGet, MustFailFast, RandomHex) serve their
+// own tests too. It is imported by tests only.
 package storagetest
 
 import (
@@ -19,8 +20,9 @@ import (
 )
 
 // Storage is what every backend implements: Fiber v3's fiber.Storage
-// (Fiber v2's is its subset), fiberlogto.Leaser and fiberlogto.Taker,
-// spelled out so that this package imports neither Fiber nor fiberlogto.
+// (Fiber v2's is its subset) and logto.Leaser, spelled out so that this
+// package imports neither Fiber nor logto. Each backend's tests check the
+// real interfaces.
 type Storage interface {
 	Get(key string) ([]byte, error)
 	GetWithContext(ctx context.Context, key string) ([]byte, error)
@@ -322,7 +324,7 @@ func testTwoInstances(t *testing.T, a, b Storage, staleness time.Duration) {
 	}
 }
 
-// testLease checks fiberlogto.Leaser on two instances: one owner at a
+// testLease checks logto.Leaser on two instances: one owner at a
 // time, the owner again, release by the owner only, expiry, and a race of
 // many owners with exactly one winner.
 func testLease(t *testing.T, a, b Storage) {
