@@ -10,7 +10,7 @@ import (
 )
 
 // One throwaway instance (development, tests): sessions live in the
-// process, with the lease and take fiberlogto uses when it finds them.
+// process, with the lease fiberlogto uses when a storage has one.
 func Example() {
 	sessions := memory.New()
 	defer sessions.Close()

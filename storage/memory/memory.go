@@ -1,15 +1,20 @@
-// Package memory is a fiberlogto session storage in the process: for tests,
-// development and a single throwaway instance. Sessions are lost on
-// restart and not shared between instances. Importing it links no database
-// client at all.
+// Package memory is a fiberlogto session storage in the process. Pick it
+// for tests, development and a single throwaway instance: sessions are lost
+// on restart and not shared between instances. To keep them across
+// restarts pick the sqlite package; to share them between instances, redis
+// or postgres. It is the storage fiberlogto uses when Config.Storage is
+// nil. Importing it links no database client at all.
 //
-// New returns a *Storage, which implements Fiber v2's and Fiber v3's
+// New returns a *Storage. It implements Fiber v2's and Fiber v3's
 // fiber.Storage, so it goes straight into fiberlogto.Config.Storage. It
-// also implements fiberlogto.Leaser and fiberlogto.Taker, both exact within
-// the process, which gofiber's memory storage (fiberlogto's default when
-// Config.Storage is nil) does not. No call waits on anything but a lock:
-// the context methods only fail with the context's error when it is
-// already done.
+// also implements logto.Leaser (fiberlogto.Leaser is an alias of it), with
+// a lease exact within the process, which gofiber's memory storage lacks.
+// fiberlogto takes the lease for a session's refresh and every other write
+// of a session, for a user's back-channel logout index, and for a
+// callback's one-time claim on its state, so that a code is exchanged once.
+//
+// No call waits on anything but a lock: the context methods only fail with
+// the context's error when it is already done.
 package memory
 
 import (
@@ -18,11 +23,12 @@ import (
 	"time"
 )
 
-// Storage keeps sessions in the process. Unlike gofiber's memory
-// storage, Get returns the stored slice itself rather than a copy: a
-// signed-in request then reads its session without allocating. Callers
-// must treat returned values as read-only (fiberlogto does); Set stores a
-// copy of what it is given.
+// Storage keeps sessions, and the leases taken on them, in the process. It
+// implements Fiber v2's and Fiber v3's fiber.Storage and logto.Leaser.
+// Unlike gofiber's memory storage, Get returns the stored slice itself
+// rather than a copy: a signed-in request then reads its session without
+// allocating. Callers must treat returned values as read-only (fiberlogto
+// does); Set stores a copy of what it is given.
 type Storage struct {
 	mu   sync.RWMutex
 	data map[string]memoryEntry
@@ -35,9 +41,9 @@ type memoryEntry struct {
 	exp int64 // unix nanoseconds; 0 = never
 }
 
-// New returns an in-process storage. Sessions are lost on restart and not
-// shared between instances. It deletes expired keys every minute until
-// Close.
+// New returns a new, empty *Storage in the process. Sessions are lost on
+// restart and not shared between instances. It deletes expired keys every
+// minute until Close.
 func New() *Storage {
 	s := &Storage{data: make(map[string]memoryEntry), done: make(chan struct{})}
 	go s.gc(time.Minute)
@@ -106,19 +112,6 @@ func (s *Storage) DeleteWithContext(ctx context.Context, key string) error {
 	return nil
 }
 
-// Take returns the value of key and deletes it, in one step
-// (fiberlogto.Taker): of concurrent Takes of a key, one gets the value.
-func (s *Storage) Take(key string) ([]byte, error) {
-	s.mu.Lock()
-	e, ok := s.data[key]
-	delete(s.data, key)
-	s.mu.Unlock()
-	if !ok || (e.exp != 0 && time.Now().UnixNano() >= e.exp) {
-		return nil, nil
-	}
-	return e.val, nil
-}
-
 // Reset removes every key.
 func (s *Storage) Reset() error {
 	return s.ResetWithContext(context.Background())
@@ -143,7 +136,8 @@ func (s *Storage) Close() error {
 }
 
 // AcquireLease takes key for owner until ttl passes, unless another owner
-// holds it (fiberlogto.Leaser): within one process the lease is exact.
+// holds it (logto.Leaser): within one process the lease is exact. The lease
+// is a key like any other, expiring after ttl.
 func (s *Storage) AcquireLease(key, owner string, ttl time.Duration) (bool, error) {
 	now := time.Now().UnixNano()
 	s.mu.Lock()
@@ -155,7 +149,7 @@ func (s *Storage) AcquireLease(key, owner string, ttl time.Duration) (bool, erro
 	return true, nil
 }
 
-// ReleaseLease gives key up if owner holds it.
+// ReleaseLease gives key up if owner holds it (logto.Leaser).
 func (s *Storage) ReleaseLease(key, owner string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -165,8 +159,8 @@ func (s *Storage) ReleaseLease(key, owner string) error {
 	return nil
 }
 
-// gc deletes expired keys every interval, so abandoned sign-ins and
-// sessions do not accumulate.
+// gc deletes expired keys every interval, so expired sessions, leases and
+// claims do not accumulate.
 func (s *Storage) gc(interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()

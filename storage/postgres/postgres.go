@@ -1,15 +1,19 @@
-// Package postgres is a fiberlogto session storage in a PostgreSQL table,
-// for several app instances behind a load balancer when you already run
-// PostgreSQL: every instance sees every session at once, and sessions are
-// durable, surviving restarts of the app and of the database. Importing it
-// links pgx but no Redis client and no SQLite.
+// Package postgres is a fiberlogto session storage in a PostgreSQL table.
+// Pick it for several app instances behind a load balancer when you already
+// run PostgreSQL: every instance sees every session at once, and sessions
+// are durable, surviving restarts of the app and of the database. For the
+// fastest shared storage pick the redis package instead, and for one
+// instance the sqlite package. Importing it links pgx but no Redis client
+// and no SQLite.
 //
-// New returns a *Storage, which implements Fiber v2's and Fiber v3's
+// New returns a *Storage. It implements Fiber v2's and Fiber v3's
 // fiber.Storage (context methods included), so it goes straight into
-// fiberlogto.Config.Storage. It also implements fiberlogto.Leaser (one
-// INSERT ... ON CONFLICT) and fiberlogto.Taker (DELETE ... RETURNING),
-// atomic across instances, so two instances never refresh one session at
-// once and a pending sign-in is used once.
+// fiberlogto.Config.Storage. It also implements logto.Leaser
+// (fiberlogto.Leaser is an alias of it) with one INSERT ... ON CONFLICT, a
+// lease atomic across instances. fiberlogto takes the lease for a session's
+// refresh and every other write of a session, for a user's back-channel
+// logout index, and for a callback's one-time claim on its state, so that
+// a code is exchanged once across instances.
 //
 // Every call is bounded by Config.CommandTimeout (and opening a connection
 // by ConnectTimeout), so an unreachable or stuck database fails a request
@@ -67,9 +71,10 @@ type Config struct {
 	CommandTimeout time.Duration
 }
 
-// New connects to a PostgreSQL session storage, creating its table when
-// missing. Each instance deletes expired rows every GCInterval. Nothing is deleted at
-// startup; Reset empties the table only.
+// New connects to the PostgreSQL database at cfg.URL, creates its table
+// when missing, and returns a *Storage on it. Each instance deletes expired
+// rows every GCInterval. Nothing is deleted at startup; Reset empties the
+// table only.
 //
 // Expiry is kept in whole seconds: a value lives at least its TTL and at
 // most a second longer.
@@ -167,11 +172,10 @@ func sanitizeTable(table string) string {
 	return pgx.Identifier{schema, name}.Sanitize()
 }
 
-// Storage is a session storage in a PostgreSQL table. It
-// implements Fiber v2's and Fiber v3's fiber.Storage, fiberlogto.Leaser and
-// fiberlogto.Taker. Every call is bounded by CommandTimeout; a context
-// method's also by its caller's context, whose error the returned error
-// then wraps.
+// Storage is a session storage in a PostgreSQL table. It implements Fiber
+// v2's and Fiber v3's fiber.Storage and logto.Leaser. Every call is bounded
+// by CommandTimeout; a context method's also by its caller's context, whose
+// error the returned error then wraps.
 type Storage struct {
 	inner     *fiberpostgres.Storage
 	stmts     sqlkit.Statements
@@ -246,18 +250,8 @@ func (s *Storage) ResetWithContext(ctx context.Context) error {
 	return ctxerr.Wrap(ctx, s.inner.ResetWithContext(ctx))
 }
 
-// Take returns the value of key and deletes it in one statement (DELETE
-// ... RETURNING; fiberlogto.Taker): of concurrent Takes of a key, on any
-// instance, one gets the value.
-func (s *Storage) Take(key string) ([]byte, error) {
-	ctx, cancel := s.ctx(context.Background())
-	defer cancel()
-	v, err := sqlkit.Take(s.inner.Conn().QueryRow(ctx, s.stmts.Take, key).Scan, noRows)
-	return v, ctxerr.Wrap(ctx, err)
-}
-
 // AcquireLease takes key for owner until ttl passes, unless another owner
-// holds an unexpired lease (fiberlogto.Leaser): one INSERT ... ON CONFLICT
+// holds an unexpired lease (logto.Leaser): one INSERT ... ON CONFLICT
 // DO UPDATE ... WHERE, atomic in PostgreSQL. The lease is a row of the
 // table like any key, its expiry rounded up to the second.
 func (s *Storage) AcquireLease(key, owner string, ttl time.Duration) (bool, error) {
@@ -270,15 +264,13 @@ func (s *Storage) AcquireLease(key, owner string, ttl time.Duration) (bool, erro
 	return tag.RowsAffected() == 1, nil
 }
 
-// ReleaseLease gives key up if owner holds it.
+// ReleaseLease gives key up if owner holds it (logto.Leaser).
 func (s *Storage) ReleaseLease(key, owner string) error {
 	ctx, cancel := s.ctx(context.Background())
 	defer cancel()
 	_, err := s.inner.Conn().Exec(ctx, s.stmts.Release, key, []byte(owner))
 	return ctxerr.Wrap(ctx, err)
 }
-
-func noRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
 
 // Close stops the garbage collector and closes the pool; later calls fail.
 // Calling it again is a no-op (gofiber's Close would block forever).

@@ -1,17 +1,21 @@
-// Package redis is a fiberlogto session storage on a Redis server, for
-// several app instances behind a load balancer: every instance sees every
-// session at once, and it is the fastest shared storage (in memory, each key
-// expiring with Redis's own TTL, to the millisecond, nothing to
+// Package redis is a fiberlogto session storage on a Redis server. Pick it
+// for several app instances behind a load balancer: every instance sees
+// every session at once, and it is the fastest shared storage (in memory,
+// each key expiring with Redis's own TTL, to the millisecond, nothing to
 // garbage-collect). Sessions survive an app restart, and a Redis restart as
-// far as the server's own persistence goes. Importing it links go-redis but
-// no SQL driver.
+// far as the server's own persistence goes. When they must be durable and
+// you already run PostgreSQL, pick the postgres package instead; for one
+// instance, the sqlite package. Importing it links go-redis but no SQL
+// driver.
 //
-// New returns a *Storage, which implements Fiber v2's and Fiber v3's
+// New returns a *Storage. It implements Fiber v2's and Fiber v3's
 // fiber.Storage (context methods included), so it goes straight into
-// fiberlogto.Config.Storage. It also implements fiberlogto.Leaser and
-// fiberlogto.Taker with server-side scripts, atomic across instances, so
-// two instances never refresh one session at once and a pending sign-in is
-// used once.
+// fiberlogto.Config.Storage. It also implements logto.Leaser
+// (fiberlogto.Leaser is an alias of it) with server-side scripts, a lease
+// atomic across instances. fiberlogto takes the lease for a session's
+// refresh and every other write of a session, for a user's back-channel
+// logout index, and for a callback's one-time claim on its state, so that
+// a code is exchanged once across instances.
 //
 // Every call is bounded by Config.CommandTimeout (and New by
 // ConnectTimeout), so an unreachable or silent server fails a request
@@ -65,8 +69,8 @@ type Config struct {
 	CommandTimeout time.Duration
 }
 
-// New connects to a Redis session storage and checks the server answers.
-// Nothing is deleted at startup.
+// New connects to the Redis server at cfg.URL, checks it answers, and
+// returns a *Storage on it. Nothing is deleted at startup.
 //
 // Reset deletes the keys under KeyPrefix only; with no KeyPrefix it flushes
 // the whole database (FLUSHDB), other apps' keys included.
@@ -124,10 +128,9 @@ func New(cfg Config) (*Storage, error) {
 }
 
 // Storage is a session storage on a Redis server. It implements Fiber
-// v2's and Fiber v3's fiber.Storage, fiberlogto.Leaser and
-// fiberlogto.Taker. Every call is bounded by CommandTimeout; a context
-// method's also by its caller's context, whose error the returned error
-// then wraps.
+// v2's and Fiber v3's fiber.Storage and logto.Leaser. Every call is bounded
+// by CommandTimeout; a context method's also by its caller's context, whose
+// error the returned error then wraps.
 type Storage struct {
 	inner     *fiberredis.Storage
 	client    *goredis.Client
@@ -271,7 +274,7 @@ func (s *Storage) ResetWithContext(ctx context.Context) error {
 	}
 }
 
-// The scripts run atomically on the server.
+// The lease's scripts (logto.Leaser) run atomically on the server.
 var (
 	acquireLease = goredis.NewScript(`
 local v = redis.call('GET', KEYS[1])
@@ -280,11 +283,6 @@ if v == false or v == ARGV[1] then
   return 1
 end
 return 0`)
-	// takeKey returns the value of KEYS[1] and deletes it (nil when missing).
-	takeKey = goredis.NewScript(`
-local v = redis.call("GET", KEYS[1])
-if v then redis.call("DEL", KEYS[1]) end
-return v`)
 	releaseLease = goredis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
@@ -293,8 +291,8 @@ return 0`)
 )
 
 // AcquireLease takes key for owner until ttl passes, unless another owner
-// holds it (fiberlogto.Leaser). The key expires with a Redis TTL; owner
-// taking it again extends it.
+// holds it (logto.Leaser). The lease is a key like any other under
+// KeyPrefix, expiring with a Redis TTL; owner taking it again extends it.
 func (s *Storage) AcquireLease(key, owner string, ttl time.Duration) (bool, error) {
 	ms := ttl.Milliseconds()
 	if ms < 1 {
@@ -306,23 +304,7 @@ func (s *Storage) AcquireLease(key, owner string, ttl time.Duration) (bool, erro
 	return n == 1, ctxerr.Wrap(ctx, err)
 }
 
-// Take returns the value of key and deletes it (fiberlogto.Taker): of
-// concurrent Takes of a key, on any instance, one gets the value. A script
-// rather than GETDEL, which needs Redis 6.2: this works from 2.6 on.
-func (s *Storage) Take(key string) ([]byte, error) {
-	ctx, cancel := s.ctx(context.Background())
-	defer cancel()
-	v, err := takeKey.Run(ctx, s.client, []string{s.prefix + key}).Text()
-	if errors.Is(err, goredis.Nil) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, ctxerr.Wrap(ctx, err)
-	}
-	return []byte(v), nil
-}
-
-// ReleaseLease gives key up if owner holds it.
+// ReleaseLease gives key up if owner holds it (logto.Leaser).
 func (s *Storage) ReleaseLease(key, owner string) error {
 	ctx, cancel := s.ctx(context.Background())
 	defer cancel()

@@ -5,29 +5,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fiberlogto/sdk/logto"
 	"github.com/fiberlogto/sdk/storage/internal/storagetest"
 	fiberv2 "github.com/gofiber/fiber/v2"
 	fiberv3 "github.com/gofiber/fiber/v3"
 )
 
-// fiberlogtoLeaser and fiberlogtoTaker are fiberlogto.Leaser and
-// fiberlogto.Taker, spelled out so the method sets are checked here without
-// importing fiberlogto.
-type (
-	fiberlogtoLeaser interface {
-		AcquireLease(key, owner string, ttl time.Duration) (bool, error)
-		ReleaseLease(key, owner string) error
-	}
-	fiberlogtoTaker interface {
-		Take(key string) ([]byte, error)
-	}
-)
-
+// The interfaces Storage implements. Only the tests import Fiber and logto:
+// the package implements them structurally (storagetest's
+// TestEachBackendLinksOnlyItsOwnClient).
 var (
 	_ fiberv2.Storage     = (*Storage)(nil)
 	_ fiberv3.Storage     = (*Storage)(nil)
-	_ fiberlogtoLeaser    = (*Storage)(nil)
-	_ fiberlogtoTaker     = (*Storage)(nil)
+	_ logto.Leaser        = (*Storage)(nil)
 	_ storagetest.Storage = (*Storage)(nil)
 )
 

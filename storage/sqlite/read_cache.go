@@ -26,6 +26,9 @@ type cachedValue struct {
 	at  int64  // unix nanoseconds of the read
 }
 
+// newReadCache returns a *readCache keeping reads for ttl, at most size
+// keys; nil, the cache off (every method is a no-op on nil), when ttl is not
+// positive.
 func newReadCache(ttl time.Duration, size int) *readCache {
 	if ttl <= 0 {
 		return nil

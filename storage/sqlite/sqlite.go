@@ -1,27 +1,29 @@
-// Package sqlite is a fiberlogto session storage in a SQLite file, for one
-// app instance whose sessions must survive restarts: the default of the
-// example app. Import it alone and your binary links SQLite (cgo,
+// Package sqlite is a fiberlogto session storage in a SQLite file. Pick it
+// for one app instance whose sessions must survive restarts (it is the
+// example app's default); to share sessions between instances pick the
+// redis or postgres package, and for tests or a throwaway instance the
+// memory package. Import it alone and your binary links SQLite (cgo,
 // mattn/go-sqlite3) but no Redis or PostgreSQL client.
 //
-// New returns a *Storage, which implements Fiber v2's and Fiber v3's
+// New returns a *Storage. It implements Fiber v2's and Fiber v3's
 // fiber.Storage (context methods included), so it goes straight into
-// fiberlogto.Config.Storage. It also implements fiberlogto.Leaser, an atomic
-// lease (one INSERT ... ON CONFLICT), so two processes sharing the file
-// never refresh one session at once, and fiberlogto.Taker, an atomic take
-// (DELETE ... RETURNING), so a pending sign-in is used once.
+// fiberlogto.Config.Storage. It also implements logto.Leaser
+// (fiberlogto.Leaser is an alias of it) with one INSERT ... ON CONFLICT, a
+// lease atomic across the processes sharing the file. fiberlogto takes the
+// lease for a session's refresh and every other write of a session, for a
+// user's back-channel logout index, and for a callback's one-time claim on
+// its state, so that a code is exchanged once.
 //
 // Reads are cached in the process for CacheTTL (a second by default); writes
 // through the storage update the cache at once, so the storage reads its
-// own writes. Another process on the same file sees them within CacheTTL:
-// for several instances use the redis or postgres package instead. Calls
-// wait on a locked database for at most BusyTimeout; a context method's
-// call also ends with its context.
+// own writes; taking a lease empties the cache. Another process on the same
+// file sees this one's writes within CacheTTL. Calls wait on a locked
+// database for at most BusyTimeout; a context method's call also ends with
+// its context.
 package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"net/url"
 	"time"
@@ -71,10 +73,10 @@ type Config struct {
 // Storage is a session storage in a SQLite file: gofiber's SQLite storage
 // behind an in-process read cache (Config.CacheTTL). It implements Fiber
 // v2's and Fiber v3's fiber.Storage (the latter's context methods
-// included), fiberlogto.Leaser, an atomic lease, so that several processes
-// sharing one database file never refresh one session at once, and
-// fiberlogto.Taker, an atomic take, so that one pending sign-in is used
-// once.
+// included) and logto.Leaser, a lease atomic across the processes sharing
+// one database file: with it, fiberlogto's instances on that file never
+// write one session, or one user's back-channel logout index, at once, and
+// claim a callback's state once.
 //
 // Every write goes through the cache: Set, Delete and Reset and their
 // context variants update or forget what it holds before the next read.
@@ -84,9 +86,10 @@ type Storage struct {
 	cache *readCache // nil: off
 }
 
-// New opens (or creates) a SQLite session storage. The database runs in
-// WAL mode with a busy timeout, so concurrent requests read while one writes
-// instead of failing with SQLITE_BUSY.
+// New opens the SQLite file cfg.Path, creating it and its table when
+// missing, and returns a *Storage on it. The database runs in WAL mode with
+// a busy timeout, so concurrent requests read while one writes instead of
+// failing with SQLITE_BUSY.
 func New(cfg Config) (s *Storage, err error) {
 	if cfg.Path == "" {
 		cfg.Path = "./fiberlogto.sqlite3"
@@ -220,8 +223,8 @@ func (s *Storage) ResetWithContext(ctx context.Context) error {
 
 // Close stops the garbage collector, closes the database and empties the
 // cache, so later calls reach a closed database and fail: the fiber.Storage
-// methods, the lease (fiberlogto.Leaser: AcquireLease, ReleaseLease) and
-// Take (fiberlogto.Taker) alike. Calling it again is a no-op.
+// methods and the lease (logto.Leaser: AcquireLease, ReleaseLease) alike.
+// Calling it again is a no-op.
 func (s *Storage) Close() error {
 	s.cache.clear()
 	err := s.db.Close()
@@ -229,26 +232,16 @@ func (s *Storage) Close() error {
 	return err
 }
 
-// Take returns the value of key and deletes it in one statement (DELETE
-// ... RETURNING; fiberlogto.Taker): of concurrent Takes of a key, in this
-// process or another on the same file, one gets the value. It always reads
-// the database, never the cache.
-func (s *Storage) Take(key string) ([]byte, error) {
-	s.cache.forget(key)
-	defer s.cache.forget(key)
-	return sqlkit.Take(s.db.Conn().QueryRow(s.stmts.Take, key).Scan, noRows)
-}
-
-func noRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
-
 // AcquireLease takes key for owner until ttl passes, unless another owner
-// holds an unexpired lease (fiberlogto.Leaser): one INSERT ... ON CONFLICT
+// holds an unexpired lease (logto.Leaser): one INSERT ... ON CONFLICT
 // DO UPDATE ... WHERE, atomic in SQLite, so exact across the processes
 // sharing the file. The lease is a row of the table like any key, its
 // expiry rounded up to the second.
 //
-// Taking it empties the read cache: the holder is about to refresh, and
-// must see what another process may have written within CacheTTL.
+// Taking it, or taking it again, empties the read cache: the holder is
+// about to read and rewrite what the lease guards (a session, a logout
+// index), and must see what another process may have written within
+// CacheTTL.
 func (s *Storage) AcquireLease(key, owner string, ttl time.Duration) (bool, error) {
 	res, err := s.db.Conn().Exec(s.stmts.Acquire, sqlkit.AcquireArgs(key, owner, ttl, time.Now())...)
 	if err != nil {
@@ -262,7 +255,7 @@ func (s *Storage) AcquireLease(key, owner string, ttl time.Duration) (bool, erro
 	return ok, err
 }
 
-// ReleaseLease gives key up if owner holds it.
+// ReleaseLease gives key up if owner holds it (logto.Leaser).
 func (s *Storage) ReleaseLease(key, owner string) error {
 	_, err := s.db.Conn().Exec(s.stmts.Release, key, []byte(owner))
 	return err

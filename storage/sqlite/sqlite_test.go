@@ -174,7 +174,7 @@ func TestDeleteNotUndoneByConcurrentRead(t *testing.T) {
 }
 
 // After Close nothing is served, not even from the read cache, and the
-// lease and Take fail too.
+// lease fails too.
 func TestClose(t *testing.T) {
 	s, err := New(Config{Path: filepath.Join(t.TempDir(), "close.sqlite3"), CacheTTL: time.Minute})
 	if err != nil {
@@ -197,9 +197,6 @@ func TestClose(t *testing.T) {
 	}
 	if err := s.Set("k", []byte("v2"), time.Hour); err == nil {
 		t.Error("Set after Close: want an error")
-	}
-	if _, err := s.Take("k"); err == nil {
-		t.Error("Take after Close: want an error")
 	}
 	if _, err := s.AcquireLease("l", "o", time.Second); err == nil {
 		t.Error("AcquireLease after Close: want an error")

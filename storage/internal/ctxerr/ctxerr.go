@@ -1,5 +1,7 @@
 // Package ctxerr is how the network session storages (redis, postgres)
-// report a call whose context ended.
+// report a call whose context ended, so that its error wraps the context's
+// whatever the driver made of it. A storage whose driver may hide the
+// context's error picks it.
 package ctxerr
 
 import (

@@ -1,7 +1,8 @@
-// Package sqlkit is what the SQL session storages (sqlite, postgres) share:
-// the lease and take statements on their table (k, v, e: key, value, expiry
-// in unix seconds, 0 for never) and how to read their results. It imports
-// no database driver; each storage runs the statements on its own.
+// Package sqlkit is what the SQL session storages (sqlite, postgres) share
+// to implement logto.Leaser: the lease statements on their table (k, v, e:
+// key, value, expiry in unix seconds, 0 for never) and their arguments. A
+// new SQL storage picks it for its lease. It imports no database driver;
+// each storage runs the statements on its own.
 package sqlkit
 
 import (
@@ -18,7 +19,7 @@ func Question(int) string { return "?" }
 // Dollar is PostgreSQL's placeholder, "$n".
 func Dollar(n int) string { return "$" + strconv.Itoa(n) }
 
-// Statements are the lease and take statements on one table.
+// Statements are the lease statements on one table.
 type Statements struct {
 	// Acquire inserts the lease row, or takes it over when it has expired
 	// or is already this owner's: one INSERT ... ON CONFLICT DO UPDATE ...
@@ -28,12 +29,9 @@ type Statements struct {
 	// Release deletes the lease row if the owner holds it. Arguments:
 	// key, []byte(owner).
 	Release string
-	// Take deletes a row and returns its v and e (DELETE ... RETURNING);
-	// read them with Take. Argument: key.
-	Take string
 }
 
-// New returns the statements on table, which must already be safe to put
+// New returns the Statements on table, which must already be safe to put
 // in SQL as it is (validated or quoted), in the dialect of p.
 func New(table string, p Placeholder) Statements {
 	return Statements{
@@ -41,7 +39,6 @@ func New(table string, p Placeholder) Statements {
 			"ON CONFLICT (k) DO UPDATE SET v = excluded.v, e = excluded.e " +
 			"WHERE (t.e <> 0 AND t.e <= " + p(4) + ") OR t.v = excluded.v",
 		Release: "DELETE FROM " + table + " WHERE k = " + p(1) + " AND v = " + p(2),
-		Take:    "DELETE FROM " + table + " WHERE k = " + p(1) + " RETURNING v, e",
 	}
 }
 
@@ -50,22 +47,4 @@ func New(table string, p Placeholder) Statements {
 func AcquireArgs(key, owner string, ttl time.Duration, now time.Time) []any {
 	exp := now.Add(ttl + time.Second - time.Nanosecond).Unix()
 	return []any{key, []byte(owner), exp, now.Unix()}
-}
-
-// Take reads what Statements.Take returned through scan: no row (noRows
-// reports the driver's error for that), or a value that had expired, is
-// missing (nil, nil).
-func Take(scan func(dest ...any) error, noRows func(error) bool) ([]byte, error) {
-	var v []byte
-	var e int64
-	if err := scan(&v, &e); err != nil {
-		if noRows(err) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	if e != 0 && e <= time.Now().Unix() {
-		return nil, nil
-	}
-	return v, nil
 }

@@ -1,7 +1,6 @@
 package sqlkit
 
 import (
-	"errors"
 	"testing"
 	"time"
 )
@@ -12,8 +11,8 @@ func TestStatements(t *testing.T) {
 		t.Errorf("Release = %q; want %q", q.Release, want)
 	}
 	d := New(`"public"."sessions"`, Dollar)
-	if want := `DELETE FROM "public"."sessions" WHERE k = $1 RETURNING v, e`; d.Take != want {
-		t.Errorf("Take = %q; want %q", d.Take, want)
+	if want := `DELETE FROM "public"."sessions" WHERE k = $1 AND v = $2`; d.Release != want {
+		t.Errorf("Release = %q; want %q", d.Release, want)
 	}
 	if want := `INSERT INTO "public"."sessions" AS t (k, v, e) VALUES ($1, $2, $3) ` +
 		`ON CONFLICT (k) DO UPDATE SET v = excluded.v, e = excluded.e ` +
@@ -35,37 +34,6 @@ func TestAcquireArgsRoundUp(t *testing.T) {
 		}
 		if args[3].(int64) != 100 || string(args[1].([]byte)) != "o" {
 			t.Errorf("ttl %v: args %v", ttl, args)
-		}
-	}
-}
-
-func TestTake(t *testing.T) {
-	errNoRows := errors.New("no rows")
-	noRows := func(err error) bool { return errors.Is(err, errNoRows) }
-	row := func(v []byte, e int64, err error) func(dest ...any) error {
-		return func(dest ...any) error {
-			if err != nil {
-				return err
-			}
-			*dest[0].(*[]byte), *dest[1].(*int64) = v, e
-			return nil
-		}
-	}
-	now := time.Now().Unix()
-	for name, c := range map[string]struct {
-		scan    func(dest ...any) error
-		want    string
-		wantErr bool
-	}{
-		"value":    {scan: row([]byte("v"), now+60, nil), want: "v"},
-		"forever":  {scan: row([]byte("v"), 0, nil), want: "v"},
-		"expired":  {scan: row([]byte("v"), now-1, nil)},
-		"no row":   {scan: row(nil, 0, errNoRows)},
-		"db error": {scan: row(nil, 0, errors.New("boom")), wantErr: true},
-	} {
-		v, err := Take(c.scan, noRows)
-		if (err != nil) != c.wantErr || string(v) != c.want || (c.want == "" && v != nil) {
-			t.Errorf("%s: Take = %q, %v; want %q (error: %v)", name, v, err, c.want, c.wantErr)
 		}
 	}
 }

@@ -16,9 +16,11 @@ func TestEachBackendLinksOnlyItsOwnClient(t *testing.T) {
 		pgx     = "github.com/jackc/pgx/"
 		goredis = "github.com/redis/go-redis/"
 		sqlite3 = "github.com/mattn/go-sqlite3"
-		// None of them needs Fiber or fiberlogto: they implement both
-		// interfaces structurally.
+		// None of them needs Fiber, fiberlogto or logto: they implement
+		// fiber.Storage and logto.Leaser structurally (only their tests
+		// import those).
 		fiberlogto = "github.com/fiberlogto/sdk/fiberlogto"
+		logto      = "github.com/fiberlogto/sdk/logto"
 		fiber      = "github.com/gofiber/fiber/"
 	)
 	for _, c := range []struct {
@@ -26,10 +28,10 @@ func TestEachBackendLinksOnlyItsOwnClient(t *testing.T) {
 		wants     []string
 		forbidden []string
 	}{
-		{"memory", nil, []string{pgx, goredis, sqlite3, fiberlogto, fiber}},
-		{"redis", []string{goredis}, []string{pgx, sqlite3, fiberlogto, fiber}},
-		{"postgres", []string{pgx}, []string{goredis, sqlite3, fiberlogto, fiber}},
-		{"sqlite", []string{sqlite3}, []string{pgx, goredis, fiberlogto, fiber}},
+		{"memory", nil, []string{pgx, goredis, sqlite3, fiberlogto, logto, fiber}},
+		{"redis", []string{goredis}, []string{pgx, sqlite3, fiberlogto, logto, fiber}},
+		{"postgres", []string{pgx}, []string{goredis, sqlite3, fiberlogto, logto, fiber}},
+		{"sqlite", []string{sqlite3}, []string{pgx, goredis, fiberlogto, logto, fiber}},
 	} {
 		t.Run(c.pkg, func(t *testing.T) {
 			pkg := "github.com/fiberlogto/sdk/storage/" + c.pkg

@@ -1,8 +1,9 @@
 // Package storagetest is the conformance suite of fiberlogto's session
 // storages: what every backend (sqlite, memory, redis, postgres) must do,
-// written once. Each backend's tests call Run with a way to open it; the
-// helpers (MustSet, MustGet, MustFailFast, RandomHex) serve their own tests
-// too. It is imported by tests only.
+// fiber.Storage and logto.Leaser, written once. Each backend's tests call
+// Run with a way to open it, and a new backend's tests pick it the same
+// way; the helpers (MustSet, MustGet, MustFailFast, RandomHex) serve their
+// own tests too. It is imported by tests only.
 package storagetest
 
 import (
@@ -19,8 +20,9 @@ import (
 )
 
 // Storage is what every backend implements: Fiber v3's fiber.Storage
-// (Fiber v2's is its subset), fiberlogto.Leaser and fiberlogto.Taker,
-// spelled out so that this package imports neither Fiber nor fiberlogto.
+// (Fiber v2's is its subset) and logto.Leaser, spelled out so that this
+// package imports neither Fiber nor logto. Each backend's tests check the
+// real interfaces.
 type Storage interface {
 	Get(key string) ([]byte, error)
 	GetWithContext(ctx context.Context, key string) ([]byte, error)
@@ -34,8 +36,6 @@ type Storage interface {
 
 	AcquireLease(key, owner string, ttl time.Duration) (bool, error)
 	ReleaseLease(key, owner string) error
-
-	Take(key string) ([]byte, error)
 }
 
 // Options say how a backend differs from a shared store whose every
@@ -144,11 +144,6 @@ func Run(t *testing.T, open func(t *testing.T) Storage, opts Options) {
 		t.Parallel()
 		a, b := two(t)
 		testTwoInstances(t, a, b, opts.Staleness)
-	})
-	t.Run("Take", func(t *testing.T) {
-		t.Parallel()
-		a, b := two(t)
-		testTake(t, a, b)
 	})
 	t.Run("Lease", func(t *testing.T) {
 		t.Parallel()
@@ -329,56 +324,7 @@ func testTwoInstances(t *testing.T, a, b Storage, staleness time.Duration) {
 	}
 }
 
-// testTake checks fiberlogto.Taker: Take returns a key's value once and
-// deletes it, an expired key is missing, and of concurrent Takes of one key
-// on two instances exactly one gets the value.
-func testTake(t *testing.T, first, second Storage) {
-	if v, err := first.Take("take-missing"); err != nil || v != nil {
-		t.Fatalf("Take(missing) = %q, %v; want nil, nil", v, err)
-	}
-	MustSet(t, first, "take-k", "v", time.Hour)
-	if v, err := second.Take("take-k"); err != nil || string(v) != "v" {
-		t.Fatalf("Take = %q, %v; want v", v, err)
-	}
-	MustGet(t, second, "take-k", "") // the taker's own handle (sqlite's read cache is per handle)
-	if v, err := first.Take("take-k"); err != nil || v != nil {
-		t.Fatalf("second Take = %q, %v; want nil", v, err)
-	}
-
-	takers := []Storage{first, second}
-	for round := range 20 {
-		key := fmt.Sprintf("take-race-%d", round)
-		MustSet(t, first, key, "tx", time.Hour)
-		var got sync.WaitGroup
-		var mu sync.Mutex
-		winners := 0
-		for i := range 8 {
-			got.Go(func() {
-				v, err := takers[i%2].Take(key)
-				if err != nil {
-					t.Error(err)
-				}
-				if v != nil {
-					mu.Lock()
-					winners++
-					mu.Unlock()
-				}
-			})
-		}
-		got.Wait()
-		if winners != 1 {
-			t.Fatalf("round %d: %d of 8 concurrent Takes got the value, want 1", round, winners)
-		}
-	}
-
-	MustSet(t, first, "take-expired", "v", time.Second)
-	time.Sleep(2100 * time.Millisecond)
-	if v, err := second.Take("take-expired"); err != nil || v != nil {
-		t.Fatalf("Take of an expired key = %q, %v; want nil", v, err)
-	}
-}
-
-// testLease checks fiberlogto.Leaser on two instances: one owner at a
+// testLease checks logto.Leaser on two instances: one owner at a
 // time, the owner again, release by the owner only, expiry, and a race of
 // many owners with exactly one winner.
 func testLease(t *testing.T, a, b Storage) {
