@@ -2,8 +2,8 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -131,7 +131,7 @@ func FuzzBearerHeader(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, header string) {
-		if header == valid || strings.EqualFold(strings.Fields(header+" x")[0], "bearer") && strings.TrimLeft(header[min(len(header), 6):], " ") == valid[7:] {
+		if header == valid || strings.EqualFold(strings.Fields(header + " x")[0], "bearer") && strings.TrimLeft(header[min(len(header), 6):], " ") == valid[7:] {
 			return // the valid token, however the scheme is spelled
 		}
 		claims, a := e.CheckAccessToken(context.Background(), []string{header}, "", policy)
