@@ -47,7 +47,7 @@ services-stop:
 
 ## fuzz: each fuzz target for FUZZTIME (crashers found are kept in testdata/fuzz as regression inputs)
 FUZZTIME ?= 10s
-FUZZ_TARGETS = FuzzCallbackQuery FuzzSignInCookie FuzzSessionCookie FuzzDecodeRecord FuzzSafeReturnPath FuzzAppendJSONString FuzzES384Verify
+FUZZ_TARGETS = FuzzCallbackQuery FuzzSignInCookie FuzzSessionCookie FuzzDecodeRecord FuzzSafeReturnPath FuzzAppendJSONString FuzzES384Verify FuzzBearerHeader
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $$t for $(FUZZTIME)"; \
