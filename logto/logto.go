@@ -98,6 +98,9 @@ var (
 	// ErrNoToken: an access or organization token was asked for but the
 	// session cannot give one (401).
 	ErrNoToken = engine.ErrNoToken
+	// ErrSignInRefused: Config.OnSignIn turned the sign-in away (403); the
+	// error also wraps the hook's own.
+	ErrSignInRefused = engine.ErrSignInRefused
 	// ErrInvalidToken: a bearer access token is malformed, expired, not
 	// Logto's, or not for this route (401, WWW-Authenticate error="invalid_token").
 	ErrInvalidToken = engine.ErrInvalidToken

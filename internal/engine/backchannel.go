@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"log/slog"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -71,22 +72,28 @@ func (e *Engine) backchannelLogout(ctx context.Context, r Request) *Answer {
 	claims, err := e.verifyLogoutToken(ctx, r.FormValue("logout_token"))
 	if err != nil {
 		if errors.Is(err, errInvalidLogoutToken) {
+			// The reason is ours ("iss", "jti replayed" ...), never the token.
+			e.log.WarnContext(ctx, msgBackchannelFailed, "status", 400, "reason", err.Error())
 			a.Status, a.ContentType = 400, "application/json"
 			a.Body = []byte(`{"error":"invalid_request","error_description":"invalid logout token"}`)
 			return a
 		}
+		e.logFailure(ctx, slog.LevelWarn, msgBackchannelFailed, err)
 		return a.fail(err)
 	}
-	if claims.SID != "" {
-		if _, err := e.store.endIndexed(ctx, storageKey(sidIndexPrefix, claims.SID), claims.Subject); err != nil {
-			return a.fail(err)
-		}
-	} else if _, err := e.store.endIndexed(ctx, storageKey(subIndexPrefix, claims.Subject), ""); err != nil {
+	by, key, sub := "sid", storageKey(sidIndexPrefix, claims.SID), claims.Subject
+	if claims.SID == "" {
+		by, key, sub = "sub", storageKey(subIndexPrefix, claims.Subject), ""
+	}
+	ended, err := e.store.endIndexed(ctx, key, sub)
+	if err == nil {
+		err = e.rememberLogoutToken(claims)
+	}
+	if err != nil {
+		e.logFailure(ctx, slog.LevelWarn, msgBackchannel, err, "by", by, "sessions", ended)
 		return a.fail(err)
 	}
-	if err := e.rememberLogoutToken(claims); err != nil {
-		return a.fail(err)
-	}
+	e.log.InfoContext(ctx, msgBackchannel, "by", by, "sub", claims.Subject, "sessions", ended)
 	a.Status = 200
 	return a
 }

@@ -2,22 +2,38 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
-// callback finishes a sign-in. Every check that can fail without the
+// callback finishes a sign-in, and logs how it went: one record, naming
+// the check that failed.
+func (e *Engine) callback(ctx context.Context, r Request) *Answer {
+	a, user := e.finishSignIn(ctx, r)
+	switch {
+	case a.Err != nil:
+		e.logFailure(ctx, slog.LevelWarn, msgSignInFailed, a.Err)
+	case user != nil:
+		e.log.InfoContext(ctx, msgSignInSucceeded, "sub", string(user.record.Subject), "session", fingerprint(user.sessionID))
+	}
+	return a
+}
+
+// finishSignIn is the callback. Every check that can fail without the
 // provider runs before the code is exchanged, and the existing session is
 // only replaced once the new one is stored: a bad or hostile callback leaves
-// the browser's session as it was.
-func (e *Engine) callback(ctx context.Context, r Request) *Answer {
+// the browser's session as it was. It returns the new user context when a
+// session was started.
+func (e *Engine) finishSignIn(ctx context.Context, r Request) (*Answer, *UserContext) {
 	a := &Answer{}
 	a.header("Cache-Control", "no-store")
 	a.header("Referrer-Policy", "no-referrer")
 
 	state := r.Query("state")
 	if state == "" {
-		return a.fail(fmt.Errorf("%w: no state", ErrInvalidCallback))
+		return a.fail(because("state", fmt.Errorf("%w: no state", ErrInvalidCallback))), nil
 	}
 	now := e.cfg.Now()
 	tx, rest := takeTransaction(e.sealer.pending(r.Cookie(e.signInCookie), now), state)
@@ -26,9 +42,9 @@ func (e *Engine) callback(ctx context.Context, r Request) *Answer {
 		// the sign-in cookie). A replayed or stale callback of a
 		// signed-in browser goes home.
 		if rec, _ := e.store.load(r.Cookie(e.cfg.CookieName)); rec != nil {
-			return a.redirect(e.cfg.BaseURL)
+			return a.redirect(e.cfg.BaseURL), nil
 		}
-		return a.fail(fmt.Errorf("%w: no pending sign-in for this state in this browser", ErrInvalidCallback))
+		return a.fail(because("state", fmt.Errorf("%w: no pending sign-in for this state in this browser", ErrInvalidCallback))), nil
 	}
 	// Whatever happens next, this transaction is used up in the browser.
 	if v := e.sealer.seal(rest); v != "" {
@@ -39,37 +55,37 @@ func (e *Engine) callback(ctx context.Context, r Request) *Answer {
 	if tx.For != e.sealer.startedFor {
 		// Started under another app ID, redirect URI or Logto (a restart
 		// with another config): the code was issued to someone else.
-		return a.fail(fmt.Errorf("%w: the sign-in was started for another app ID, redirect URI or endpoint", ErrInvalidCallback))
+		return a.fail(because("started for", fmt.Errorf("%w: the sign-in was started for another app ID, redirect URI or endpoint", ErrInvalidCallback))), nil
 	}
 	// One callback per state, across instances: a code used twice makes
 	// Logto revoke the grant of the first exchange. The loser answers as
 	// for a replay.
 	claimed, err := e.store.claim(claimKey(state), transactionTTL-now.Sub(time.Unix(tx.CreatedAt, 0))+time.Minute)
 	if err != nil {
-		return a.fail(err)
+		return a.fail(because("state claim", err)), nil
 	}
 	if !claimed {
 		if rec, _ := e.store.load(r.Cookie(e.cfg.CookieName)); rec != nil {
-			return a.redirect(e.cfg.BaseURL)
+			return a.redirect(e.cfg.BaseURL), nil
 		}
-		return a.fail(fmt.Errorf("%w: the state was used already", ErrInvalidCallback))
+		return a.fail(because("state", fmt.Errorf("%w: the state was used already", ErrInvalidCallback))), nil
 	}
 	// RFC 9207: Logto names itself in every authorization response, errors
 	// included; a response without it, or naming another issuer, is a mix-up.
 	if r.Query("iss") != e.provider.issuer() {
-		return a.fail(fmt.Errorf("%w: iss %q", ErrIssuerMismatch, r.Query("iss")))
+		return a.fail(because("iss", fmt.Errorf("%w: the callback's iss is not Logto's issuer", ErrIssuerMismatch))), nil
 	}
 	if denied := r.Query("error"); denied != "" {
-		return a.fail(fmt.Errorf("%w: %s", ErrAuthorizationDenied, denied))
+		return a.fail(because("error", fmt.Errorf("%w: Logto answered an error", ErrAuthorizationDenied), "error", oauthErrorCode(denied))), nil
 	}
 	code := r.Query("code")
 	if code == "" {
-		return a.fail(fmt.Errorf("%w: no code", ErrInvalidCallback))
+		return a.fail(because("code", fmt.Errorf("%w: no code", ErrInvalidCallback))), nil
 	}
 
 	ts, err := e.provider.exchangeCode(ctx, code, tx.Verifier, tx.Nonce)
 	if err != nil {
-		return a.fail(err)
+		return a.fail(err), nil
 	}
 
 	rec := &sessionRecord{
@@ -89,14 +105,28 @@ func (e *Engine) callback(ctx context.Context, r Request) *Answer {
 	// A new session ID at every sign-in: an ID planted before sign-in
 	// (session fixation) never becomes a signed-in session.
 	id := newID()
+	user := &UserContext{IsAuthenticated: true, Claims: rec.Claims, sessionID: id, record: rec}
+	if err := r.OnSignIn(user); err != nil {
+		// The app turned the sign-in away: nothing is stored, and the
+		// grant Logto just made goes too.
+		if ts.RefreshToken != "" {
+			_ = e.provider.revoke(ctx, ts.RefreshToken, "refresh_token")
+		}
+		level := slog.LevelWarn
+		if errors.Is(err, ErrHookPanicked) {
+			level = slog.LevelError
+		}
+		e.log.Log(ctx, level, msgSignInRefused, "sub", ts.Claims.Subject, "reason", err.Error())
+		return a.fail(because("OnSignIn", fmt.Errorf("%w: %w", ErrSignInRefused, err))), nil
+	}
 	if err := e.store.save(id, rec); err != nil {
-		return a.fail(err)
+		return a.fail(err), nil
 	}
 	// For back-channel logout. A failure here leaves a session that only
 	// its own expiry or sign-out ends, so the sign-in fails instead.
 	if err := e.store.index(ctx, id, rec); err != nil {
 		_ = e.store.delete(id)
-		return a.fail(err)
+		return a.fail(err), nil
 	}
 	if old := r.Cookie(e.cfg.CookieName); old != "" {
 		// The old session is unreachable once the cookie is replaced. Ended
@@ -110,5 +140,18 @@ func (e *Engine) callback(ctx context.Context, r Request) *Answer {
 	if tx.ReturnTo != "" {
 		target = originOf(e.cfg.BaseURL) + tx.ReturnTo
 	}
-	return a.redirect(target)
+	return a.redirect(target), user
+}
+
+// oauthErrorCode is the callback's error parameter as it may be logged: one
+// of the codes RFC 6749 and OpenID Connect define, or "other" (the
+// parameter is whatever the URL says).
+func oauthErrorCode(code string) string {
+	switch code {
+	case "access_denied", "login_required", "consent_required", "interaction_required", "account_selection_required",
+		"invalid_request", "invalid_scope", "invalid_target", "unauthorized_client", "unsupported_response_type",
+		"server_error", "temporarily_unavailable":
+		return code
+	}
+	return "other"
 }

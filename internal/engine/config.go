@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -181,6 +182,30 @@ type Config[C, S any] struct {
 	// Optional. Default: DefaultErrorHandler
 	ErrorHandler func(c C, err error) error
 
+	// Logger receives one structured record per event: sign-in started
+	// (Debug), succeeded (Info) or failed (Warn, naming the check),
+	// refresh succeeded (Debug) or failed (Warn), sign-out and back-channel
+	// logout (Info), storage and provider errors, discovery and JWKS
+	// failures (Error, at most one a minute while they last). No record
+	// holds a token, a code, a secret, a cookie's value or a session ID; a
+	// session is named by a fingerprint. The default hears only what needs
+	// an operator; give it slog.Default() to hear everything.
+	//
+	// Optional. Default: slog.Default(), records below Warn dropped
+	Logger *slog.Logger
+
+	// OnSignIn runs when a sign-in is about to succeed: after the ID token
+	// is verified, before the session is stored, with the request and the
+	// new user context (claims, Subject, IDToken). Returning an error
+	// refuses the sign-in: no session is stored, the new refresh token is
+	// revoked, and ErrorHandler gets an error wrapping ErrSignInRefused and
+	// yours (403 by default). A panic in it refuses the sign-in the same
+	// way. Use it to create the app's own user row, or to turn away a
+	// suspended account.
+	//
+	// Optional. Default: nil
+	OnSignIn func(c C, user *UserContext) error
+
 	// ContextKey is the c.Locals key of the *UserContext.
 	//
 	// Optional. Default: "user"
@@ -308,6 +333,9 @@ func Prepare[C, S any](config ...Config[C, S]) (Config[C, S], error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = defaultLogger()
+	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{
 			Timeout: cfg.HTTPTimeout,
@@ -395,15 +423,8 @@ func Prepare[C, S any](config ...Config[C, S]) (Config[C, S], error) {
 			return cfg, err
 		}
 	}
-	if cfg.SignInOptions.DirectSignIn != nil {
-		switch cfg.SignInOptions.DirectSignIn.Method {
-		case "social", "sso":
-		default:
-			return cfg, fmt.Errorf("%w: SignInOptions.DirectSignIn.Method must be \"social\" or \"sso\"", ErrConfig)
-		}
-		if cfg.SignInOptions.DirectSignIn.Target == "" {
-			return cfg, fmt.Errorf("%w: SignInOptions.DirectSignIn.Target is required", ErrConfig)
-		}
+	if err := CheckSignInOptions(cfg.SignInOptions); err != nil {
+		return cfg, err
 	}
 	return cfg, nil
 }
@@ -491,6 +512,7 @@ type settings struct {
 	ClockSkew                           time.Duration
 	PostLogoutRedirectURI               string
 	Now                                 func() time.Time
+	Logger                              *slog.Logger
 }
 
 // settingsOf copies a prepared Config into the engine's settings.
@@ -506,7 +528,7 @@ func settingsOf[C, S any](cfg *Config[C, S], store Storage) *settings {
 		AbsoluteTimeout: cfg.AbsoluteTimeout, IdleTimeout: cfg.IdleTimeout,
 		EncryptionKey: cfg.EncryptionKey, HTTPClient: cfg.HTTPClient, HTTPTimeout: cfg.HTTPTimeout,
 		DiscoveryRetryInterval: cfg.DiscoveryRetryInterval, ClockSkew: cfg.ClockSkew,
-		PostLogoutRedirectURI: cfg.PostLogoutRedirectURI, Now: cfg.Now,
+		PostLogoutRedirectURI: cfg.PostLogoutRedirectURI, Now: cfg.Now, Logger: cfg.Logger,
 	}
 }
 

@@ -8,6 +8,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"time"
 )
@@ -25,6 +26,7 @@ type Engine struct {
 	sealer       *signInSealer
 	// tokens caches verified access tokens (API protection).
 	tokens *tokenCache
+	log    *slog.Logger
 }
 
 type route struct {
@@ -50,7 +52,10 @@ var ErrMethodNotAllowed = errors.New("method not allowed")
 // Logto: discovery runs in the background now and on first use, so an app
 // starts even while Logto is down.
 func New[C, S any](cfg *Config[C, S], store Storage) (*Engine, error) {
-	e := &Engine{cfg: settingsOf(cfg, store), tokens: newTokenCache()}
+	e := &Engine{cfg: settingsOf(cfg, store), tokens: newTokenCache(), log: cfg.Logger}
+	if e.log == nil { // a config New was given without Prepare (tests)
+		e.log = defaultLogger()
+	}
 	e.fetch = e.cfg.fetchOptions()
 	e.provider = newProvider(e.cfg)
 	var err error

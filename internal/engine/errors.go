@@ -39,9 +39,15 @@ var (
 	ErrCrossSiteRequest = errors.New("cross-site request refused")
 	// ErrNotAuthenticated: RequireAuth refused an anonymous API request.
 	ErrNotAuthenticated = errors.New("authentication required")
+	// ErrSignInRefused: Config.OnSignIn turned the sign-in away.
+	ErrSignInRefused = errors.New("sign-in was refused")
 	// ErrNoToken: an access or organization token was asked for but the session cannot give one.
 	ErrNoToken = errors.New("no access token available, please sign in again")
 )
+
+// ErrHookPanicked: Config.OnSignIn panicked; the adapter recovered it and
+// the sign-in is refused.
+var ErrHookPanicked = errors.New("OnSignIn panicked")
 
 var statusBySentinel = []struct {
 	err    error
@@ -53,6 +59,7 @@ var statusBySentinel = []struct {
 	{ErrInvalidGrant, StatusBadRequest},
 	{ErrInvalidIDToken, StatusBadRequest},
 	{ErrCrossSiteRequest, StatusForbidden},
+	{ErrSignInRefused, StatusForbidden},
 	{ErrInvalidToken, StatusUnauthorized},
 	{ErrInsufficientScope, StatusForbidden},
 	{ErrInvalidRequest, StatusBadRequest},

@@ -14,12 +14,13 @@ type fuzzRequest struct {
 	cookies map[string]string
 }
 
-func (r fuzzRequest) Query(k string) string   { return r.query.Get(k) }
-func (r fuzzRequest) Cookie(n string) string  { return r.cookies[n] }
-func (r fuzzRequest) Header(string) string    { return "" }
-func (r fuzzRequest) FormValue(string) string { return "" }
-func (r fuzzRequest) Method() string          { return "GET" }
-func (r fuzzRequest) OriginalURL() string     { return "/" }
+func (r fuzzRequest) Query(k string) string       { return r.query.Get(k) }
+func (r fuzzRequest) Cookie(n string) string      { return r.cookies[n] }
+func (r fuzzRequest) Header(string) string        { return "" }
+func (r fuzzRequest) FormValue(string) string     { return "" }
+func (r fuzzRequest) Method() string              { return "GET" }
+func (r fuzzRequest) OriginalURL() string         { return "/" }
+func (r fuzzRequest) OnSignIn(*UserContext) error { return nil }
 
 // rendered is what the default error handler makes of an answer: its
 // status and body.

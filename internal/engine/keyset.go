@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,9 @@ type keySet struct {
 	// version counts the changes of the set: a fetch that brings other
 	// keys than the cached ones moves it. Verified-token caches check it.
 	version atomic.Uint64
+
+	log     *slog.Logger   // nil: no records
+	failing lastingFailure // for the log
 }
 
 // cachedKey is a JWKS key and what verifies with it: the key itself, or,
@@ -219,6 +223,11 @@ func (ks *keySet) startFetch() *keyFetch {
 		}
 		ks.inflight = nil
 		ks.mu.Unlock()
+		if ks.log != nil && err != nil {
+			ks.failing.fail(ks.log, ks.now(), msgJWKSFailed, "url", ks.url, "error", err.Error())
+		} else if ks.log != nil {
+			ks.failing.recover(ks.log, msgJWKSOK)
+		}
 		f.err = err
 		close(f.done)
 	}()

@@ -35,6 +35,8 @@ type provider struct {
 	inflight    *discovery
 	lastAttempt time.Time
 	lastErr     error
+
+	failing lastingFailure // for the log
 }
 
 // discovery is one discovery attempt under way.
@@ -110,6 +112,12 @@ func (p *provider) runDiscovery(run *discovery) {
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.HTTPTimeout)
 	defer cancel()
 	run.d, run.err = p.discover(ctx)
+	if run.err != nil {
+		p.failing.fail(p.cfg.Logger, p.cfg.Now(), msgDiscoveryFailed, "issuer", p.issuer(),
+			"error", run.err.Error(), "retry_after", p.cfg.DiscoveryRetryInterval.String())
+	} else {
+		p.failing.recover(p.cfg.Logger, msgDiscoveryOK)
+	}
 	p.mu.Lock()
 	if run.err == nil {
 		p.current.Store(run.d)
@@ -134,6 +142,7 @@ func (p *provider) discover(ctx context.Context) (*discovered, error) {
 	// Our own key set rather than zitadel's: it rate-limits refetches for
 	// unknown kids and skips keys it cannot use instead of failing.
 	ks := newKeySet(dc.JwksURI, p.cfg.HTTPClient, p.cfg.HTTPTimeout, p.cfg.Now)
+	ks.log = p.cfg.Logger
 	// Loaded in the background: the sign-in redirect, which verifies
 	// nothing, never waits for the JWKS; the first verification waits for
 	// this fetch if it is still under way.
@@ -289,10 +298,10 @@ func (p *provider) refresh(ctx context.Context, refreshToken, resource, organiza
 	}
 	if ts.Claims != nil {
 		if ts.Claims.Subject != subject {
-			return nil, fmt.Errorf("%w: refreshed ID token has another subject", ErrInvalidIDToken)
+			return nil, because("id_token.sub", fmt.Errorf("%w: refreshed ID token has another subject", ErrInvalidIDToken))
 		}
 		if ts.Claims.Nonce != "" && ts.Claims.Nonce != nonce {
-			return nil, fmt.Errorf("%w: refreshed ID token has another nonce", ErrInvalidIDToken)
+			return nil, because("id_token.nonce", fmt.Errorf("%w: refreshed ID token has another nonce", ErrInvalidIDToken))
 		}
 	}
 	return ts, nil
@@ -325,9 +334,9 @@ func (p *provider) verifyTokenResponse(ctx context.Context, d *discovered, v *rp
 	claims, err := rp.VerifyTokens[*oidc.IDTokenClaims](ctx, tok.AccessToken, idToken, v)
 	if err != nil {
 		if providerFailure(err) {
-			return nil, err // the JWKS could not be fetched: not the token's fault
+			return nil, because("jwks", err) // the JWKS could not be fetched: not the token's fault
 		}
-		return nil, fmt.Errorf("%w: %w", ErrInvalidIDToken, err)
+		return nil, because(idTokenCheck(err), fmt.Errorf("%w: %w", ErrInvalidIDToken, err))
 	}
 	if err := p.checkIDTokenExtras(claims); err != nil {
 		return nil, err
@@ -370,18 +379,18 @@ func expiresIn(tok *oauth2.Token) time.Duration {
 // nbf must have passed and sub must not be empty.
 func (p *provider) checkIDTokenExtras(claims *oidc.IDTokenClaims) error {
 	if len(claims.Audience) != 1 || claims.Audience[0] != p.cfg.AppID {
-		return fmt.Errorf("%w: aud must be exactly the app ID", ErrInvalidIDToken)
+		return because("id_token.aud", fmt.Errorf("%w: aud must be exactly the app ID", ErrInvalidIDToken))
 	}
 	if !validIdentifier(claims.Subject) {
-		return fmt.Errorf("%w: sub is empty, longer than %d characters or not printable ASCII", ErrInvalidIDToken, maxIdentifierLen)
+		return because("id_token.sub", fmt.Errorf("%w: sub is empty, longer than %d characters or not printable ASCII", ErrInvalidIDToken, maxIdentifierLen))
 	}
 	if sid, ok := claims.Claims["sid"]; ok {
 		if s, isString := sid.(string); !isString || !validIdentifier(s) {
-			return fmt.Errorf("%w: sid is not a string of 1 to %d printable ASCII characters", ErrInvalidIDToken, maxIdentifierLen)
+			return because("id_token.sid", fmt.Errorf("%w: sid is not a string of 1 to %d printable ASCII characters", ErrInvalidIDToken, maxIdentifierLen))
 		}
 	}
 	if nbf := claims.NotBefore.AsTime(); !nbf.IsZero() && nbf.After(p.cfg.Now().Add(p.cfg.ClockSkew)) {
-		return fmt.Errorf("%w: nbf is in the future", ErrInvalidIDToken)
+		return because("id_token.nbf", fmt.Errorf("%w: nbf is in the future", ErrInvalidIDToken))
 	}
 	return nil
 }
@@ -500,16 +509,19 @@ func appendQuery(base string, q url.Values) string {
 var errTokenRejected = fmt.Errorf("%w: access token rejected", ErrNoToken)
 
 // classifyTokenError maps an error of a call to Logto onto a sentinel.
+// The log says which endpoint failed, its status and its OAuth error
+// code (never its body).
 func classifyTokenError(err error) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
-		return classifyOAuthError(re.ErrorCode, statusOf(re.Response), err)
+		status := statusOf(re.Response)
+		return because("token endpoint", classifyOAuthError(re.ErrorCode, status, err), "endpoint_status", status, "oauth_error", re.ErrorCode)
 	}
 	var oe *oidc.Error
 	if errors.As(err, &oe) {
-		return classifyOAuthError(string(oe.ErrorType), 0, err)
+		return because("token endpoint", classifyOAuthError(string(oe.ErrorType), 0, err), "oauth_error", string(oe.ErrorType))
 	}
-	return fmt.Errorf("%w: %w", classifyTransport(err), err)
+	return because("token endpoint", fmt.Errorf("%w: %w", classifyTransport(err), err))
 }
 
 func statusOf(resp *http.Response) int {

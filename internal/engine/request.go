@@ -24,6 +24,9 @@ type Request interface {
 	Method() string
 	// OriginalURL is the request's path and query, as the client sent them.
 	OriginalURL() string
+	// OnSignIn runs Config.OnSignIn for a sign-in about to succeed (nil
+	// without one); a panic in it is an error.
+	OnSignIn(user *UserContext) error
 }
 
 // Answer is what an operation asks the adapter to answer: headers and

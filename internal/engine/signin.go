@@ -2,29 +2,135 @@ package engine
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"crypto/sha256"
 	"encoding/base64"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 )
 
 // signIn starts a sign-in: a new transaction (state, nonce, PKCE verifier,
 // return path) goes to the browser in the sign-in cookie, and the browser
-// is sent to Logto's authorization endpoint.
+// is sent to Logto's authorization endpoint. The link may choose Logto's
+// sign-in options (see requestOptions) over Config.SignInOptions.
 func (e *Engine) signIn(ctx context.Context, r Request) *Answer {
-	return e.startSignIn(ctx, r, e.cfg.SignInOptions.FirstScreen)
+	return e.startSignIn(ctx, r, requestOptions(r, e.cfg.SignInOptions))
 }
 
 // signUp is signIn opening Logto's registration screen.
 func (e *Engine) signUp(ctx context.Context, r Request) *Answer {
-	return e.startSignIn(ctx, r, "register")
+	opts := requestOptions(r, e.cfg.SignInOptions)
+	opts.FirstScreen = "register"
+	return e.startSignIn(ctx, r, opts)
 }
 
-func (e *Engine) startSignIn(ctx context.Context, r Request, firstScreen string) *Answer {
+// SignInWith starts a sign-in with fixed options, for a route of the app's
+// own (the adapters' SignIn); only returnTo is read from the request.
+func (e *Engine) SignInWith(ctx context.Context, r Request, opts SignInOptions) *Answer {
+	return e.startSignIn(ctx, r, opts)
+}
+
+// CheckSignInOptions checks fixed sign-in options, naming the field.
+func CheckSignInOptions(opts SignInOptions) error {
+	if opts.FirstScreen != "" && !firstScreens[opts.FirstScreen] {
+		return fmt.Errorf("%w: SignInOptions.FirstScreen %q is not one of Logto's first screens", ErrConfig, opts.FirstScreen)
+	}
+	for _, id := range opts.Identifiers {
+		if !identifiers[id] {
+			return fmt.Errorf("%w: SignInOptions.Identifiers: %q is not email, phone or username", ErrConfig, id)
+		}
+	}
+	if ds := opts.DirectSignIn; ds != nil {
+		if ds.Method != "social" && ds.Method != "sso" {
+			return fmt.Errorf("%w: SignInOptions.DirectSignIn.Method must be \"social\" or \"sso\"", ErrConfig)
+		}
+		if !validConnectorID(ds.Target) {
+			return fmt.Errorf("%w: SignInOptions.DirectSignIn.Target must be a connector ID (letters, digits, -._)", ErrConfig)
+		}
+	}
+	return nil
+}
+
+// The values a sign-in link may choose (Logto's sign-in parameters).
+var (
+	firstScreens = map[string]bool{"sign_in": true, "register": true, "identifier:sign_in": true,
+		"identifier:register": true, "reset_password": true, "single_sign_on": true}
+	identifiers = map[string]bool{"email": true, "phone": true, "username": true}
+)
+
+const maxLoginHint = 256
+
+// requestOptions returns base with what the sign-in link chooses among
+// Logto's parameters, each checked against what Logto accepts: first_screen,
+// login_hint, direct_sign_in (social:<connector> or sso:<connector>) and
+// identifier (email, phone, username). A value that does not pass is
+// ignored, and any other parameter is never forwarded: a link cannot add
+// prompt, scope, resource or anything else to the authorization request.
+func requestOptions(r Request, base SignInOptions) SignInOptions {
+	opts := base
+	if v := r.Query("first_screen"); firstScreens[v] {
+		opts.FirstScreen = v
+	}
+	if v := r.Query("login_hint"); v != "" && len(v) <= maxLoginHint && printable(v) {
+		opts.LoginHint = v
+	}
+	if v := r.Query("direct_sign_in"); v != "" {
+		method, target, _ := strings.Cut(v, ":")
+		if (method == "social" || method == "sso") && validConnectorID(target) {
+			opts.DirectSignIn = &DirectSignIn{Method: method, Target: target}
+		}
+	}
+	if v := r.Query("identifier"); v != "" {
+		var ids []string
+		for _, id := range strings.FieldsFunc(v, func(c rune) bool { return c == ' ' || c == ',' }) {
+			if !identifiers[id] {
+				ids = nil
+				break
+			}
+			ids = append(ids, id)
+		}
+		if len(ids) > 0 {
+			opts.Identifiers = ids
+		}
+	}
+	return opts
+}
+
+// printable reports whether s has no control character and is valid UTF-8.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, c := range s {
+		if c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) {
+			return false
+		}
+	}
+	return true
+}
+
+// validConnectorID accepts Logto's connector and SSO connector IDs.
+func validConnectorID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func (e *Engine) startSignIn(ctx context.Context, r Request, opts SignInOptions) *Answer {
 	a := &Answer{}
 	a.header("Cache-Control", "no-store")
 	d, err := e.provider.get(ctx)
 	if err != nil {
+		e.logFailure(ctx, slog.LevelWarn, msgSignInFailed, err, "check", "discovery")
 		return a.fail(err)
 	}
 
@@ -42,12 +148,13 @@ func (e *Engine) startSignIn(ctx context.Context, r Request, firstScreen string)
 	// under way (other tabs): nothing is written to the storage.
 	txs := addTransaction(e.sealer.pending(r.Cookie(e.signInCookie), now), tx)
 	e.cfg.setCookie(a, e.signInCookie, e.sealer.seal(txs), e.cfg.RoutesPrefix, transactionTTL)
-	return a.redirect(e.authorizationURL(d.authURL, state, nonce, verifier, firstScreen))
+	e.log.DebugContext(ctx, msgSignInStarted, "first_screen", opts.FirstScreen, "direct", opts.DirectSignIn != nil, "pending", len(txs))
+	return a.redirect(e.authorizationURL(d.authURL, state, nonce, verifier, opts))
 }
 
 // authorizationURL builds the authorization request by hand: oauth2's
 // AuthCodeURL cannot repeat the resource parameter.
-func (e *Engine) authorizationURL(endpoint, state, nonce, verifier, firstScreen string) string {
+func (e *Engine) authorizationURL(endpoint, state, nonce, verifier string, opts SignInOptions) string {
 	cfg := e.cfg
 	q := url.Values{}
 	q.Set("client_id", cfg.AppID)
@@ -64,9 +171,8 @@ func (e *Engine) authorizationURL(endpoint, state, nonce, verifier, firstScreen 
 	for _, r := range cfg.resources() {
 		q.Add("resource", r)
 	}
-	opts := cfg.SignInOptions
-	if firstScreen != "" {
-		q.Set("first_screen", firstScreen)
+	if opts.FirstScreen != "" {
+		q.Set("first_screen", opts.FirstScreen)
 	}
 	if len(opts.Identifiers) > 0 {
 		q.Set("identifier", strings.Join(opts.Identifiers, " "))

@@ -1,6 +1,9 @@
 package engine
 
-import "context"
+import (
+	"context"
+	"log/slog"
+)
 
 // signOut ends the session here and at Logto. GET works for the tutorial's
 // plain link; a request from another site is refused, so a third-party page
@@ -12,9 +15,14 @@ func (e *Engine) signOut(ctx context.Context, r Request) *Answer {
 	if !e.sameSiteRequest(r) {
 		return a.fail(ErrCrossSiteRequest)
 	}
-	rec, err := e.endSession(ctx, r.Cookie(e.cfg.CookieName))
+	id := r.Cookie(e.cfg.CookieName)
+	rec, err := e.endSession(ctx, id)
 	if err != nil {
+		e.logFailure(ctx, slog.LevelWarn, msgSignedOut, err)
 		return a.fail(err)
+	}
+	if rec != nil {
+		e.log.InfoContext(ctx, msgSignedOut, "sub", string(rec.Subject), "session", fingerprint(id))
 	}
 	// Logto is called once the session is gone, outside the session's lock
 	// and lease: a slow Logto cannot outlast the lease.

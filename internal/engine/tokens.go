@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 )
@@ -184,14 +185,20 @@ func (e *Engine) accessToken(ctx context.Context, user *UserContext, key, resour
 			}
 			e.applyRefresh(rec, ts, key)
 			if err := e.store.save(user.sessionID, rec); err != nil {
+				e.logFailure(ctx, slog.LevelWarn, msgRefreshFailed, err, "session", fingerprint(user.sessionID))
 				return nil, err
 			}
+			e.log.DebugContext(ctx, msgRefreshSucceeded, "session", fingerprint(user.sessionID), "resource", resource, "organization", org, "rotated", ts.RefreshToken != "" && ts.RefreshToken != string(sent))
 			user.record = rec
 			user.Claims = rec.Claims
 			return rec.accessToken(key), nil
 		}
 		if !errors.Is(err, ErrInvalidGrant) {
-			return nil, refreshFailure(err)
+			err = refreshFailure(err)
+			if !errors.Is(err, ErrNoToken) { // a resource or organization Logto refuses is not a failure of the session
+				e.logFailure(ctx, slog.LevelWarn, msgRefreshFailed, err, "session", fingerprint(user.sessionID), "transient", true)
+			}
+			return nil, err
 		}
 		// Another instance sharing the storage may have rotated the refresh
 		// token meanwhile: a rotation race is not a revoked grant. Re-read
@@ -209,6 +216,8 @@ func (e *Engine) accessToken(ctx context.Context, user *UserContext, key, resour
 			continue
 		}
 		// The grant is gone (revoked, expired, replayed): sign out cleanly.
+		e.log.WarnContext(ctx, msgRefreshFailed, "session", fingerprint(user.sessionID), "transient", false,
+			"check", "token endpoint", "oauth_error", "invalid_grant", "outcome", "signed out")
 		_ = e.store.delete(user.sessionID)
 		return nil, errSignedOut
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/url"
 )
 
@@ -20,6 +21,7 @@ func (e *Engine) User(ctx context.Context, id string) (user *UserContext, clear 
 	now := e.cfg.Now()
 	ok, err := e.store.loadInto(id, &si.rec, now)
 	if err != nil {
+		e.logFailure(ctx, slog.LevelError, msgRequestFailed, err)
 		return nil, false, err
 	}
 	if !ok {
@@ -37,6 +39,7 @@ func (e *Engine) User(ctx context.Context, id string) (user *UserContext, clear 
 		if errors.Is(err, errSignedOut) {
 			return &UserContext{}, true, nil
 		}
+		e.logFailure(ctx, slog.LevelError, msgRequestFailed, err)
 		return nil, false, err
 	}
 	return user, false, nil
@@ -53,6 +56,7 @@ func (e *Engine) Fetch(ctx context.Context, user *UserContext, opts FetchOptions
 		if errors.Is(err, errSignedOut) {
 			return true, nil
 		}
+		e.logFailure(ctx, slog.LevelWarn, msgRequestFailed, err, "during", "Fetch")
 		return false, err
 	}
 	return false, nil

@@ -10,6 +10,7 @@ package fiberadapter
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"unsafe"
 
@@ -66,6 +67,7 @@ type state[C Ctx, H ~func(C) error] struct {
 	userKey    any
 	prefix     string // RoutesPrefix + "/"
 	cookieName string
+	onSignIn   func(C, *engine.UserContext) error
 }
 
 // localsKey is where the middleware leaves its *state for RequireAuth and
@@ -96,7 +98,7 @@ func New[C Ctx, S any, H ~func(C) error](fw Framework[C, H], config ...engine.Co
 	}
 	return &Logto[C, S, H]{cfg: cfg, state: &state[C, H]{
 		eng: eng, fw: fw, next: cfg.Next, errorHandler: cfg.ErrorHandler,
-		userKey: cfg.ContextKey, prefix: eng.RoutesPrefix(), cookieName: eng.CookieName(),
+		userKey: cfg.ContextKey, prefix: eng.RoutesPrefix(), cookieName: eng.CookieName(), onSignIn: cfg.OnSignIn,
 	}}, nil
 }
 
@@ -120,7 +122,7 @@ func (l *Logto[C, S, H]) Handler() H { return l.handle }
 func (s *state[C, H]) handle(c C) error {
 	s.fw.SetLocal(c, localsKey, s)
 	if path := c.Path(); strings.HasPrefix(path, s.prefix) {
-		if a, ok := s.eng.Serve(s.fw.Context(c), path, request[C]{c}); ok {
+		if a, ok := s.eng.Serve(s.fw.Context(c), path, request[C]{c: c, onSignIn: s.onSignIn}); ok {
 			return s.answer(c, a)
 		}
 	}
@@ -199,7 +201,22 @@ func cookie[C Ctx](c C, name string) string {
 }
 
 // request is the engine's view of a Fiber request.
-type request[C Ctx] struct{ c C }
+type request[C Ctx] struct {
+	c        C
+	onSignIn func(C, *engine.UserContext) error
+}
+
+func (r request[C]) OnSignIn(user *engine.UserContext) (err error) {
+	if r.onSignIn == nil {
+		return nil
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %v", engine.ErrHookPanicked, p)
+		}
+	}()
+	return r.onSignIn(r.c, user)
+}
 
 func (r request[C]) Query(key string) string {
 	return string(r.c.Request().URI().QueryArgs().Peek(key))

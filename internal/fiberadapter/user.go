@@ -65,7 +65,7 @@ func RequireAuth[C Ctx, H ~func(C) error](fw Framework[C, H]) H {
 			fw.SetLocal(c, authRequiredKey, true)
 			return c.Next()
 		}
-		return s.answer(c, s.eng.DenyAnonymous(request[C]{c}))
+		return s.answer(c, s.eng.DenyAnonymous(request[C]{c: c}))
 	}
 }
 
@@ -89,7 +89,7 @@ func Fetch[C Ctx, H ~func(C) error](fw Framework[C, H], opts engine.FetchOptions
 			setCookie(c.Response(), s.eng.ClearSessionCookie())
 			fw.SetLocal(c, s.userKey, &engine.UserContext{})
 			if required, _ := c.Locals(authRequiredKey).(bool); required {
-				return s.answer(c, s.eng.DenyAnonymous(request[C]{c}))
+				return s.answer(c, s.eng.DenyAnonymous(request[C]{c: c}))
 			}
 		}
 		return c.Next()
@@ -123,7 +123,7 @@ func DefaultErrorHandler[C Ctx, H ~func(C) error](fw Framework[C, H], c C, err e
 	resp := c.Response()
 	resp.Header.Set("Cache-Control", "no-store")
 	resp.SetStatusCode(status)
-	if !engine.IsPageRequest(request[C]{c}) {
+	if !engine.IsPageRequest(request[C]{c: c}) {
 		resp.Header.SetContentType("application/json")
 		resp.SetBody(engine.ErrorJSON(msg))
 		return nil
@@ -143,5 +143,22 @@ func FiberErrorReader[E error](fields func(E) (int, string)) func(error) (int, s
 			return status, msg, true
 		}
 		return 0, "", false
+	}
+}
+
+// SignIn starts a sign-in with fixed options, for a route of the app's own
+// (a "sign up" or "continue with Google" button): only returnTo is read
+// from the request. It runs after the middleware; it panics on invalid
+// options, at setup.
+func SignIn[C Ctx, H ~func(C) error](fw Framework[C, H], opts engine.SignInOptions) H {
+	if err := engine.CheckSignInOptions(opts); err != nil {
+		panic(err)
+	}
+	return func(c C) error {
+		s, err := stateOf(fw, c, "fiberlogto.SignIn")
+		if s == nil {
+			return err
+		}
+		return s.answer(c, s.eng.SignInWith(fw.Context(c), request[C]{c: c}, opts))
 	}
 }
