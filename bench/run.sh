@@ -1,38 +1,61 @@
 #!/usr/bin/env bash
-# bench/run.sh (make bench): the load test of issue 5, over loopback only.
+# bench/run.sh (make bench): the load test of issues 5 and 11, over loopback only.
 #
-# Starts four processes of bench/loadapp on 127.0.0.1 (a bare Fiber app, the
-# example app's /user behind fiberlogto on memory storage, the same on SQLite
-# with 1,000 and with 100,000 stored sessions), each signed in once against
-# its in-process Logto-compatible provider, then loads each configuration
-# with wrk in alternating order (round 1 in table order, round 2 reversed,
-# ...) and prints for each configuration the medians over the rounds of
-# requests/s, p50 and p99, and of its ratios to the same round's bare run.
-# Then the process memory (VmRSS, VmHWM) and the database sizes. Installs
-# wrk from Debian's packages when it is missing.
+# For each Fiber major (v2, then v3: issue 11) starts four processes of
+# bench/loadapp on 127.0.0.1 (a bare Fiber app, the example app's /user
+# behind fiberlogto on memory storage, the same on SQLite with 1,000 and
+# with 100,000 stored sessions), each signed in once against its in-process
+# Logto-compatible provider, and checks that v2 and v3 answer GET /user
+# alike. Then it loads each configuration with wrk in alternating order:
+# round 1 in the order of ROWS, where each v3 configuration follows its v2
+# counterpart, round 2 reversed, ... so both majors see the same machine.
+# It prints for each configuration the medians over the rounds of
+# requests/s, p50 and p99, and of its ratios to the same round's bare run
+# of the same major, with issue 11's target; then v3 against v2, and the
+# process memory (VmRSS, VmHWM) and the database sizes. Installs wrk from
+# Debian's packages when it is missing.
 #
-# Knobs (environment): ROUNDS (5), DURATION (3, seconds per run), WARMUP (1,
-# seconds per configuration before round 1), THREADS (1), CONNS (32),
-# SESSIONS_SMALL (1000), SESSIONS_BIG (100000), GO (go), DISTURBED (10: a
-# run during which other processes took more than this % of the machine's
-# CPU is left out of the medians when the configuration has undisturbed
-# rounds), QUIET_WAIT (15: seconds to wait at most for a quiet second before
-# the first round, a third of it before the others). With the defaults the
-# whole run takes about two minutes once the Go build cache is warm.
+# Knobs (environment): ROUNDS (5), DURATION (3, seconds per run; "3s" works
+# too), WARMUP (1, seconds per configuration before round 1), THREADS (1),
+# CONNS (32), SESSIONS_SMALL (1000), SESSIONS_BIG (100000), FIBER ("v2 v3":
+# the majors to run; "v2" alone is the run of RESULTS.md's issue 5 tables),
+# GO (go), DISTURBED (10: a run during which other processes took more than
+# this % of the machine's CPU is left out of the medians when the
+# configuration has undisturbed rounds), QUIET_WAIT (15: seconds to wait at
+# most for a quiet second before the first round, a third of it before the
+# others). With the defaults the whole run takes about four minutes once
+# the Go build cache is warm (two with FIBER=v2). A smoke run:
+#   ROUNDS=1 DURATION=1 WARMUP=1 SESSIONS_BIG=2000 QUIET_WAIT=1 bash bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-3}
+DURATION=${DURATION%s}
 WARMUP=${WARMUP:-1}
+WARMUP=${WARMUP%s}
 THREADS=${THREADS:-1}
 CONNS=${CONNS:-32}
 SESSIONS_SMALL=${SESSIONS_SMALL:-1000}
 SESSIONS_BIG=${SESSIONS_BIG:-100000}
+FIBER=${FIBER:-v2 v3}
 GO=${GO:-go}
 DISTURBED=${DISTURBED:-10}
 QUIET_WAIT=${QUIET_WAIT:-15}
 LUA=bench/wrk.lua
+
+for m in $FIBER; do
+  case $m in
+    v2 | v3) ;;
+    *)
+      echo "FIBER: unknown major $m (v2, v3)" >&2
+      exit 2
+      ;;
+  esac
+done
+# sfx is the suffix of a major's process and configuration names: none for
+# v2, whose names are those of RESULTS.md, -v3 for v3.
+sfx() { if [ "$1" != v2 ]; then echo "-$1"; fi; }
 
 if ! command -v wrk >/dev/null 2>&1; then
   echo "wrk is missing: installing Debian's package" >&2
@@ -43,7 +66,8 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fiberlogto-bench.XXXXXX")
-declare -A PID URL COOKIE
+declare -A PID URL COOKIE BODY_BYTES
+APPS=() # the loadapp processes, in start order
 cleanup() {
   local name i
   for name in "${!PID[@]}"; do
@@ -71,10 +95,11 @@ start() { # name, loadapp flags...
   shift
   "$WORK/loadapp" -addr 127.0.0.1:0 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
   PID[$name]=$!
+  APPS+=("$name")
 }
 
 wait_ready() { # name
-  local name=$1 line deadline=$((SECONDS + 120))
+  local name=$1 line deadline=$((SECONDS + 300))
   until line=$(grep -m1 '^READY ' "$WORK/$name.out" 2>/dev/null); do
     if ! kill -0 "${PID[$name]}" 2>/dev/null; then
       echo "loadapp $name died:" >&2
@@ -82,32 +107,76 @@ wait_ready() { # name
       exit 1
     fi
     if [ "$SECONDS" -ge "$deadline" ]; then
-      echo "loadapp $name not ready after 120 s" >&2
+      echo "loadapp $name not ready after 300 s" >&2
       exit 1
     fi
     sleep 0.2
   done
   URL[$name]=$(sed -n 's/.* url=\([^ ]*\).*/\1/p' <<<"$line")
   COOKIE[$name]=$(sed -n 's/.* cookie=\([^ ]*\).*/\1/p' <<<"$line")
+  BODY_BYTES[$name]=$(sed -n 's/.* body_bytes=\([0-9]*\).*/\1/p' <<<"$line")
   echo "  $name: $line" >&2
 }
 
-echo "starting the apps (SQLite pre-fill: $SESSIONS_SMALL and $SESSIONS_BIG sessions)" >&2
-start bare -mode bare
-start memory -mode memory
-start sqlite1k -mode sqlite -db "$WORK/sessions-small.sqlite3" -sessions "$SESSIONS_SMALL"
-start sqlite100k -mode sqlite -db "$WORK/sessions-big.sqlite3" -sessions "$SESSIONS_BIG"
-for name in bare memory sqlite1k sqlite100k; do wait_ready "$name"; done
+echo "starting the apps on Fiber $FIBER (SQLite pre-fill: $SESSIONS_SMALL and $SESSIONS_BIG sessions)" >&2
+for m in $FIBER; do
+  s=$(sfx "$m")
+  start "bare$s" -fiber "$m" -mode bare
+  start "memory$s" -fiber "$m" -mode memory
+  start "sqlite1k$s" -fiber "$m" -mode sqlite -db "$WORK/sessions-small$s.sqlite3" -sessions "$SESSIONS_SMALL"
+  start "sqlite100k$s" -fiber "$m" -mode sqlite -db "$WORK/sessions-big$s.sqlite3" -sessions "$SESSIONS_BIG"
+done
+for name in "${APPS[@]}"; do wait_ready "$name"; done
 
-# Rows: id|app|path|signed in (sends the cookie)|label
-ROWS=(
-  "bare|bare|/user|no|bare Fiber, same bytes (baseline)"
-  "bare-json|bare|/user-json|no|bare Fiber, c.JSON of the same context"
-  "memory|memory|/user|yes|fiberlogto memory, signed in"
-  "memory-anon|memory|/user|no|fiberlogto memory, anonymous"
-  "sqlite|sqlite1k|/user|yes|fiberlogto SQLite, signed in ($SESSIONS_SMALL sessions)"
-  "sqlite-big|sqlite100k|/user|yes|fiberlogto SQLite, signed in ($SESSIONS_BIG sessions)"
+# Rows: major|id|app|path|signed in (sends the cookie)|target (issue 11:
+# the least ratio to the same major's bare Fiber, - for none)|label. Each v3
+# configuration follows its v2 counterpart, so that the two run next to each
+# other in every round; the v2 rows are those of RESULTS.md.
+ALL_ROWS=(
+  "v2|bare|bare|/user|no|-|bare Fiber, same bytes (baseline)"
+  "v3|bare-v3|bare-v3|/user|no|-|bare Fiber, same bytes (baseline)"
+  "v2|bare-json|bare|/user-json|no|-|bare Fiber, c.JSON of the same context"
+  "v2|memory|memory|/user|yes|0.85|fiberlogto memory, signed in"
+  "v3|memory-v3|memory-v3|/user|yes|0.85|fiberlogto memory, signed in"
+  "v2|memory-anon|memory|/user|no|0.9|fiberlogto memory, anonymous"
+  "v3|memory-anon-v3|memory-v3|/user|no|0.9|fiberlogto memory, anonymous"
+  "v2|sqlite|sqlite1k|/user|yes|0.8|fiberlogto SQLite, signed in ($SESSIONS_SMALL sessions)"
+  "v3|sqlite-v3|sqlite1k-v3|/user|yes|0.8|fiberlogto SQLite, signed in ($SESSIONS_SMALL sessions)"
+  "v2|sqlite-big|sqlite100k|/user|yes|0.8|fiberlogto SQLite, signed in ($SESSIONS_BIG sessions)"
+  "v3|sqlite-big-v3|sqlite100k-v3|/user|yes|0.8|fiberlogto SQLite, signed in ($SESSIONS_BIG sessions)"
 )
+ROWS=()
+for row in "${ALL_ROWS[@]}"; do
+  if [[ " $FIBER " == *" ${row%%|*} "* ]]; then ROWS+=("$row"); fi
+done
+
+# answer prints an app's answer to GET path (with its cookie when signed
+# in is yes), headers less Date, and the body with every JSON string and
+# number value replaced, so that two sign-ins against two providers compare.
+answer() { # app, path, signed in
+  local cookie=()
+  if [ "$3" = yes ]; then cookie=(-H "Cookie: ${COOKIE[$1]}"); fi
+  curl -fsS -i "${cookie[@]}" "${URL[$1]}$2" | tr -d '\r' | grep -v '^Date: ' |
+    sed -E 's/:"[^"]*"/:"S"/g; s/:-?[0-9][0-9.eE+-]*/:N/g'
+}
+
+# Fiber v3 must answer what v2 answers: the same headers and a body of the
+# same length and shape (the values differ: two sign-ins).
+SAME=()
+if [[ " $FIBER " == *" v2 "* && " $FIBER " == *" v3 "* ]] && command -v curl >/dev/null 2>&1; then
+  for pair in "bare|/user|no" "memory|/user|yes" "memory|/user|no" "sqlite1k|/user|yes"; do
+    IFS='|' read -r app path signed <<<"$pair"
+    what="GET $path on $app"
+    if [ "$signed" = yes ]; then what+=", signed in"; fi
+    if [ "$(answer "$app" "$path" "$signed")" = "$(answer "$app-v3" "$path" "$signed")" ]; then
+      SAME+=("v2 and v3 answer $what alike (headers but Date, body shape and length)")
+    else
+      SAME+=("WARNING: v2 and v3 answer $what differently:")
+      SAME+=("$(diff <(answer "$app" "$path" "$signed") <(answer "$app-v3" "$path" "$signed") | sed 's/^/    /')")
+    fi
+  done
+  for line in "${SAME[@]}"; do echo "  $line" >&2; done
+fi
 
 HZ=$(getconf CLK_TCK)
 NCPU=$(nproc)
@@ -119,8 +188,8 @@ proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }          # utime + s
 # run (other_pct: other sessions' work, which skews the run; loopback
 # softirq time is not counted) and the hypervisor's steal (steal_pct).
 load() { # row, seconds
-  local id app path signed label cookie=- c0 c1 a0 a1 wrk_cpu
-  IFS='|' read -r id app path signed label <<<"$1"
+  local id app path signed cookie=- c0 c1 a0 a1 wrk_cpu
+  IFS='|' read -r _ id app path signed _ <<<"$1"
   if [ "$signed" = yes ]; then cookie=${COOKIE[$app]}; fi
   c0=$(cpu_ticks)
   a0=$(proc_ticks "${PID[$app]}")
@@ -179,14 +248,15 @@ for ((r = 1; r <= ROUNDS; r++)); do
   if ((r > 1)); then wait_quiet "$((QUIET_WAIT / 3))"; fi
   echo "round $r/$ROUNDS" >&2
   for row in "${order[@]}"; do
-    id=${row%%|*}
+    IFS='|' read -r _ id _ <<<"$row"
     result=$(load "$row" "$DURATION") || exit 1
     echo "$id $r $result" >>"$RESULTS"
   done
 done
 
 # The signed-in sessions must have stayed signed in.
-for app in memory sqlite1k sqlite100k; do
+for app in "${APPS[@]}"; do
+  if [[ $app == bare* ]]; then continue; fi
   if command -v curl >/dev/null 2>&1; then
     if ! curl -fsS -H "Cookie: ${COOKIE[$app]}" "${URL[$app]}/user" | grep -q '"isAuthenticated":true'; then
       echo "WARNING: $app is no longer signed in after the load" >&2
@@ -204,13 +274,17 @@ dbsize() { # file -> bytes of the file, its WAL and shared memory
   echo "$total"
 }
 
-labels=$(printf '%s\n' "${ROWS[@]}" | awk -F'|' '{ print $1 "|" $5 }')
+labels=$(printf '%s\n' "${ROWS[@]}" | awk -F'|' '{ print $1 "|" $2 "|" $6 "|" $7 }')
+bytes_signed_in=
+for m in $FIBER; do
+  bytes_signed_in+="${bytes_signed_in:+, }${BODY_BYTES[memory$(sfx "$m")]} bytes of JSON on $m"
+done
 
 echo
 echo "fiberlogto load test, $(date -u '+%Y-%m-%d %H:%M UTC'): $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $($GO version | cut -d' ' -f3), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
-echo "wrk -t$THREADS -c$CONNS -d${DURATION}s over loopback, $ROUNDS rounds in alternating order; GET /user answers $(sed -n 's/.* body_bytes=\([0-9]*\).*/\1/p' "$WORK/memory.out") bytes of JSON signed in"
+echo "wrk -t$THREADS -c$CONNS -d${DURATION}s over loopback, $ROUNDS rounds in alternating order; GET /user signed in answers $bytes_signed_in"
 echo
-awk -v labels="$labels" -v limit="$DISTURBED" -v small="$SESSIONS_SMALL" -v big="$SESSIONS_BIG" '
+awk -v labels="$labels" -v majors="$FIBER" -v limit="$DISTURBED" -v small="$SESSIONS_SMALL" -v big="$SESSIONS_BIG" '
   function field(s, k) { if (match(s, "(^| )" k "=[0-9]+")) { s = substr(s, RSTART, RLENGTH); sub(/.*=/, "", s); return s + 0 } return 0 }
   # median of v[1..n] (the mean of the two middle values for an even n); lo, hi: the range
   function median(v, n,    i, j, t) {
@@ -219,7 +293,8 @@ awk -v labels="$labels" -v limit="$DISTURBED" -v small="$SESSIONS_SMALL" -v big=
     return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
   }
   # collect fills v with metric m of id over the rounds where id (and, for a
-  # ratio, base) was undisturbed, or over every round when there is none.
+  # ratio, base) was undisturbed, or over every round when there is none:
+  # then it sets mark to " *" (and disturbed), which the caller clears.
   function collect(id, m, base,    k, n, ok) {
     split("", v); n = 0
     for (k = 1; k <= count[id]; k++) {
@@ -227,13 +302,16 @@ awk -v labels="$labels" -v limit="$DISTURBED" -v small="$SESSIONS_SMALL" -v big=
       if (ok) v[++n] = base == "" ? val[m, id, k] : val[m, id, k] / val[m, base, k]
     }
     if (n > 0) return n
-    mark[id] = " *"
+    mark = " *"; disturbed = 1
     for (k = 1; k <= count[id]; k++) v[++n] = base == "" ? val[m, id, k] : val[m, id, k] / val[m, base, k]
     return n
   }
+  # suffix: the suffix of the names of a major (sfx in run.sh)
+  function suffix(major) { return major == "v2" ? "" : "-" major }
   BEGIN {
     n = split(labels, L, "\n")
-    for (i = 1; i <= n; i++) { split(L[i], p, "|"); order[i] = p[1]; label[p[1]] = p[2] }
+    for (i = 1; i <= n; i++) { split(L[i], p, "|"); order[i] = p[2]; major[p[2]] = p[1]; target[p[2]] = p[3]; label[p[2]] = p[4] }
+    nm = split(majors, M, " ")
   }
   {
     id = $1; k = ++count[id]
@@ -245,41 +323,67 @@ awk -v labels="$labels" -v limit="$DISTURBED" -v small="$SESSIONS_SMALL" -v big=
     all[id] = all[id] sprintf(" %6.0f (%2d%%)", val["rps", id, k], oth[id, k])
   }
   END {
-    printf "| %-52s | %10s | %8s | %8s | %-18s | %-18s |\n", "configuration", "requests/s", "p50", "p99", "ratio to bare", "p99 / bare p99"
-    printf "|%s|%s|%s|%s|%s|%s|\n", "------------------------------------------------------", "-----------:", "---------:", "---------:", "--------------------", "--------------------"
-    for (i = 1; i <= n; i++) {
+    printf "| %-5s | %-52s | %10s | %8s | %8s | %-18s | %-13s | %-18s |\n", "Fiber", "configuration", "requests/s", "p50", "p99", "ratio to bare", "target", "p99 / bare p99"
+    printf "|%s|%s|%s|%s|%s|%s|%s|%s|\n", "-------", "------------------------------------------------------", "-----------:", "---------:", "---------:", "--------------------", "---------------", "--------------------"
+    for (j = 1; j <= nm; j++) for (i = 1; i <= n; i++) {
       id = order[i]
+      if (major[id] != M[j]) continue
+      base = "bare" suffix(M[j]); mark = ""
       c = collect(id, "rps"); rps = median(v, c)
       c = collect(id, "p50"); p50 = median(v, c)
       c = collect(id, "p99"); p99 = median(v, c)
-      c = collect(id, "rps", "bare"); r = median(v, c); rlo = lo; rhi = hi
-      c = collect(id, "p99", "bare"); q = median(v, c); qlo = lo; qhi = hi
-      ratio[id] = r
-      printf "| %-52s | %10.0f | %6.2fms | %6.2fms | %5.2fx (%4.2f-%4.2f) | %5.2fx (%4.2f-%4.2f) |\n", label[id] mark[id], rps, p50 / 1000, p99 / 1000, r, rlo, rhi, q, qlo, qhi
+      c = collect(id, "rps", base); r = median(v, c); rlo = lo; rhi = hi
+      c = collect(id, "p99", base); q = median(v, c); qlo = lo; qhi = hi
+      # the verdict on the ratio as printed, so that 0.85x is never "NO" for 0.85x
+      tgt = target[id] == "-" ? "-" : sprintf(">= %.2fx: %s", target[id], sprintf("%.2f", r) + 0 >= target[id] ? "yes" : "NO")
+      printf "| %-5s | %-52s | %10.0f | %6.2fms | %6.2fms | %5.2fx (%4.2f-%4.2f) | %-13s | %5.2fx (%4.2f-%4.2f) |\n", M[j], label[id] mark, rps, p50 / 1000, p99 / 1000, r, rlo, rhi, tgt, q, qlo, qhi
     }
-    c = collect("sqlite-big", "rps", "sqlite"); r = median(v, c)
-    printf "\nSQLite with %d sessions / with %d: %.3fx requests/s (rounds: %.2f-%.2f)\n", big, small, r, lo, hi
+    print ""
+    for (j = 1; j <= nm; j++) {
+      c = collect("sqlite-big" suffix(M[j]), "rps", "sqlite" suffix(M[j])); r = median(v, c)
+      printf "Fiber %s, SQLite with %d sessions / with %d: %.3fx requests/s (rounds: %.2f-%.2f)\n", M[j], big, small, r, lo, hi
+    }
+    if (nm > 1) {
+      printf "\nFiber v3 against v2, same configuration, same round (median of the rounds'"'"' ratios, range in brackets):\n"
+      for (i = 1; i <= n; i++) {
+        id = order[i]; v2 = id; sub(/-v3$/, "", v2)
+        if (major[id] != "v3" || !(v2 in label)) continue
+        mark = ""
+        c = collect(id, "rps", v2); r = median(v, c); rlo = lo; rhi = hi
+        c = collect(id, "p99", v2); q = median(v, c)
+        printf "  %-52s requests/s %5.2fx (%4.2f-%4.2f), p99 %5.2fx (%4.2f-%4.2f)\n", label[id] mark, r, rlo, rhi, q, lo, hi
+      }
+    }
     printf "\nrequests/s, p50 and p99 are medians over the rounds; a ratio is the median of the rounds'"'"' ratios (range in brackets),\n"
-    printf "each round'"'"'s configuration against the same round'"'"'s bare run. Rounds during which other processes took more\n"
-    printf "than %d%% of the CPU are left out when a configuration has others.\n", limit
+    printf "each round'"'"'s configuration against the same round'"'"'s bare run of the same Fiber major. target: issue 11'"'"'s least\n"
+    printf "ratio to bare. Rounds during which other processes took more than %d%% of the CPU are left out when a\n", limit
+    printf "configuration has others.\n"
     printf "\nevery round: requests/s (CPU share of other processes and steal during the run)\n"
     for (i = 1; i <= n; i++) {
       id = order[i]
-      printf "  %-12s%s   %.0f B/response with headers, %d errors or non-2xx\n", id, all[id], bpr[id], bad[id]
+      printf "  %-15s%s   %.0f B/response with headers, %d errors or non-2xx\n", id, all[id], bpr[id], bad[id]
     }
-    for (i = 1; i <= n; i++) if (mark[order[i]] != "") { print "  * every round of this configuration (or of its pair with bare) was disturbed: its figures are not reliable"; break }
+    if (disturbed) printf "  * every round of this configuration (or of its pair with bare%s) was disturbed: its figures are not reliable\n", (nm > 1 ? ", or with v2" : "")
   }
 ' "$RESULTS"
+
+if [ "${#SAME[@]}" -gt 0 ]; then
+  echo
+  echo "same answers:"
+  for line in "${SAME[@]}"; do echo "  $line"; done
+fi
 
 echo
 echo "| process | sessions stored | VmRSS | VmHWM (peak) | database (file + WAL + SHM) |"
 echo "|---|---:|---:|---:|---:|"
-for name in bare memory sqlite1k sqlite100k; do
+for name in "${APPS[@]}"; do
+  s=""
+  if [[ $name == *-v3 ]]; then s=-v3; fi
   case $name in
-    bare) sessions=0 db=- ;;
-    memory) sessions=1 db=- ;;
-    sqlite1k) sessions=$SESSIONS_SMALL db=$(mib $(($(dbsize "$WORK/sessions-small.sqlite3") / 1024))) ;;
-    sqlite100k) sessions=$SESSIONS_BIG db=$(mib $(($(dbsize "$WORK/sessions-big.sqlite3") / 1024))) ;;
+    bare*) sessions=0 db=- ;;
+    memory*) sessions=1 db=- ;;
+    sqlite1k*) sessions=$SESSIONS_SMALL db=$(mib $(($(dbsize "$WORK/sessions-small$s.sqlite3") / 1024))) ;;
+    sqlite100k*) sessions=$SESSIONS_BIG db=$(mib $(($(dbsize "$WORK/sessions-big$s.sqlite3") / 1024))) ;;
   esac
   echo "| $name | $sessions | $(mib "$(kib "${PID[$name]}" VmRSS)") | $(mib "$(kib "${PID[$name]}" VmHWM)") | $db |"
 done

@@ -1,5 +1,5 @@
 // Command loadapp serves one configuration of the load test bench/run.sh
-// runs with wrk, on 127.0.0.1 only:
+// runs with wrk, on 127.0.0.1 only, on Fiber v2 or v3 (-fiber v2|v3):
 //
 //	-mode memory   the example app's /user behind fiberlogto, memory storage
 //	-mode sqlite   the same on SQLite (-db), pre-filled to -sessions sessions
@@ -9,9 +9,11 @@
 //
 // Every mode starts the in-process Logto-compatible provider, serves the
 // fiberlogto app and signs the demo user in once over HTTP, as a browser
-// would. Then it prints one line
+// would. It checks that the app's /user-json, c.JSON(fiberlogto.User(c)),
+// answers the body /user, fiberlogto.SendUser, answers. Then it prints one
+// line
 //
-//	READY url=http://127.0.0.1:PORT cookie=fiberlogto_session=ID body_bytes=N sessions=N prefill_seconds=S
+//	READY fiber=v2 url=http://127.0.0.1:PORT cookie=fiberlogto_session=ID body_bytes=N sessions=N prefill_seconds=S
 //
 // and serves until SIGINT or SIGTERM. In bare mode the fiberlogto app and
 // the provider are shut down before the bare app starts.
@@ -20,6 +22,10 @@
 // /user handler) without the example's other routes and without its
 // loopback-alias redirect, a middleware of its own that the bare app would
 // not have.
+//
+// Everything but the Fiber apps is the same for both majors: each major's
+// file (fiberv2.go, fiberv3.go) only builds its apps from the routes of
+// routes.go and says how they listen.
 package main
 
 import (
@@ -46,10 +52,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
-
-	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
+	"github.com/fiberlogto/sdk/internal/engine"
+	"github.com/fiberlogto/sdk/logto"
 	"github.com/fiberlogto/sdk/storage/memory"
 	"github.com/fiberlogto/sdk/storage/sqlite"
 )
@@ -60,7 +65,56 @@ const (
 	scopes   = "read:data"
 )
 
+// The example app's Fiber timeouts.
+const (
+	readTimeout  = 15 * time.Second
+	writeTimeout = 30 * time.Second
+	idleTimeout  = 60 * time.Second
+)
+
+// cookieName is the session cookie's name: the default of both majors.
+var cookieName = engine.ConfigDefault[any, any]().CookieName
+
+// server is a Fiber app of either major, as loadapp runs it.
+type server struct {
+	serve    func(ln net.Listener) error
+	shutdown func(timeout time.Duration) error
+}
+
+// major is what differs between Fiber v2 and v3: how its apps are built.
+type major struct {
+	// logtoApp is the fiberlogto app: the middleware on logtoConfig(s)
+	// and logtoRoutes.
+	logtoApp func(s settings) (server, error)
+	// bareApp is the app without fiberlogto: bareRoutes.
+	bareApp func(body []byte, user *logto.UserContext) server
+}
+
+var majors = map[string]major{"v2": fiberV2, "v3": fiberV3}
+
+// settings is the fiberlogto app's setup, whichever the major.
+type settings struct {
+	provider *logtotest.Provider
+	baseURL  string
+	store    storage
+}
+
+// logtoConfig is the example app's Config for either major's adapter
+// (fiberlogto.Config is engine.Config of the major's context and storage).
+func logtoConfig[C, S any](s settings, store S) engine.Config[C, S] {
+	return engine.Config[C, S]{
+		Endpoint:  s.provider.URL,
+		AppID:     s.provider.ClientID,
+		AppSecret: s.provider.ClientSecret,
+		BaseURL:   s.baseURL,
+		Scopes:    strings.Fields(scopes),
+		Resources: []string{resource},
+		Storage:   store,
+	}
+}
+
 func main() {
+	fiberMajor := flag.String("fiber", "v2", "Fiber major: v2 or v3")
 	mode := flag.String("mode", "memory", "bare, memory or sqlite")
 	db := flag.String("db", "", "SQLite database file (sqlite mode)")
 	sessions := flag.Int("sessions", 1000, "sessions in the SQLite storage, the signed-in one included (sqlite mode)")
@@ -70,13 +124,17 @@ func main() {
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *mode, *db, *sessions, *addr); err != nil {
+	if err := run(ctx, *fiberMajor, *mode, *db, *sessions, *addr); err != nil {
 		fmt.Fprintln(os.Stderr, "loadapp:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, mode, db string, sessions int, addr string) error {
+func run(ctx context.Context, fiberMajor, mode, db string, sessions int, addr string) error {
+	maj, ok := majors[fiberMajor]
+	if !ok {
+		return fmt.Errorf("unknown -fiber %q (v2 or v3)", fiberMajor)
+	}
 	switch mode {
 	case "bare", "memory":
 	case "sqlite":
@@ -110,7 +168,7 @@ func run(ctx context.Context, mode, db string, sessions int, addr string) error 
 	p.Start(pln)
 	defer p.Close()
 
-	var store fiber.Storage
+	var store storage
 	if mode == "sqlite" {
 		store, err = sqlite.New(sqlite.Config{Path: db})
 		if err != nil {
@@ -119,40 +177,29 @@ func run(ctx context.Context, mode, db string, sessions int, addr string) error 
 	} else {
 		store = memory.New()
 	}
-	rec := &recordingStorage{Storage: store}
-	var wrapped fiber.Storage = rec
-	if l, ok := store.(fiberlogto.Leaser); ok {
+	rec := &recordingStorage{storage: store}
+	var wrapped storage = rec
+	if l, ok := store.(logto.Leaser); ok {
 		wrapped = &recordingLeaser{recordingStorage: rec, Leaser: l}
 	}
 	defer func() { _ = store.Close() }()
 
-	lg, err := fiberlogto.New(fiberlogto.Config{
-		Endpoint:  p.URL,
-		AppID:     p.ClientID,
-		AppSecret: p.ClientSecret,
-		BaseURL:   baseURL,
-		Scopes:    strings.Fields(scopes),
-		Resources: []string{resource},
-		Storage:   wrapped,
-	})
+	app, err := maj.logtoApp(settings{provider: p, baseURL: baseURL, store: wrapped})
 	if err != nil {
 		return err
 	}
-	app := newFiber()
-	app.Use(lg.Handler())
-	app.Get("/user", func(c *fiber.Ctx) error {
-		c.Set(fiber.HeaderCacheControl, "no-store")
-		return fiberlogto.SendUser(c)
-	})
 	served := make(chan error, 1)
-	go func() { served <- app.Listener(ln) }()
+	go func() { served <- app.serve(ln) }()
 
 	cookie, body, err := signIn(ctx, p, baseURL, rec)
 	if err != nil {
 		return fmt.Errorf("sign-in: %w", err)
 	}
+	if err := sameBody(ctx, baseURL+"/user-json", cookie, body); err != nil {
+		return err
+	}
 
-	key, value, err := rec.session(strings.TrimPrefix(cookie, fiberlogto.ConfigDefault.CookieName+"="))
+	key, value, err := rec.session(strings.TrimPrefix(cookie, cookieName+"="))
 	if err != nil {
 		return err
 	}
@@ -176,26 +223,23 @@ func run(ctx context.Context, mode, db string, sessions int, addr string) error 
 
 	if mode == "bare" {
 		// The bare app alone in this process: no provider, no fiberlogto.
-		_ = app.ShutdownWithTimeout(5 * time.Second)
+		_ = app.shutdown(5 * time.Second)
 		<-served
 		p.Close()
-		app, err = bareApp(body)
+		user, err := userOf(body)
 		if err != nil {
 			return err
 		}
+		app = maj.bareApp(body, user)
 		if ln, err = net.Listen("tcp", addr); err != nil {
 			return err
 		}
 		baseURL = "http://" + ln.Addr().String()
 		served = make(chan error, 1)
-		go func() { served <- app.Listener(ln) }()
+		go func() { served <- app.serve(ln) }()
 		for _, path := range []string{"/user", "/user-json"} {
-			got, _, err := getUser(ctx, baseURL+path, "", false)
-			if err != nil {
-				return err
-			}
-			if got != string(body) {
-				return fmt.Errorf("bare %s answers %s, want %s", path, got, body)
+			if err := sameBody(ctx, baseURL+path, "", body); err != nil {
+				return fmt.Errorf("bare: %w", err)
 			}
 		}
 		cookie, sessions = "", 0
@@ -203,8 +247,8 @@ func run(ctx context.Context, mode, db string, sessions int, addr string) error 
 		sessions = 1
 	}
 
-	fmt.Printf("READY url=%s cookie=%s body_bytes=%d sessions=%d record_bytes=%d prefill_seconds=%.1f\n",
-		baseURL, cookie, len(body), sessions, recordBytes, prefill.Seconds())
+	fmt.Printf("READY fiber=%s url=%s cookie=%s body_bytes=%d sessions=%d record_bytes=%d prefill_seconds=%.1f\n",
+		fiberMajor, baseURL, cookie, len(body), sessions, recordBytes, prefill.Seconds())
 
 	select {
 	case err := <-served:
@@ -216,42 +260,33 @@ func run(ctx context.Context, mode, db string, sessions int, addr string) error 
 		fmt.Fprintln(os.Stderr, "loadapp: shutdown took more than 10 s, exiting")
 		os.Exit(1)
 	})
-	_ = app.ShutdownWithTimeout(5 * time.Second)
+	_ = app.shutdown(5 * time.Second)
 	<-served
 	return nil
 }
 
-// newFiber is the example app's Fiber config.
-func newFiber() *fiber.App {
-	return fiber.New(fiber.Config{
-		DisableStartupMessage: true,
-		ReadTimeout:           15 * time.Second,
-		WriteTimeout:          30 * time.Second,
-		IdleTimeout:           60 * time.Second,
-	})
-}
-
-// bareApp answers /user with body as it is and /user-json with the same
-// JSON built by c.JSON, the way the fiberlogto app's handler builds it.
-func bareApp(body []byte) (*fiber.App, error) {
+// userOf is the signed-in user context that answers body, for the bare
+// app's c.JSON.
+func userOf(body []byte) (*logto.UserContext, error) {
 	var u struct {
 		Claims json.RawMessage `json:"claims"`
 	}
 	if err := json.Unmarshal(body, &u); err != nil {
 		return nil, err
 	}
-	user := &fiberlogto.UserContext{IsAuthenticated: true, Claims: fiberlogto.RawClaims(u.Claims)}
-	app := newFiber()
-	app.Get("/user", func(c *fiber.Ctx) error {
-		c.Set(fiber.HeaderCacheControl, "no-store")
-		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-		return c.Send(body)
-	})
-	app.Get("/user-json", func(c *fiber.Ctx) error {
-		c.Set(fiber.HeaderCacheControl, "no-store")
-		return c.JSON(user)
-	})
-	return app, nil
+	return &logto.UserContext{IsAuthenticated: true, Claims: logto.RawClaims(u.Claims)}, nil
+}
+
+// sameBody checks that target answers want (with cookie, when not empty).
+func sameBody(ctx context.Context, target, cookie string, want []byte) error {
+	got, _, err := getUser(ctx, target, cookie, cookie != "")
+	if err != nil {
+		return err
+	}
+	if got != string(want) {
+		return fmt.Errorf("%s answers %s, want %s", target, got, want)
+	}
+	return nil
 }
 
 // signIn signs the demo user in as a browser would and returns the session
@@ -289,7 +324,7 @@ func signIn(ctx context.Context, p *logtotest.Provider, baseURL string, rec *rec
 	u, _ := url.Parse(baseURL)
 	var cookie string
 	for _, c := range jar.Cookies(u) {
-		if c.Name == fiberlogto.ConfigDefault.CookieName {
+		if c.Name == cookieName {
 			cookie = c.Name + "=" + c.Value
 		}
 	}
@@ -338,18 +373,18 @@ func getUser(ctx context.Context, target, cookie string, signedIn bool) (string,
 // whatever else (transactions, indexes) the callback writes. It costs one
 // interface call more per storage call.
 type recordingStorage struct {
-	fiber.Storage
+	storage
 	mu        sync.Mutex
 	recording bool
 	sets      map[string][]byte
 }
 
-// recordingLeaser keeps the fiberlogto.Leaser of a storage that has one
-// (storage.SQLite), so the middleware takes the same paths as without the
-// recording.
+// recordingLeaser keeps the logto.Leaser of a storage that has one
+// (memory.Storage, sqlite.Storage), so the middleware takes the same paths
+// as without the recording.
 type recordingLeaser struct {
 	*recordingStorage
-	fiberlogto.Leaser
+	logto.Leaser
 }
 
 func (s *recordingStorage) record(on bool) {
@@ -361,13 +396,23 @@ func (s *recordingStorage) record(on bool) {
 	s.mu.Unlock()
 }
 
-func (s *recordingStorage) Set(key string, val []byte, exp time.Duration) error {
+// note keeps a copy of a value written while recording is on.
+func (s *recordingStorage) note(key string, val []byte) {
 	s.mu.Lock()
 	if s.recording {
 		s.sets[key] = append([]byte(nil), val...)
 	}
 	s.mu.Unlock()
-	return s.Storage.Set(key, val, exp)
+}
+
+func (s *recordingStorage) Set(key string, val []byte, exp time.Duration) error {
+	s.note(key, val)
+	return s.storage.Set(key, val, exp)
+}
+
+func (s *recordingStorage) SetWithContext(ctx context.Context, key string, val []byte, exp time.Duration) error {
+	s.note(key, val)
+	return s.storage.SetWithContext(ctx, key, val, exp)
 }
 
 // session returns the key and record the callback stored for the session
@@ -398,8 +443,8 @@ func (s *recordingStorage) session(id string) (string, []byte, error) {
 
 // fill stores value under n random keys shaped like key (same prefix up to
 // the last ':', a random base64url tail of the same length), through the
-// fiber.Storage interface as any session write goes.
-func fill(store fiber.Storage, key string, value []byte, n int) error {
+// storage interface as any session write goes.
+func fill(store storage, key string, value []byte, n int) error {
 	prefix, tail := "", key
 	if i := strings.LastIndexByte(key, ':'); i >= 0 {
 		prefix, tail = key[:i+1], key[i+1:]

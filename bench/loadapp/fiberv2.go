@@ -1,0 +1,35 @@
+package main
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/fiberlogto/sdk/fiberlogto"
+	"github.com/fiberlogto/sdk/logto"
+)
+
+// fiberV2 builds loadapp's apps on Fiber v2.
+var fiberV2 = major{
+	logtoApp: func(s settings) (server, error) {
+		lg, err := fiberlogto.New(logtoConfig[*fiber.Ctx, fiber.Storage](s, s.store))
+		if err != nil {
+			return server{}, err
+		}
+		return appV2(lg.Handler(), logtoRoutes(fiberlogto.SendUser, fiberlogto.User)), nil
+	},
+	bareApp: func(body []byte, user *logto.UserContext) server {
+		return appV2(nil, bareRoutes[*fiber.Ctx](body, user))
+	},
+}
+
+// appV2 is a Fiber v2 app with the example app's config: mw (when not nil)
+// then routes.
+func appV2(mw fiber.Handler, routes []route[*fiber.Ctx]) server {
+	app := fiber.New(fiber.Config{
+		DisableStartupMessage: true,
+		ReadTimeout:           readTimeout,
+		WriteTimeout:          writeTimeout,
+		IdleTimeout:           idleTimeout,
+	})
+	mount(mw, routes, func(h fiber.Handler) { app.Use(h) }, func(path string, h fiber.Handler) { app.Get(path, h) })
+	return server{serve: app.Listener, shutdown: app.ShutdownWithTimeout}
+}
