@@ -20,7 +20,7 @@ test: lint
 	$(MAKE) fuzz && \
 	$(MAKE) integration
 
-## bench: wrk load test over loopback (wrk installed when missing): bare Fiber vs fiberlogto on memory and SQLite (1,000 / 100,000 sessions); ~2 min
+## bench: wrk load test over loopback (wrk installed when missing): bare Fiber vs fiberlogto on memory and SQLite (1,000 / 100,000 sessions), Fiber v2 and v3 side by side; ~4 min (FIBER=v2 for v2 only)
 bench:
 	GO="$(GO)" bash bench/run.sh
 
