@@ -73,6 +73,10 @@ var (
 	// ErrInvalidCallback: the callback lacks code or state, or its state is
 	// unknown, used, expired or from another browser (400).
 	ErrInvalidCallback = engine.ErrInvalidCallback
+	// ErrNoSignInUnderWay: the callback reached a browser with no sign-in
+	// under way, started in another browser or on another host name than
+	// BaseURL's (400).
+	ErrNoSignInUnderWay = engine.ErrNoSignInUnderWay
 	// ErrIssuerMismatch: the callback's iss is missing or not Logto's (400).
 	ErrIssuerMismatch = engine.ErrIssuerMismatch
 	// ErrAuthorizationDenied: Logto redirected back with an error (400).

@@ -44,6 +44,12 @@ func (e *Engine) finishSignIn(ctx context.Context, r Request) (*Answer, *UserCon
 		if rec, _ := e.store.load(r.Cookie(e.cfg.CookieName)); rec != nil {
 			return a.redirect(e.cfg.BaseURL), nil
 		}
+		if r.Cookie(e.signInCookie) == "" {
+			// No sign-in under way in this browser at all: started in another
+			// browser, or on another host name (127.0.0.1 for a BaseURL on
+			// localhost), whose cookies this one is not sent.
+			return a.fail(because("sign-in cookie", fmt.Errorf("%w: the callback came without the sign-in cookie (the sign-in was started in another browser, or on another host name than BaseURL's %q)", ErrNoSignInUnderWay, e.cfg.BaseURL))), nil
+		}
 		return a.fail(because("state", fmt.Errorf("%w: no pending sign-in for this state in this browser", ErrInvalidCallback))), nil
 	}
 	// Whatever happens next, this transaction is used up in the browser.

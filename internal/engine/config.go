@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -182,6 +183,18 @@ type Config[C, S any] struct {
 	// Optional. Default: DefaultErrorHandler
 	ErrorHandler func(c C, err error) error
 
+	// StayOnRequestHost turns off the redirect that keeps sign-ins on
+	// BaseURL's host name when BaseURL is a loopback address (localhost,
+	// 127.0.0.1, [::1]). A browser keeps cookies per host name: a sign-in
+	// started on http://127.0.0.1:3000 for BaseURL http://localhost:3000
+	// comes back to localhost, where its sign-in cookie is not, and fails.
+	// So, by default, the sign-in routes first send such a request to the
+	// same path on BaseURL's host. Other BaseURLs are never redirected:
+	// behind a proxy the Host header may be an internal name.
+	//
+	// Optional. Default: false
+	StayOnRequestHost bool
+
 	// Logger receives one structured record per event: sign-in started
 	// (Debug), succeeded (Info) or failed (Warn, naming the check),
 	// refresh succeeded (Debug) or failed (Warn), sign-out and back-channel
@@ -350,6 +363,9 @@ func Prepare[C, S any](config ...Config[C, S]) (Config[C, S], error) {
 	if err := checkAbsoluteURL("Endpoint", cfg.Endpoint); err != nil {
 		return cfg, err
 	}
+	if err := checkEndpointPath(cfg.Endpoint); err != nil {
+		return cfg, err
+	}
 	if cfg.apiOnly() {
 		// An API that only takes access tokens: no sign-in, so no app of
 		// its own in Logto.
@@ -417,6 +433,12 @@ func Prepare[C, S any](config ...Config[C, S]) (Config[C, S], error) {
 		if err := checkResource("Resource", cfg.Resource); err != nil {
 			return cfg, err
 		}
+		// Resources is what is requested at sign-in, Resource the one of
+		// them GetAccessToken asks a token for: it is requested too, and
+		// the effective config says so.
+		if !containsString(cfg.Resources, cfg.Resource) {
+			cfg.Resources = append(append([]string(nil), cfg.Resources...), cfg.Resource)
+		}
 	}
 	for _, r := range cfg.Resources {
 		if err := checkResource("Resources", r); err != nil {
@@ -436,6 +458,24 @@ func checkAbsoluteURL(field, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return fmt.Errorf("%w: %s must be an absolute http(s) URL without query or fragment, got %q", ErrConfig, field, raw)
+	}
+	return nil
+}
+
+// checkEndpointPath refuses what is not a Logto endpoint but often taken for
+// one: the issuer (endpoint + "/oidc"), or a URL of one of its documents.
+// The issuer is derived from the endpoint, so either would make every
+// sign-in fail later with "unavailable".
+func checkEndpointPath(endpoint string) error {
+	u, _ := url.Parse(endpoint)
+	path := strings.TrimSuffix(u.Path, "/")
+	for _, marker := range []string{"/oidc", "/.well-known/", "/api/"} {
+		i := strings.Index(path+"/", marker)
+		if i < 0 || (marker == "/oidc" && !strings.HasSuffix(path, "/oidc") && !strings.Contains(path, "/oidc/")) {
+			continue
+		}
+		origin := u.Scheme + "://" + u.Host + path[:i]
+		return fmt.Errorf("%w: Endpoint %q is not Logto's endpoint but a URL under it: use %q (the issuer is Endpoint + \"/oidc\")", ErrConfig, endpoint, origin)
 	}
 	return nil
 }
@@ -513,6 +553,7 @@ type settings struct {
 	PostLogoutRedirectURI               string
 	Now                                 func() time.Time
 	Logger                              *slog.Logger
+	StayOnRequestHost                   bool
 }
 
 // settingsOf copies a prepared Config into the engine's settings.
@@ -529,6 +570,7 @@ func settingsOf[C, S any](cfg *Config[C, S], store Storage) *settings {
 		EncryptionKey: cfg.EncryptionKey, HTTPClient: cfg.HTTPClient, HTTPTimeout: cfg.HTTPTimeout,
 		DiscoveryRetryInterval: cfg.DiscoveryRetryInterval, ClockSkew: cfg.ClockSkew,
 		PostLogoutRedirectURI: cfg.PostLogoutRedirectURI, Now: cfg.Now, Logger: cfg.Logger,
+		StayOnRequestHost: cfg.StayOnRequestHost,
 	}
 }
 
@@ -566,6 +608,20 @@ func (cfg *settings) resources() []string {
 
 func (cfg *settings) redirectURI() string {
 	return cfg.BaseURL + cfg.RoutesPrefix + "/sign-in-callback"
+}
+
+// loopbackBaseURL reports whether BaseURL's host is a loopback name.
+func (cfg *settings) loopbackBaseURL() bool {
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // secureCookies reports whether cookies get the Secure attribute.

@@ -17,6 +17,10 @@ var (
 	// ErrInvalidCallback: the callback lacks code or state, or its state is
 	// unknown, used, expired or from another browser.
 	ErrInvalidCallback = errors.New("the sign-in link is invalid or has expired, please sign in again")
+	// ErrNoSignInUnderWay: the callback came to a browser with no sign-in
+	// under way: started in another browser, or on another host name than
+	// BaseURL's (the browser keeps cookies per host name).
+	ErrNoSignInUnderWay = errors.New("no sign-in is under way in this browser on this site, please sign in again from the start")
 	// ErrIssuerMismatch: the callback's iss is missing or not Logto's (RFC 9207).
 	ErrIssuerMismatch = errors.New("the sign-in response did not come from the expected issuer")
 	// ErrAuthorizationDenied: Logto redirected back with an error (access_denied, login_required...).
@@ -54,6 +58,7 @@ var statusBySentinel = []struct {
 	status int
 }{
 	{ErrInvalidCallback, StatusBadRequest},
+	{ErrNoSignInUnderWay, StatusBadRequest},
 	{ErrIssuerMismatch, StatusBadRequest},
 	{ErrAuthorizationDenied, StatusBadRequest},
 	{ErrInvalidGrant, StatusBadRequest},

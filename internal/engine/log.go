@@ -28,6 +28,8 @@ const (
 	msgBackchannelFailed = "fiberlogto: back-channel logout refused"
 	msgRequestFailed     = "fiberlogto: request failed"
 	msgStorageError      = "fiberlogto: storage error"
+	msgConfigError       = "fiberlogto: configuration error"
+	msgClientRefused     = "fiberlogto: Logto refused the app's credentials: check AppID and AppSecret"
 	msgProviderError     = "fiberlogto: provider error"
 	msgDiscoveryFailed   = "fiberlogto: discovery failed"
 	msgDiscoveryOK       = "fiberlogto: discovery succeeded"
@@ -129,9 +131,13 @@ func (e *Engine) logFailure(ctx context.Context, level slog.Level, msg string, e
 	}
 	attrs = append(attrs, extra...)
 	switch {
+	case errors.Is(err, ErrInvalidClient):
+		e.log.ErrorContext(ctx, msgClientRefused, append(attrs, "event", msg)...)
+	case errors.Is(err, ErrConfig):
+		e.log.ErrorContext(ctx, msgConfigError, append(attrs, "event", msg, "error", err.Error())...)
 	case errors.Is(err, ErrStorage):
 		e.log.ErrorContext(ctx, msgStorageError, append(attrs, "event", msg, "error", err.Error())...)
-	case errors.Is(err, ErrProviderUnavailable), errors.Is(err, ErrProviderTimeout), errors.Is(err, ErrInvalidClient):
+	case errors.Is(err, ErrProviderUnavailable), errors.Is(err, ErrProviderTimeout):
 		e.log.ErrorContext(ctx, msgProviderError, append(attrs, "event", msg, "error", err.Error())...)
 	default:
 		e.log.Log(ctx, level, msg, attrs...)

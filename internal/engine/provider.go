@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"io"
 	"net/url"
 	"strconv"
 	"strings"
@@ -129,12 +130,9 @@ func (p *provider) runDiscovery(run *discovery) {
 }
 
 func (p *provider) discover(ctx context.Context) (*discovered, error) {
-	// client.Discover checks that the document names our issuer: a document
-	// for another issuer is never used (fail closed).
-	dc, err := client.Discover(ctx, p.issuer(), p.cfg.HTTPClient)
+	dc, err := p.fetchDiscovery(ctx)
 	if err != nil {
-		// Whatever went wrong, the answer to the user is the same: try later.
-		return nil, fmt.Errorf("%w: discovery: %w", ErrProviderUnavailable, err)
+		return nil, err
 	}
 	if dc.AuthorizationEndpoint == "" || dc.TokenEndpoint == "" || dc.JwksURI == "" {
 		return nil, fmt.Errorf("%w: discovery lacks the authorization, token or JWKS endpoint", ErrProviderUnavailable)
@@ -197,6 +195,50 @@ func (p *provider) discover(ctx context.Context) (*discovered, error) {
 	rv.Nonce = nil
 	d.refreshVerifier = &rv
 	return d, nil
+}
+
+// maxDiscoveryBytes bounds the discovery document (Logto's is about 3 KiB).
+const maxDiscoveryBytes = 1 << 20
+
+// fetchDiscovery reads Logto's discovery document. A server that answers
+// but has no such document (404, or a page that is not JSON) is a
+// configuration error: Endpoint does not point at Logto. Unreachable, slow
+// or failing (5xx) is Logto being unavailable, retried later. A document
+// naming another issuer is never used (fail closed, 503).
+func (p *provider) fetchDiscovery(ctx context.Context) (*oidc.DiscoveryConfiguration, error) {
+	wellKnown := p.issuer() + oidc.DiscoveryEndpoint
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, wellKnown, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: discovery: %w", ErrConfig, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := p.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: discovery: %w", classifyTransport(err), err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDiscoveryBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: discovery: %w", classifyTransport(err), err)
+	}
+	switch {
+	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
+		return nil, fmt.Errorf("%w: discovery answered %s", ErrProviderUnavailable, resp.Status)
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("%w: Endpoint %q answers %s for %s: it is not a Logto endpoint (Logto Cloud's looks like https://<tenant>.logto.app, a self-hosted one like http://localhost:3001)",
+			ErrConfig, p.cfg.Endpoint, resp.Status, wellKnown)
+	case len(body) > maxDiscoveryBytes:
+		return nil, fmt.Errorf("%w: discovery document too large", ErrProviderResponse)
+	}
+	dc := new(oidc.DiscoveryConfiguration)
+	if err := json.Unmarshal(body, dc); err != nil {
+		return nil, fmt.Errorf("%w: Endpoint %q answers %s with something that is not a discovery document: it is not a Logto endpoint",
+			ErrConfig, p.cfg.Endpoint, wellKnown)
+	}
+	if dc.Issuer != p.issuer() {
+		return nil, fmt.Errorf("%w: discovery names issuer %q, not %q", ErrProviderUnavailable, dc.Issuer, p.issuer())
+	}
+	return dc, nil
 }
 
 // asymmetricAlg reports whether alg is a public-key JWS algorithm (RFC 7518

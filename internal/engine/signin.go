@@ -32,6 +32,29 @@ func (e *Engine) SignInWith(ctx context.Context, r Request, opts SignInOptions) 
 	return e.startSignIn(ctx, r, opts)
 }
 
+// hostRedirectMark marks a sign-in already sent to BaseURL's host, so that a
+// proxy that rewrites Host cannot make a loop of it.
+const hostRedirectMark = "fiberlogto_host"
+
+// otherHostRedirect returns where to send a sign-in started on another host
+// name than a loopback BaseURL's (see Config.StayOnRequestHost), "" to go
+// on: the same path and query on BaseURL's host.
+func (e *Engine) otherHostRedirect(r Request) string {
+	if e.cfg.StayOnRequestHost || !e.cfg.loopbackBaseURL() {
+		return ""
+	}
+	host := r.Header("Host")
+	base, err := url.Parse(e.cfg.BaseURL)
+	if err != nil || host == "" || strings.EqualFold(host, base.Host) || r.Query(hostRedirectMark) != "" {
+		return ""
+	}
+	target := e.cfg.BaseURL + r.OriginalURL()
+	if strings.Contains(r.OriginalURL(), "?") {
+		return target + "&" + hostRedirectMark + "=1"
+	}
+	return target + "?" + hostRedirectMark + "=1"
+}
+
 // CheckSignInOptions checks fixed sign-in options, naming the field.
 func CheckSignInOptions(opts SignInOptions) error {
 	if opts.FirstScreen != "" && !firstScreens[opts.FirstScreen] {
@@ -128,6 +151,9 @@ func validConnectorID(s string) bool {
 func (e *Engine) startSignIn(ctx context.Context, r Request, opts SignInOptions) *Answer {
 	a := &Answer{}
 	a.header("Cache-Control", "no-store")
+	if to := e.otherHostRedirect(r); to != "" {
+		return a.redirect(to)
+	}
 	d, err := e.provider.get(ctx)
 	if err != nil {
 		e.logFailure(ctx, slog.LevelWarn, msgSignInFailed, err, "check", "discovery")

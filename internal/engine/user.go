@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/url"
 )
@@ -51,6 +52,13 @@ func (e *Engine) User(ctx context.Context, id string) (user *UserContext, clear 
 func (e *Engine) Fetch(ctx context.Context, user *UserContext, opts FetchOptions) (signedOut bool, err error) {
 	if !user.IsAuthenticated {
 		return false, nil
+	}
+	if opts.Resource != "" && !containsString(e.cfg.resources(), opts.Resource) {
+		// Signing in again cannot help: Logto only gives tokens for
+		// resources requested at sign-in.
+		err := fmt.Errorf("%w: FetchOptions.Resource %q was not requested at sign-in: add it to Config.Resources", ErrConfig, opts.Resource)
+		e.logFailure(ctx, slog.LevelError, msgRequestFailed, err, "during", "Fetch")
+		return false, err
 	}
 	if err := e.fillTokens(ctx, user, opts, false); err != nil {
 		if errors.Is(err, errSignedOut) {

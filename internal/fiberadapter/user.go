@@ -3,6 +3,7 @@ package fiberadapter
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/valyala/bytebufferpool"
 
@@ -42,9 +43,16 @@ const authRequiredKey = "fiberlogto.auth-required"
 
 // stateOf returns the middleware's state, or answers the misconfiguration
 // of a route that runs without it.
+//
+// A route registered before app.Use(WithLogto(...)) never sees the
+// middleware: that is the app's mistake, not the user's, so it answers 500
+// and says so in the log, rather than 401 to a signed-in user.
 func stateOf[C Ctx, H ~func(C) error](fw Framework[C, H], c C, what string) (*state[C, H], error) {
 	s, _ := c.Locals(localsKey).(*state[C, H])
 	if s == nil {
+		slog.Default().Error("fiberlogto: configuration error",
+			"error", what+" ran without WithLogto: register the route after app.Use(fiberlogto.WithLogto(...)), or mount it on a group that uses it",
+			"path", c.Path())
 		return nil, DefaultErrorHandler(fw, c, fmt.Errorf("%w: %s runs after WithLogto", engine.ErrConfig, what))
 	}
 	return s, nil
