@@ -2,10 +2,10 @@ package engine
 
 import (
 	"context"
-	"log/slog"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"

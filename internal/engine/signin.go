@@ -2,10 +2,10 @@ package engine
 
 import (
 	"context"
-	"fmt"
-	"log/slog"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"unicode/utf8"
