@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/fiberlogto/sdk/bench/guidepeer"
 	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/logto"
 )
@@ -18,6 +19,23 @@ var fiberV2 = major{
 	},
 	bareApp: func(body []byte, user *logto.UserContext) server {
 		return appV2(nil, bareRoutes[*fiber.Ctx](body, user))
+	},
+	apiApp: func(mode string, s settings, body []byte) (server, error) {
+		var mw fiber.Handler
+		if mode == "guide" {
+			peer, err := guidepeer.New(s.provider.Issuer+"/jwks", s.provider.Issuer, resource, "read:data")
+			if err != nil {
+				return server{}, err
+			}
+			mw = peer.Handler()
+		} else {
+			lg, err := fiberlogto.New(apiConfig[*fiber.Ctx, fiber.Storage](s))
+			if err != nil {
+				return server{}, err
+			}
+			mw = lg.RequireAccessToken(apiPolicy)
+		}
+		return appV2(mw, apiRoutes[*fiber.Ctx](body)), nil
 	},
 }
 

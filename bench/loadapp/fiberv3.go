@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 
 	"github.com/gofiber/fiber/v3"
@@ -25,6 +26,16 @@ var fiberV3 = major{
 	},
 	bareApp: func(body []byte, user *logto.UserContext) server {
 		return appV3(nil, bareRoutes[fiber.Ctx](body, user))
+	},
+	apiApp: func(mode string, s settings, body []byte) (server, error) {
+		if mode != "bearer" {
+			return server{}, fmt.Errorf("-mode %s: Fiber v2 only", mode)
+		}
+		lg, err := fiberlogto.New(apiConfig[fiber.Ctx, fiber.Storage](s))
+		if err != nil {
+			return server{}, err
+		}
+		return appV3(lg.RequireAccessToken(apiPolicy), apiRoutes[fiber.Ctx](body)), nil
 	},
 }
 

@@ -6,6 +6,12 @@
 //	-mode bare     a Fiber app without fiberlogto answering /user with the
 //	               bytes the signed-in /user answers (and /user-json: the
 //	               same built by c.JSON from a UserContext)
+//	-mode bearer   an API that only takes access tokens (fiberlogto with
+//	               the endpoint alone): GET /api/data behind
+//	               RequireAccessToken (the resource, read:data) answers the
+//	               same bytes
+//	-mode guide    the same route behind the middleware Logto's Fiber guide
+//	               has users write (bench/guidepeer; Fiber v2 only)
 //
 // Every mode starts the in-process Logto-compatible provider, serves the
 // fiberlogto app and signs the demo user in once over HTTP, as a browser
@@ -14,6 +20,9 @@
 // line
 //
 //	READY fiber=v2 url=http://127.0.0.1:PORT cookie=fiberlogto_session=ID body_bytes=N sessions=N prefill_seconds=S
+//
+// (bearer and guide modes: cookie=- and auth=TOKEN, a user's access token
+// for the resource with read:data, valid for an hour)
 //
 // and serves until SIGINT or SIGTERM. In bare mode the fiberlogto app and
 // the provider are shut down before the bare app starts.
@@ -88,6 +97,10 @@ type major struct {
 	logtoApp func(s settings) (server, error)
 	// bareApp is the app without fiberlogto: bareRoutes.
 	bareApp func(body []byte, user *logto.UserContext) server
+	// apiApp is an API that answers body on /api/data behind mode's
+	// middleware: "bearer" fiberlogto's RequireAccessToken, "guide" the
+	// guide's (nil when the major has none).
+	apiApp func(mode string, s settings, body []byte) (server, error)
 }
 
 var majors = map[string]major{"v2": fiberV2, "v3": fiberV3}
@@ -136,7 +149,7 @@ func run(ctx context.Context, fiberMajor, mode, db string, sessions int, addr st
 		return fmt.Errorf("unknown -fiber %q (v2 or v3)", fiberMajor)
 	}
 	switch mode {
-	case "bare", "memory":
+	case "bare", "memory", "bearer", "guide":
 	case "sqlite":
 		if db == "" {
 			return errors.New("sqlite mode needs -db")
@@ -221,7 +234,32 @@ func run(ctx context.Context, fiberMajor, mode, db string, sessions int, addr st
 		}
 	}
 
-	if mode == "bare" {
+	auth := ""
+	if mode == "bearer" || mode == "guide" {
+		// The API alone in this process, with the provider (its JWKS):
+		// the web app is shut down.
+		_ = app.shutdown(5 * time.Second)
+		<-served
+		if maj.apiApp == nil {
+			return fmt.Errorf("-mode %s: not on Fiber %s", mode, fiberMajor)
+		}
+		if app, err = maj.apiApp(mode, settings{provider: p, baseURL: baseURL}, body); err != nil {
+			return err
+		}
+		if auth, err = p.UserAccessToken(resource, "read:data"); err != nil {
+			return err
+		}
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			return err
+		}
+		baseURL = "http://" + ln.Addr().String()
+		served = make(chan error, 1)
+		go func() { served <- app.serve(ln) }()
+		if err := sameAPIBody(ctx, baseURL+"/api/data", auth, body); err != nil {
+			return fmt.Errorf("%s: %w", mode, err)
+		}
+		cookie, sessions = "-", 0
+	} else if mode == "bare" {
 		// The bare app alone in this process: no provider, no fiberlogto.
 		_ = app.shutdown(5 * time.Second)
 		<-served
@@ -247,8 +285,12 @@ func run(ctx context.Context, fiberMajor, mode, db string, sessions int, addr st
 		sessions = 1
 	}
 
-	fmt.Printf("READY fiber=%s url=%s cookie=%s body_bytes=%d sessions=%d record_bytes=%d prefill_seconds=%.1f\n",
-		fiberMajor, baseURL, cookie, len(body), sessions, recordBytes, prefill.Seconds())
+	authField := ""
+	if auth != "" {
+		authField = " auth=" + auth
+	}
+	fmt.Printf("READY fiber=%s url=%s cookie=%s body_bytes=%d sessions=%d record_bytes=%d prefill_seconds=%.1f%s\n",
+		fiberMajor, baseURL, cookie, len(body), sessions, recordBytes, prefill.Seconds(), authField)
 
 	select {
 	case err := <-served:
@@ -264,6 +306,43 @@ func run(ctx context.Context, fiberMajor, mode, db string, sessions int, addr st
 	<-served
 	return nil
 }
+
+// sameAPIBody checks that target answers want to a request with the
+// access token, and 401 to one without.
+func sameAPIBody(ctx context.Context, target, token string, want []byte) error {
+	for _, auth := range []string{"Bearer " + token, ""} {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+		if err != nil {
+			return err
+		}
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch {
+		case auth == "" && resp.StatusCode != http.StatusUnauthorized:
+			return fmt.Errorf("%s without a token answers %d, want 401", target, resp.StatusCode)
+		case auth != "" && (resp.StatusCode != http.StatusOK || string(got) != string(want)):
+			return fmt.Errorf("%s answers %d %s, want %s", target, resp.StatusCode, got, want)
+		}
+	}
+	return nil
+}
+
+// apiSettings is an API's Config for either major's adapter: the
+// endpoint alone (no sign-in).
+func apiConfig[C, S any](s settings) engine.Config[C, S] {
+	return engine.Config[C, S]{Endpoint: s.provider.URL}
+}
+
+// apiPolicy is what /api/data takes: a user's token for the resource with
+// read:data.
+var apiPolicy = logto.AccessTokenOptions{Resource: resource, Scopes: []string{"read:data"}}
 
 // userOf is the signed-in user context that answers body, for the bare
 // app's c.JSON.

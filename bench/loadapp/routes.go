@@ -60,3 +60,14 @@ func bareRoutes[C ctx](body []byte, user *logto.UserContext) []route[C] {
 		}},
 	}
 }
+
+// apiRoutes are an API's: /api/data answers body, behind the middleware.
+func apiRoutes[C ctx](body []byte) []route[C] {
+	return []route[C]{
+		{"/api/data", func(c C) error {
+			c.Set("Cache-Control", "no-store")
+			c.Set("Content-Type", "application/json")
+			return c.Send(body)
+		}},
+	}
+}
