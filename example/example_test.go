@@ -16,16 +16,18 @@ import (
 	"github.com/fiberlogto/sdk/example/internal/tutorialtest"
 )
 
-// The tutorial's behaviour tests on the Fiber v2 app.
+// The tutorial's behaviour tests on the Fiber v2 app; ./fiberv3 runs the
+// same ones on the Fiber v3 app.
 func TestTutorial(t *testing.T) { tutorialtest.Run(t, newApp) }
 
 // examples are the tutorial apps, one per Fiber major, as `go run` takes them.
 var examples = []struct{ name, pkg string }{
 	{"fiberv2", "."},
+	{"fiberv3", "./fiberv3"},
 }
 
 // TestExamples runs each example's command as a user does (`go run
-// ./example`; built once here) and checks by
+// ./example`, `go run ./example/fiberv3`; built once here) and checks by
 // hand what its README says: the start-up message; with BASE_URL on
 // localhost, demosignin signs the demo user in from
 // http://127.0.0.1:<port>/logto/sign-in and reads /user with the demo
