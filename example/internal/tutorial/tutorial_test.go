@@ -3,11 +3,15 @@ package tutorial
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/fiberlogto/sdk/logto"
+	"github.com/fiberlogto/sdk/storage/memory"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -183,4 +187,33 @@ func TestLoopbackAlias(t *testing.T) {
 // envOf turns a map into a getenv function.
 func envOf(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
+}
+
+// Open hands the storage to the app as the framework's type, wraps the
+// app's error, and closes the storage when it fails.
+func TestOpen(t *testing.T) {
+	cfg := Config{Endpoint: "http://127.0.0.1:1", SessionStorage: StorageMemory}
+	if _, _, err := Open(cfg, func(Config, fmt.Stringer) (App, error) {
+		t.Fatal("newApp called with a storage that is not its type")
+		return nil, nil
+	}); err == nil || !strings.Contains(err.Error(), "is not a fmt.Stringer") {
+		t.Errorf("a storage the app cannot take: %v", err)
+	}
+
+	var got io.Closer
+	_, _, err := Open(cfg, func(_ Config, store io.Closer) (App, error) {
+		got = store
+		return nil, errors.New("bad config")
+	})
+	if err == nil || err.Error() != "fiberlogto: bad config" {
+		t.Errorf("newApp's error: %v, want fiberlogto: bad config", err)
+	}
+	if _, ok := got.(*memory.Storage); !ok {
+		t.Errorf("newApp got %T, want the memory storage", got)
+	}
+
+	cfg.Endpoint = ""
+	if _, _, err := Open(cfg, func(Config, io.Closer) (App, error) { return nil, nil }); err == nil || !strings.Contains(err.Error(), "LOGTO_ENDPOINT") {
+		t.Errorf("no endpoint: %v", err)
+	}
 }
