@@ -1,65 +1,37 @@
 package main
 
 import (
-	"errors"
-	"fmt"
-	"time"
-
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/fiberlogto/sdk/example/internal/tutorial"
 	"github.com/fiberlogto/sdk/fiberlogto"
-	"github.com/fiberlogto/sdk/storage/memory"
-	"github.com/fiberlogto/sdk/storage/postgres"
-	fiberredis "github.com/fiberlogto/sdk/storage/redis"
-	"github.com/fiberlogto/sdk/storage/sqlite"
 )
 
-// newApp builds the tutorial app for cfg, whose Endpoint must be set (see
-// startDevProvider for embedded mode). cleanup closes the session storage;
-// call it after the app has shut down.
-func newApp(cfg appConfig) (app *fiber.App, cleanup func(), err error) {
-	if cfg.Endpoint == "" {
-		return nil, nil, errors.New("no Logto endpoint: set LOGTO_ENDPOINT or start the embedded provider")
-	}
-	store, err := openStorage(cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	cleanup = func() { _ = store.Close() }
-	defer func() {
-		if err != nil {
-			cleanup()
-			app, cleanup = nil, nil
-		}
-	}()
-
-	base := fiberlogto.Config{
+// newApp builds the tutorial app for cfg, with its sessions in store.
+func newApp(cfg tutorial.Config, store fiber.Storage) (tutorial.App, error) {
+	logto, err := fiberlogto.New(fiberlogto.Config{
 		Endpoint:      cfg.Endpoint,
 		AppID:         cfg.AppID,
 		AppSecret:     cfg.AppSecret,
 		BaseURL:       cfg.BaseURL,
 		Scopes:        cfg.Scopes,
+		Resources:     cfg.Resources(),
 		Storage:       store,
 		EncryptionKey: cfg.EncryptionKey,
 		// CookieName stays fiberlogto_session: not one of Logto's own
 		// cookies (_session, _interaction, _logto), which a browser sends to
 		// every port of localhost.
-	}
-	if cfg.Resource != "" {
-		base.Resources = []string{cfg.Resource}
-	}
-
-	logto, err := fiberlogto.New(base)
+	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("fiberlogto: %w", err)
+		return nil, err
 	}
 
-	app = fiber.New(fiber.Config{
-		AppName:               "fiberlogto example",
-		DisableStartupMessage: true,
-		ReadTimeout:           15 * time.Second,
-		WriteTimeout:          30 * time.Second,
-		IdleTimeout:           60 * time.Second,
+	app := fiber.New(fiber.Config{
+		AppName:               tutorial.AppName,
+		DisableStartupMessage: true, // the tutorial prints its own
+		ReadTimeout:           tutorial.ReadTimeout,
+		WriteTimeout:          tutorial.WriteTimeout,
+		IdleTimeout:           tutorial.IdleTimeout,
 	})
 	if h := loopbackAliasRedirect(cfg.BaseURL); h != nil {
 		app.Use(h)
@@ -67,38 +39,24 @@ func newApp(cfg appConfig) (app *fiber.App, cleanup func(), err error) {
 	// The /logto/* routes, and fiberlogto.User(c) on every other request.
 	app.Use(logto.Handler())
 	registerRoutes(app, cfg)
-	return app, cleanup, nil
+	return app, nil
 }
 
-// openStorage opens the session storage SESSION_STORAGE names.
-func openStorage(cfg appConfig) (fiber.Storage, error) {
-	switch cfg.SessionStorage {
-	case storageMemory:
-		return memory.New(), nil
-	case storageSQLite, "":
-		s, err := sqlite.New(sqlite.Config{Path: cfg.SessionDB})
-		if err != nil {
-			return nil, fmt.Errorf("SESSION_DB: %w", err)
+// loopbackAliasRedirect sends a GET for this app on another loopback name
+// to BASE_URL (see tutorial.LoopbackAlias for why); nil unless BASE_URL is
+// on a loopback name.
+func loopbackAliasRedirect(baseURL string) fiber.Handler {
+	alias := tutorial.LoopbackAlias(baseURL)
+	if alias == nil {
+		return nil
+	}
+	return func(c *fiber.Ctx) error {
+		// The Host header itself: c.Hostname() would trust X-Forwarded-Host.
+		to := alias(c.Method(), string(c.Request().Host()), string(c.Request().URI().RequestURI()))
+		if to == "" {
+			return c.Next()
 		}
-		return s, nil
-	case storageRedis:
-		// Every instance on the same server, database number and key
-		// prefix shares the sessions; storage.Redis's errors never show
-		// the password.
-		s, err := fiberredis.New(fiberredis.Config{URL: cfg.RedisURL, KeyPrefix: cfg.RedisKeyPrefix})
-		if err != nil {
-			return nil, fmt.Errorf("SESSION_STORAGE=redis, REDIS_URL: %w", err)
-		}
-		return s, nil
-	case storagePostgres:
-		// Every instance on the same database and table shares the
-		// sessions (the table is created when missing).
-		s, err := postgres.New(postgres.Config{URL: cfg.DatabaseURL, Table: cfg.PostgresTable})
-		if err != nil {
-			return nil, fmt.Errorf("SESSION_STORAGE=postgres, DATABASE_URL or POSTGRES_TABLE: %w", err)
-		}
-		return s, nil
-	default:
-		return nil, fmt.Errorf("SESSION_STORAGE=%q is not supported", cfg.SessionStorage)
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.Redirect(to, fiber.StatusFound)
 	}
 }

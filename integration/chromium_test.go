@@ -29,34 +29,40 @@ const chromiumPath = "/usr/bin/chromium"
 // as pages (a link to click, a sign-in form, an end-session page that submits
 // itself).
 //
-// Two providers: the example's embedded one (fiberlogto/logtotest, started by
-// the example itself when LOGTO_ENDPOINT is unset, as `make example` does),
-// and the suite's Logto-compatible provider on oidc-provider.
+// Each example (Fiber v2 and v3), with two providers: the example's embedded
+// one (fiberlogto/logtotest, started by the example itself when
+// LOGTO_ENDPOINT is unset, as `make example` does), and the suite's
+// Logto-compatible provider on oidc-provider.
 func TestBrowser(t *testing.T) {
 	t.Parallel()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("Chromium is not installed at %s (apt-get install chromium; make integration and .ci/run install it): %v", chromiumPath, err)
 	}
 
-	t.Run("embedded-provider", func(t *testing.T) {
-		t.Parallel()
-		port, err := freePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		app := startExample(t, port, map[string]string{
-			"SESSION_STORAGE": "memory",
-			"LOGTO_DEV_ADDR":  "127.0.0.1:0",
-		})
-		demo := logtotest.DemoUser
-		browserSignInOut(t, app, demo.Username, demo.Password, demo.Name)
-	})
+	for _, ex := range suite.examples {
+		t.Run(ex.name, func(t *testing.T) {
+			t.Parallel() // free ports, or the example's own
+			t.Run("embedded-provider", func(t *testing.T) {
+				t.Parallel()
+				port, err := freePort()
+				if err != nil {
+					t.Fatal(err)
+				}
+				app := startExample(t, ex, port, map[string]string{
+					"SESSION_STORAGE": "memory",
+					"LOGTO_DEV_ADDR":  "127.0.0.1:0",
+				})
+				demo := logtotest.DemoUser
+				browserSignInOut(t, app, demo.Username, demo.Password, demo.Name)
+			})
 
-	if suite.fixture != nil {
-		t.Run("logto-compatible-provider", func(t *testing.T) {
-			t.Parallel()
-			app := startExample(t, suite.ports["browser"], exampleEnv("memory", ""))
-			browserSignInOut(t, app, suite.target.Username, suite.target.Password, "Integration User")
+			if suite.fixture != nil {
+				t.Run("logto-compatible-provider", func(t *testing.T) {
+					t.Parallel()
+					app := startExample(t, ex, suite.appPort(ex, "browser"), exampleEnv("memory", ""))
+					browserSignInOut(t, app, suite.target.Username, suite.target.Password, "Integration User")
+				})
+			}
 		})
 	}
 }

@@ -16,30 +16,39 @@ import (
 	"time"
 )
 
-// TestEndToEnd drives the example app as a browser would, once per session
-// storage: anonymous pages, sign-in through Logto (PKCE, the Experience API,
-// consent), the callback, the user's claims and userinfo, the protected
-// page, an API resource access token, its refresh after expiry with refresh
-// token rotation, sign-out through Logto's end-session page, and the session
-// gone afterwards.
+// TestEndToEnd drives each example app as a browser would, once per
+// session storage: anonymous pages, sign-in through Logto (PKCE, the
+// Experience API, consent), the callback, the user's claims and userinfo,
+// the protected page, an API resource access token, its refresh after
+// expiry with refresh token rotation, sign-out through Logto's end-session
+// page, and the session gone afterwards. The examples (Fiber v2 and v3) run
+// at once against the suite's provider, one after the other against a real
+// Logto, whose registered redirect URIs are on fixed ports.
 func TestEndToEnd(t *testing.T) {
 	t.Parallel()
 	d := fetchDiscovery(t)
 	v := newJWTVerifier(t, d)
-	for _, storage := range []string{"sqlite", "memory"} {
-		t.Run(storage, func(t *testing.T) {
-			t.Parallel()
-			dbPath := ""
-			if storage == "sqlite" {
-				dbPath = filepath.Join(t.TempDir(), "sessions.sqlite3")
+	for _, ex := range suite.examples {
+		t.Run(ex.name, func(t *testing.T) {
+			if suite.examplesAtOnce() {
+				t.Parallel()
 			}
-			app := startExample(t, suite.ports[storage], exampleEnv(storage, dbPath))
-			e := &endToEnd{d: d, v: v, app: app, b: newBrowser(t)}
-			e.run(t)
-			if dbPath != "" {
-				if fi, err := os.Stat(dbPath); err != nil || fi.Size() == 0 {
-					t.Errorf("SESSION_STORAGE=sqlite left no database at %s: %v", dbPath, err)
-				}
+			for _, storage := range []string{"sqlite", "memory"} {
+				t.Run(storage, func(t *testing.T) {
+					t.Parallel()
+					dbPath := ""
+					if storage == "sqlite" {
+						dbPath = filepath.Join(t.TempDir(), "sessions.sqlite3")
+					}
+					app := startExample(t, ex, suite.appPort(ex, storage), exampleEnv(storage, dbPath))
+					e := &endToEnd{d: d, v: v, app: app, b: newBrowser(t)}
+					e.run(t)
+					if dbPath != "" {
+						if fi, err := os.Stat(dbPath); err != nil || fi.Size() == 0 {
+							t.Errorf("SESSION_STORAGE=sqlite left no database at %s: %v", dbPath, err)
+						}
+					}
+				})
 			}
 		})
 	}

@@ -61,10 +61,15 @@ func TestSeveralInstances(t *testing.T) {
 	if suite.fixture == nil {
 		t.Skip("runs against the suite's provider only: it starts one of its own per storage, with a back-channel logout URI and token lifetimes of seconds")
 	}
-	for _, kind := range []string{"redis", "postgres"} {
+	// Each pair is one app of each example, as in a rolling upgrade from
+	// Fiber v2 to v3: A on Fiber v2 and B on v3 with Redis, the reverse with
+	// PostgreSQL, so that each example plays each part.
+	for i, kind := range []string{"redis", "postgres"} {
+		a, b := suite.examples[i%len(suite.examples)], suite.examples[(i+1)%len(suite.examples)]
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			m := startInstances(t, kind)
+			m := startInstances(t, kind, a, b)
+			t.Logf("A: %s on %s, B: %s on %s", a.name, m.a.BaseURL, b.name, m.b.BaseURL)
 			m.run(t)
 		})
 	}
@@ -92,7 +97,9 @@ type instances struct {
 	claims  jwtClaims
 }
 
-func startInstances(t *testing.T, kind string) *instances {
+// startInstances starts the provider and the two apps sharing kind's
+// storage: A runs example a, B example b.
+func startInstances(t *testing.T, kind string, a, b *exampleCmd) *instances {
 	t.Helper()
 	env := map[string]string{}
 	var store fiber.Storage
@@ -164,8 +171,8 @@ func startInstances(t *testing.T, kind string) *instances {
 		env[k] = v
 	}
 	m := &instances{kind: kind, tg: tg, info: info, store: store, races: races}
-	m.a = startExample(t, portA, env)
-	m.b = startExample(t, portB, env)
+	m.a = startExample(t, a, portA, env)
+	m.b = startExample(t, b, portB, env)
 	m.d = fetchDiscoveryOf(t, tg)
 	m.v = newJWTVerifier(t, m.d)
 	m.br = newBrowser(t)

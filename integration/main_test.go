@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -45,13 +46,30 @@ const extraScopes = "email roles urn:logto:scope:organizations urn:logto:scope:o
 var suite *suiteEnv
 
 type suiteEnv struct {
-	root       string // the module root
-	tmp        string
-	exampleBin string
-	target     target
-	fixture    *fixtureInfo // nil against a real Logto
-	ports      map[string]int
-	race       bool
+	root     string // the module root
+	tmp      string
+	examples []*exampleCmd // built, in the order of exampleCmds
+	target   target
+	fixture  *fixtureInfo // nil against a real Logto
+	// ports are the app ports by appPortNames (the first example's), and
+	// by example and name (appPort) when each example has its own.
+	ports map[string]int
+	race  bool
+}
+
+// exampleCmd is one example app's command, built by TestMain.
+type exampleCmd struct {
+	name string // fiberv2, fiberv3: the subtests' names
+	pkg  string // what go build takes, from the module root
+	bin  string
+}
+
+// exampleCmds are the tutorial apps the suite runs, one per Fiber major:
+// what `go run ./example` and `go run ./example/fiberv3` run. The tests
+// that drive an example end to end run once per example.
+var exampleCmds = []exampleCmd{
+	{name: "fiberv2", pkg: "./example"},
+	{name: "fiberv3", pkg: "./example/fiberv3"},
 }
 
 // target is the Logto the suite signs in to (LOGTO_* variables, or the
@@ -91,8 +109,22 @@ type fixtureInfo struct {
 // App ports: the end-to-end runs (one per session storage) and the browser
 // test against the Node provider. Against a real Logto they are fixed
 // (INTEGRATION_APP_PORTS, default 3100 3101 3102) because Logto must know the
-// redirect URIs; otherwise free ports.
+// redirect URIs, and every example uses them in turn; otherwise free ports,
+// a set per example, and the examples run at once.
 var appPortNames = []string{"sqlite", "memory", "browser"}
+
+// appPort is the port of ex's run name (one of appPortNames).
+func (s *suiteEnv) appPort(ex *exampleCmd, name string) int {
+	if p, ok := s.ports[ex.name+"/"+name]; ok {
+		return p
+	}
+	return s.ports[name]
+}
+
+// examplesAtOnce reports whether the examples may run at the same time:
+// each has ports of its own (the suite's provider), not the fixed ports a
+// real Logto knows.
+func (s *suiteEnv) examplesAtOnce() bool { return s.fixture != nil }
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -132,7 +164,7 @@ func runMain(m *testing.M) int {
 	return m.Run()
 }
 
-// setUp builds the example and finds or starts the Logto to test against.
+// setUp builds the examples and finds or starts the Logto to test against.
 // stop is never nil and ends whatever was started.
 func setUp(tmp string) (*suiteEnv, func(), error) {
 	noop := func() {}
@@ -145,19 +177,24 @@ func setUp(tmp string) (*suiteEnv, func(), error) {
 	}
 	s := &suiteEnv{root: root, tmp: tmp, ports: map[string]int{}, race: raceEnabled}
 
-	// The example, built once (with the race detector when the suite has it).
-	s.exampleBin = filepath.Join(tmp, "example")
-	args := []string{"build", "-o", s.exampleBin}
+	// The examples, built once, by one go build (with the race detector
+	// when the suite has it): each to tmp/bin/<last element of its path>.
+	binDir := filepath.Join(tmp, "bin") + string(filepath.Separator)
+	args := []string{"build", "-o", binDir}
 	if s.race {
 		args = append(args, "-race")
 	}
-	args = append(args, "./example")
+	for _, ex := range exampleCmds {
+		ex.bin = filepath.Join(binDir, path.Base(ex.pkg))
+		s.examples = append(s.examples, &ex)
+		args = append(args, ex.pkg)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	build := exec.CommandContext(ctx, goBinary(), args...)
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
-		return nil, noop, fmt.Errorf("go build ./example: %v\n%s", err, out)
+		return nil, noop, fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 
 	if endpoint := strings.TrimRight(os.Getenv("LOGTO_ENDPOINT"), "/"); endpoint != "" {
@@ -176,16 +213,19 @@ func setUp(tmp string) (*suiteEnv, func(), error) {
 		return s, noop, nil
 	}
 
-	for _, name := range appPortNames {
-		port, err := freePort()
-		if err != nil {
-			return nil, noop, err
-		}
-		s.ports[name] = port
-	}
 	var bases []string
-	for _, name := range appPortNames {
-		bases = append(bases, baseURL(s.ports[name]))
+	for i, ex := range s.examples {
+		for _, name := range appPortNames {
+			port, err := freePort()
+			if err != nil {
+				return nil, noop, err
+			}
+			s.ports[ex.name+"/"+name] = port
+			if i == 0 {
+				s.ports[name] = port
+			}
+			bases = append(bases, baseURL(port))
+		}
 	}
 	p, info, t, err := startFixture(root, fixtureConfig{
 		appBases:        bases,
@@ -374,13 +414,13 @@ type exampleApp struct {
 	proc    *process
 }
 
-// startExample runs the example binary with env (on top of a minimal
+// startExample runs the example ex with env (on top of a minimal
 // environment) on 127.0.0.1:port and waits until it answers. It is stopped
 // when the test ends.
-func startExample(t *testing.T, port int, env map[string]string) *exampleApp {
+func startExample(t *testing.T, ex *exampleCmd, port int, env map[string]string) *exampleApp {
 	t.Helper()
 	base := baseURL(port)
-	cmd := exec.Command(suite.exampleBin)
+	cmd := exec.Command(ex.bin)
 	cmd.Dir = t.TempDir()
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),
@@ -391,7 +431,7 @@ func startExample(t *testing.T, port int, env map[string]string) *exampleApp {
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p, err := startProcess("example app on "+base, cmd)
+	p, err := startProcess(ex.name+" example app on "+base, cmd)
 	if err != nil {
 		t.Fatal(err)
 	}

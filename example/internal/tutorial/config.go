@@ -1,4 +1,12 @@
-package main
+// Package tutorial is what the tutorial app does the same on every web
+// framework: it reads the configuration from the environment, runs the
+// embedded Logto-compatible provider when LOGTO_ENDPOINT is unset, opens the
+// session storage SESSION_STORAGE names, prints where the app is and how to
+// sign in, serves until SIGINT or SIGTERM, and says what each page shows.
+// The examples for Fiber v2 (./example) and Fiber v3 (./example/fiberv3)
+// are each only their framework's app and routes on top of it. It imports
+// no web framework.
+package tutorial
 
 import (
 	"crypto/rand"
@@ -20,23 +28,23 @@ const (
 	// In embedded mode (no LOGTO_ENDPOINT) the app registers itself with the
 	// in-process provider under this ID; the secret is random per run
 	// unless LOGTO_APP_SECRET is set.
-	devAppID = "fiberlogto-example"
-	// devResource is the API resource the embedded provider knows and the
+	DevAppID = "fiberlogto-example"
+	// DevResource is the API resource the embedded provider knows and the
 	// demo user has the read:data scope on.
-	devResource = "https://api.example.test"
-	devScopes   = "read:data urn:logto:scope:organizations read:org"
+	DevResource = "https://api.example.test"
+	DevScopes   = "read:data urn:logto:scope:organizations read:org"
 )
 
 // Session storages SESSION_STORAGE accepts.
 const (
-	storageSQLite   = "sqlite"
-	storageMemory   = "memory"
-	storageRedis    = "redis"
-	storagePostgres = "postgres"
+	StorageSQLite   = "sqlite"
+	StorageMemory   = "memory"
+	StorageRedis    = "redis"
+	StoragePostgres = "postgres"
 )
 
-// appConfig is everything the example reads from the environment.
-type appConfig struct {
+// Config is everything the example reads from the environment.
+type Config struct {
 	// Endpoint is the Logto endpoint; "" until the embedded provider has
 	// started when Embedded is true.
 	Endpoint  string
@@ -55,8 +63,8 @@ type appConfig struct {
 	BaseURL string
 	// Addr is where the app listens.
 	Addr string
-	// SessionStorage is storageSQLite, storageMemory, storageRedis or
-	// storagePostgres.
+	// SessionStorage is StorageSQLite, StorageMemory, StorageRedis or
+	// StoragePostgres.
 	SessionStorage string
 	// SessionDB is the SQLite file.
 	SessionDB string
@@ -79,11 +87,20 @@ type appConfig struct {
 	DevAddr  string
 }
 
-// loadConfig reads the configuration from getenv (os.Getenv in main). An
+// Resources are the API resources to ask tokens for at sign-in: Resource,
+// or none.
+func (c Config) Resources() []string {
+	if c.Resource == "" {
+		return nil
+	}
+	return []string{c.Resource}
+}
+
+// LoadConfig reads the configuration from getenv (os.Getenv in main). An
 // empty variable counts as unset. Every error names the variable at fault.
-func loadConfig(getenv func(string) string) (appConfig, error) {
+func LoadConfig(getenv func(string) string) (Config, error) {
 	env := func(name string) string { return strings.TrimSpace(getenv(name)) }
-	cfg := appConfig{
+	cfg := Config{
 		Endpoint:       strings.TrimRight(env("LOGTO_ENDPOINT"), "/"),
 		AppID:          env("LOGTO_APP_ID"),
 		AppSecret:      getenv("LOGTO_APP_SECRET"), // a secret is taken as it is
@@ -105,25 +122,25 @@ func loadConfig(getenv func(string) string) (appConfig, error) {
 	// REDIS_URL and DATABASE_URL are read only for the storage that uses
 	// them: either may be set in the environment for something else.
 	switch s := strings.ToLower(env("SESSION_STORAGE")); s {
-	case "", storageSQLite, "sqlite3":
-		cfg.SessionStorage = storageSQLite
-	case storageMemory:
-		cfg.SessionStorage = storageMemory
-	case storageRedis:
-		cfg.SessionStorage = storageRedis
+	case "", StorageSQLite, "sqlite3":
+		cfg.SessionStorage = StorageSQLite
+	case StorageMemory:
+		cfg.SessionStorage = StorageMemory
+	case StorageRedis:
+		cfg.SessionStorage = StorageRedis
 		if cfg.RedisURL = env("REDIS_URL"); cfg.RedisURL == "" {
 			return cfg, errors.New("SESSION_STORAGE=redis needs REDIS_URL, the Redis server's URL, e.g. redis://127.0.0.1:6379/0")
 		}
 		cfg.RedisKeyPrefix = env("REDIS_KEY_PREFIX")
-	case storagePostgres, "postgresql":
-		cfg.SessionStorage = storagePostgres
+	case StoragePostgres, "postgresql":
+		cfg.SessionStorage = StoragePostgres
 		if cfg.DatabaseURL = env("DATABASE_URL"); cfg.DatabaseURL == "" {
 			return cfg, errors.New("SESSION_STORAGE=postgres needs DATABASE_URL, the PostgreSQL database's URL, e.g. postgres://user:password@127.0.0.1:5432/db?sslmode=disable")
 		}
 		cfg.PostgresTable = env("POSTGRES_TABLE")
 	default:
 		return cfg, fmt.Errorf("SESSION_STORAGE=%q is unknown: use %q (default), %q, %q or %q",
-			getenv("SESSION_STORAGE"), storageSQLite, storageMemory, storageRedis, storagePostgres)
+			getenv("SESSION_STORAGE"), StorageSQLite, StorageMemory, StorageRedis, StoragePostgres)
 	}
 
 	if raw := env("SESSION_ENCRYPTION_KEY"); raw != "" {
@@ -160,16 +177,16 @@ func loadConfig(getenv func(string) string) (appConfig, error) {
 		return cfg, err
 	}
 	if cfg.AppID == "" {
-		cfg.AppID = devAppID
+		cfg.AppID = DevAppID
 	}
 	if cfg.AppSecret == "" {
 		cfg.AppSecret = randomSecret()
 	}
 	if cfg.Resource == "" {
-		cfg.Resource = devResource
+		cfg.Resource = DevResource
 	}
 	if getenv("LOGTO_SCOPES") == "" {
-		cfg.Scopes = strings.Fields(devScopes)
+		cfg.Scopes = strings.Fields(DevScopes)
 	}
 	return cfg, nil
 }
@@ -199,14 +216,14 @@ func checkLoopbackAddr(addr string) error {
 	if err != nil {
 		return fmt.Errorf("LOGTO_DEV_ADDR=%q is not host:port (e.g. 127.0.0.1:3001): %v", addr, err)
 	}
-	if !isLoopbackHost(host) {
+	if !IsLoopbackHost(host) {
 		return fmt.Errorf("LOGTO_DEV_ADDR=%q: the embedded provider only listens on a loopback address (127.0.0.1, ::1 or localhost)", addr)
 	}
 	return nil
 }
 
-// isLoopbackHost reports whether host (no port, no brackets) names this machine.
-func isLoopbackHost(host string) bool {
+// IsLoopbackHost reports whether host (no port, no brackets) names this machine.
+func IsLoopbackHost(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}

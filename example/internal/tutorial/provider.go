@@ -1,4 +1,4 @@
-package main
+package tutorial
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
 )
 
-// startDevProvider starts the in-process Logto-compatible provider the
+// StartDevProvider starts the in-process Logto-compatible provider the
 // example uses when LOGTO_ENDPOINT is unset, on cfg.DevAddr (a loopback
 // address), with the demo user and one application matching cfg. It returns
 // cfg with Endpoint pointing at the provider.
@@ -15,9 +15,9 @@ import (
 // The provider keeps everything in memory: after a restart, sessions stored
 // in SQLite still show the user as signed in, but their tokens are unknown
 // to the new provider, so anything that needs a token asks to sign in again.
-func startDevProvider(cfg appConfig) (*logtotest.Provider, appConfig, error) {
-	resources := []string{devResource}
-	if cfg.Resource != "" && cfg.Resource != devResource {
+func StartDevProvider(cfg Config) (*logtotest.Provider, Config, error) {
+	resources := []string{DevResource}
+	if cfg.Resource != "" && cfg.Resource != DevResource {
 		resources = append(resources, cfg.Resource)
 	}
 	p, err := logtotest.NewUnstarted(logtotest.Options{

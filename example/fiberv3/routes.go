@@ -1,0 +1,67 @@
+package main
+
+import (
+	"slices"
+
+	"github.com/gofiber/fiber/v3"
+
+	"github.com/fiberlogto/sdk/example/internal/tutorial"
+	"github.com/fiberlogto/sdk/fiberlogto/v3"
+	"github.com/fiberlogto/sdk/logto"
+)
+
+// registerRoutes adds the tutorial's pages, after app.Use(logto.Handler()).
+// The routes that want more than the claims ask for it with
+// fiberlogto.Fetch, as the tutorial's per-route withLogto config does.
+func registerRoutes(app *fiber.App, cfg tutorial.Config) {
+	// Every answer of these routes is per user: never cached.
+	noStore := func(c fiber.Ctx) error {
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.Next()
+	}
+	// JSON as fiberlogto's own answers are: Fiber v3's c.JSON would add
+	// "; charset=utf-8" to the Content-Type, which Fiber v2's does not.
+	sendJSON := func(c fiber.Ctx, v any) error { return c.JSON(v, fiber.MIMEApplicationJSON) }
+
+	// A sign-in link, or a greeting and a sign-out link.
+	app.Get("/", noStore, func(c fiber.Ctx) error {
+		return c.Type("html", "utf-8").SendString(tutorial.HomePage(fiberlogto.User(c)))
+	})
+
+	// The user context as @logto/express's req.user: isAuthenticated, claims.
+	// SendUser writes the same JSON as c.JSON(fiberlogto.User(c)), without
+	// encoding/json's reflection and re-scan of the claims.
+	app.Get("/user", noStore, fiberlogto.SendUser)
+
+	// The same with Logto's userinfo answer (FetchUserInfo on this route only).
+	app.Get("/user/info", noStore, fiberlogto.Fetch(logto.FetchOptions{UserInfo: true}), func(c fiber.Ctx) error {
+		return sendJSON(c, fiberlogto.User(c))
+	})
+
+	// Signed-in users only: browsers are sent to sign in, API clients get 401.
+	app.Get("/protected", noStore, fiberlogto.RequireAuth(), func(c fiber.Ctx) error {
+		return c.SendString(tutorial.Protected)
+	})
+
+	// Organization tokens, for the organizations of the user (or
+	// LOGTO_ORGANIZATION_ID); they need the organizations scope.
+	app.Get("/organization-token", noStore, func(c fiber.Ctx) error {
+		if !slices.Contains(cfg.Scopes, logto.ScopeOrganizations) {
+			return sendJSON(c.Status(fiber.StatusBadRequest), tutorial.NoOrganizationsScope)
+		}
+		return c.Next()
+	}, fiberlogto.RequireAuth(),
+		fiberlogto.Fetch(logto.FetchOptions{OrganizationTokens: true, OrganizationID: cfg.OrganizationID}),
+		func(c fiber.Ctx) error { return sendJSON(c, tutorial.OrganizationTokens(fiberlogto.User(c))) })
+
+	// An access token for the API resource LOGTO_RESOURCE.
+	if cfg.Resource == "" {
+		app.Get("/access-token", noStore, func(c fiber.Ctx) error {
+			return sendJSON(c.Status(fiber.StatusBadRequest), tutorial.NoResource)
+		})
+		return
+	}
+	app.Get("/access-token", noStore, fiberlogto.RequireAuth(),
+		fiberlogto.Fetch(logto.FetchOptions{AccessToken: true, Resource: cfg.Resource}),
+		func(c fiber.Ctx) error { return sendJSON(c, tutorial.AccessToken(fiberlogto.User(c))) })
+}

@@ -1,0 +1,93 @@
+package tutorial
+
+import (
+	"html"
+	"strings"
+
+	"github.com/fiberlogto/sdk/logto"
+)
+
+// What the tutorial's routes answer, the same bytes on every framework.
+// Each route also sets Cache-Control: no-store; the JSON ones have
+// Content-Type application/json (without charset, as fiberlogto's own
+// answers).
+
+// HomePage is the page GET / shows user (Content-Type text/html;
+// charset=utf-8): a sign-in link, or a greeting and a sign-out link.
+func HomePage(user *logto.UserContext) string {
+	var b strings.Builder
+	b.WriteString("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>fiberlogto example</title></head><body>\n")
+	if !user.IsAuthenticated {
+		b.WriteString(`<p><a href="/logto/sign-in">Sign In</a></p>`)
+	} else {
+		b.WriteString("<p>Hello, " + html.EscapeString(displayName(user)) + "</p>\n")
+		b.WriteString(`<ul><li><a href="/user">/user</a></li><li><a href="/user/info">/user/info</a></li>` +
+			`<li><a href="/protected">/protected</a></li><li><a href="/access-token">/access-token</a></li></ul>` + "\n")
+		b.WriteString(`<p><a href="/logto/sign-out">Sign Out</a></p>`)
+	}
+	b.WriteString("\n</body></html>\n")
+	return b.String()
+}
+
+// displayName is the name claim, else the username, else the subject.
+func displayName(user *logto.UserContext) string {
+	claims := user.IDTokenClaims()
+	if claims == nil {
+		return user.Subject()
+	}
+	if claims.Name != nil && strings.TrimSpace(*claims.Name) != "" {
+		return *claims.Name
+	}
+	if claims.Username != nil && *claims.Username != "" {
+		return *claims.Username
+	}
+	return claims.Subject
+}
+
+// Protected is what GET /protected shows a signed-in user (text/plain).
+const Protected = "protected resource"
+
+// ErrorJSON is the JSON of the routes' 400 answers.
+type ErrorJSON struct {
+	Error string `json:"error"`
+}
+
+var (
+	// NoOrganizationsScope is GET /organization-token's 400 answer when
+	// LOGTO_SCOPES lacks the organizations scope.
+	NoOrganizationsScope = ErrorJSON{"add " + logto.ScopeOrganizations + " to LOGTO_SCOPES for organization tokens"}
+	// NoResource is GET /access-token's 400 answer without LOGTO_RESOURCE.
+	NoResource = ErrorJSON{"no API resource configured: set LOGTO_RESOURCE to an API identifier registered in Logto"}
+)
+
+// AccessTokenJSON is GET /access-token's answer.
+type AccessTokenJSON struct {
+	AccessToken string   `json:"accessToken"`
+	Scopes      []string `json:"scopes"`
+}
+
+// AccessToken is GET /access-token's answer for user, after the route's
+// Fetch of an access token: the token and its scopes ([] rather than null).
+func AccessToken(user *logto.UserContext) AccessTokenJSON {
+	scopes := user.Scopes
+	if scopes == nil {
+		scopes = []string{}
+	}
+	return AccessTokenJSON{AccessToken: user.AccessToken, Scopes: scopes}
+}
+
+// OrganizationTokensJSON is GET /organization-token's answer.
+type OrganizationTokensJSON struct {
+	OrganizationTokens map[string]string `json:"organizationTokens"`
+}
+
+// OrganizationTokens is GET /organization-token's answer for user, after
+// the route's Fetch of organization tokens: a token by organization ID ({}
+// rather than null).
+func OrganizationTokens(user *logto.UserContext) OrganizationTokensJSON {
+	tokens := user.OrganizationTokens
+	if tokens == nil {
+		tokens = map[string]string{}
+	}
+	return OrganizationTokensJSON{OrganizationTokens: tokens}
+}
