@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # bench/run.sh (make bench): the load test of issues 5 and 11, over loopback only.
 #
-# For each Fiber major (v2, then v3: issue 11) starts four processes of
+# For each Fiber major (v2, then v3: issue 11) starts five processes of
 # bench/loadapp on 127.0.0.1 (a bare Fiber app, the example app's /user
 # behind fiberlogto on memory storage, the same on SQLite with 1,000 and
-# with 100,000 stored sessions), each signed in once against its in-process
-# Logto-compatible provider, and checks that v2 and v3 answer GET /user
+# with 100,000 stored sessions, an API taking access tokens: issue 12),
+# each signed in once against its in-process Logto-compatible provider,
+# plus, on v2, the same API behind the middleware Logto's Fiber guide has
+# users write (bench/guidepeer); and checks that v2 and v3 answer GET /user
 # alike. Then it loads each configuration with wrk in alternating order:
 # round 1 in the order of ROWS, where each v3 configuration follows its v2
 # counterpart, round 2 reversed, ... so both majors see the same machine.
@@ -66,7 +68,7 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fiberlogto-bench.XXXXXX")
-declare -A PID URL COOKIE BODY_BYTES
+declare -A PID URL COOKIE BODY_BYTES AUTH
 APPS=() # the loadapp processes, in start order
 cleanup() {
   local name i
@@ -115,6 +117,7 @@ wait_ready() { # name
   URL[$name]=$(sed -n 's/.* url=\([^ ]*\).*/\1/p' <<<"$line")
   COOKIE[$name]=$(sed -n 's/.* cookie=\([^ ]*\).*/\1/p' <<<"$line")
   BODY_BYTES[$name]=$(sed -n 's/.* body_bytes=\([0-9]*\).*/\1/p' <<<"$line")
+  AUTH[$name]=$(sed -n 's/.* auth=\([^ ]*\).*/\1/p' <<<"$line")
   echo "  $name: $line" >&2
 }
 
@@ -125,7 +128,9 @@ for m in $FIBER; do
   start "memory$s" -fiber "$m" -mode memory
   start "sqlite1k$s" -fiber "$m" -mode sqlite -db "$WORK/sessions-small$s.sqlite3" -sessions "$SESSIONS_SMALL"
   start "sqlite100k$s" -fiber "$m" -mode sqlite -db "$WORK/sessions-big$s.sqlite3" -sessions "$SESSIONS_BIG"
+  start "bearer$s" -fiber "$m" -mode bearer
 done
+if [[ " $FIBER " == *" v2 "* ]]; then start guide -fiber v2 -mode guide; fi
 for name in "${APPS[@]}"; do wait_ready "$name"; done
 
 # Rows: major|id|app|path|signed in (sends the cookie)|target (issue 11:
@@ -144,6 +149,9 @@ ALL_ROWS=(
   "v3|sqlite-v3|sqlite1k-v3|/user|yes|0.8|fiberlogto SQLite, signed in ($SESSIONS_SMALL sessions)"
   "v2|sqlite-big|sqlite100k|/user|yes|0.8|fiberlogto SQLite, signed in ($SESSIONS_BIG sessions)"
   "v3|sqlite-big-v3|sqlite100k-v3|/user|yes|0.8|fiberlogto SQLite, signed in ($SESSIONS_BIG sessions)"
+  "v2|bearer|bearer|/api/data|token|0.85|fiberlogto API, a repeated access token (issue 12)"
+  "v3|bearer-v3|bearer-v3|/api/data|token|0.85|fiberlogto API, a repeated access token (issue 12)"
+  "v2|guide|guide|/api/data|token|-|the guide's middleware, the same token (the peer)"
 )
 ROWS=()
 for row in "${ALL_ROWS[@]}"; do
@@ -188,13 +196,14 @@ proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }          # utime + s
 # run (other_pct: other sessions' work, which skews the run; loopback
 # softirq time is not counted) and the hypervisor's steal (steal_pct).
 load() { # row, seconds
-  local id app path signed cookie=- c0 c1 a0 a1 wrk_cpu
+  local id app path signed cookie=- token=- c0 c1 a0 a1 wrk_cpu
   IFS='|' read -r _ id app path signed _ <<<"$1"
   if [ "$signed" = yes ]; then cookie=${COOKIE[$app]}; fi
+  if [ "$signed" = token ]; then token=${AUTH[$app]}; fi
   c0=$(cpu_ticks)
   a0=$(proc_ticks "${PID[$app]}")
   TIMEFORMAT='%3U %3S'
-  { time wrk -t"$THREADS" -c"$CONNS" -d"$2"s -s "$LUA" "${URL[$app]}$path" -- "$cookie" >"$WORK/wrk.out" 2>"$WORK/wrk.err"; } 2>"$WORK/wrk.time" || {
+  { time wrk -t"$THREADS" -c"$CONNS" -d"$2"s -s "$LUA" "${URL[$app]}$path" -- "$cookie" "$token" >"$WORK/wrk.out" 2>"$WORK/wrk.err"; } 2>"$WORK/wrk.time" || {
     echo "wrk failed on $id:" >&2
     cat "$WORK/wrk.err" >&2
     exit 1
@@ -256,7 +265,7 @@ done
 
 # The signed-in sessions must have stayed signed in.
 for app in "${APPS[@]}"; do
-  if [[ $app == bare* ]]; then continue; fi
+  if [[ $app == bare* || $app == bearer* || $app == guide ]]; then continue; fi
   if command -v curl >/dev/null 2>&1; then
     if ! curl -fsS -H "Cookie: ${COOKIE[$app]}" "${URL[$app]}/user" | grep -q '"isAuthenticated":true'; then
       echo "WARNING: $app is no longer signed in after the load" >&2
@@ -343,6 +352,11 @@ awk -v labels="$labels" -v majors="$FIBER" -v limit="$DISTURBED" -v small="$SESS
       c = collect("sqlite-big" suffix(M[j]), "rps", "sqlite" suffix(M[j])); r = median(v, c)
       printf "Fiber %s, SQLite with %d sessions / with %d: %.3fx requests/s (rounds: %.2f-%.2f)\n", M[j], big, small, r, lo, hi
     }
+    if (("guide" in label) && ("bearer" in label)) {
+      mark = ""
+      c = collect("bearer", "rps", "guide"); r = median(v, c)
+      printf "fiberlogto API against the guide'"'"'s middleware, a repeated token: %.1fx requests/s (rounds: %.1f-%.1f; target: >= 20x)%s\n", r, lo, hi, mark
+    }
     if (nm > 1) {
       printf "\nFiber v3 against v2, same configuration, same round (median of the rounds'"'"' ratios, range in brackets):\n"
       for (i = 1; i <= n; i++) {
@@ -380,7 +394,7 @@ for name in "${APPS[@]}"; do
   s=""
   if [[ $name == *-v3 ]]; then s=-v3; fi
   case $name in
-    bare*) sessions=0 db=- ;;
+    bare* | bearer* | guide) sessions=0 db=- ;;
     memory*) sessions=1 db=- ;;
     sqlite1k*) sessions=$SESSIONS_SMALL db=$(mib $(($(dbsize "$WORK/sessions-small$s.sqlite3") / 1024))) ;;
     sqlite100k*) sessions=$SESSIONS_BIG db=$(mib $(($(dbsize "$WORK/sessions-big$s.sqlite3") / 1024))) ;;

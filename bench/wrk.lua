@@ -1,8 +1,10 @@
 -- bench/wrk.lua: wrk script of bench/run.sh.
 --
 --   wrk ... -s bench/wrk.lua URL -- 'fiberlogto_session=ID'   (or -- - for none)
+--   wrk ... -s bench/wrk.lua URL -- - TOKEN                  (Authorization: Bearer TOKEN)
 --
--- Sends the Cookie header given after "--" with every request and prints
+-- Sends the Cookie header given after "--" (and, when a second argument is
+-- given, an access token as Authorization: Bearer) with every request and prints
 -- one machine-readable line when the run is done (latencies in µs; errors
 -- are socket errors and timeouts, non2xx wrk's status errors, i.e. >= 400).
 
@@ -10,6 +12,10 @@ function init(args)
   local cookie = args[1]
   if cookie ~= nil and cookie ~= "" and cookie ~= "-" then
     wrk.headers["Cookie"] = cookie
+  end
+  local token = args[2]
+  if token ~= nil and token ~= "" and token ~= "-" then
+    wrk.headers["Authorization"] = "Bearer " .. token
   end
 end
 
