@@ -9,7 +9,7 @@ import (
 
 // newApp builds the tutorial app for cfg, with its sessions in store.
 func newApp(cfg tutorial.Config, store fiber.Storage) (tutorial.App, error) {
-	logto, err := fiberlogto.New(fiberlogto.Config{
+	lg, err := fiberlogto.New(fiberlogto.Config{
 		Endpoint:      cfg.Endpoint,
 		AppID:         cfg.AppID,
 		AppSecret:     cfg.AppSecret,
@@ -37,8 +37,8 @@ func newApp(cfg tutorial.Config, store fiber.Storage) (tutorial.App, error) {
 		app.Use(h)
 	}
 	// The /logto/* routes, and fiberlogto.User(c) on every other request.
-	app.Use(logto.Handler())
-	registerRoutes(app, cfg)
+	app.Use(lg.Handler())
+	registerRoutes(app, cfg, lg)
 	return app, nil
 }
 

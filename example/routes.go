@@ -12,7 +12,7 @@ import (
 // registerRoutes adds the tutorial's pages, after app.Use(logto.Handler()).
 // The routes that want more than the claims ask for it with
 // fiberlogto.Fetch, as the tutorial's per-route withLogto config does.
-func registerRoutes(app *fiber.App, cfg tutorial.Config) {
+func registerRoutes(app *fiber.App, cfg tutorial.Config, lg *fiberlogto.Logto) {
 	// A sign-in link, or a greeting and a sign-out link.
 	app.Get("/", func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderCacheControl, "no-store")
@@ -53,6 +53,19 @@ func registerRoutes(app *fiber.App, cfg tutorial.Config) {
 		func(c *fiber.Ctx) error {
 			return c.JSON(tutorial.OrganizationTokens(fiberlogto.User(c)))
 		})
+
+	// The API, for single-page, mobile and machine-to-machine clients:
+	// Logto access tokens (Authorization: Bearer), verified once and cached.
+	app.Get("/api/organizations/:id/data", lg.RequireAccessToken(tutorial.OrganizationDataPolicy), func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.JSON(tutorial.OrganizationData(fiberlogto.AccessToken(c)))
+	})
+	if cfg.Resource != "" {
+		app.Get("/api/data", lg.RequireAccessToken(tutorial.APIDataPolicy(cfg.Resource)), func(c *fiber.Ctx) error {
+			c.Set(fiber.HeaderCacheControl, "no-store")
+			return c.JSON(tutorial.APIData(fiberlogto.AccessToken(c)))
+		})
+	}
 
 	// An access token for the API resource LOGTO_RESOURCE.
 	if cfg.Resource == "" {

@@ -34,7 +34,7 @@ func newApp(cfg tutorial.Config, store fiber.Storage) (tutorial.App, error) {
 	// The /logto/* routes, and fiberlogto.User(c) on every other request.
 	// CookieName stays fiberlogto_session: not one of Logto's own cookies,
 	// which a browser sends to every port of localhost.
-	logto, err := fiberlogto.New(fiberlogto.Config{
+	lg, err := fiberlogto.New(fiberlogto.Config{
 		Endpoint: cfg.Endpoint, AppID: cfg.AppID, AppSecret: cfg.AppSecret, BaseURL: cfg.BaseURL,
 		Scopes: cfg.Scopes, Resources: cfg.Resources(),
 		Storage: store, EncryptionKey: cfg.EncryptionKey,
@@ -42,9 +42,9 @@ func newApp(cfg tutorial.Config, store fiber.Storage) (tutorial.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	app.Use(logto.Handler())
+	app.Use(lg.Handler())
 
-	registerRoutes(app, cfg)
+	registerRoutes(app, cfg, lg)
 	return server{app}, nil
 }
 

@@ -91,3 +91,53 @@ func OrganizationTokens(user *logto.UserContext) OrganizationTokensJSON {
 	}
 	return OrganizationTokensJSON{OrganizationTokens: tokens}
 }
+
+// APIDataJSON is GET /api/data's answer: who called, with which scopes,
+// and whether it is a machine-to-machine app.
+type APIDataJSON struct {
+	Sub      string   `json:"sub"`
+	ClientID string   `json:"clientId"`
+	Scopes   []string `json:"scopes"`
+	M2M      bool     `json:"m2m"`
+}
+
+// APIData is GET /api/data's answer for a verified access token.
+func APIData(t *logto.AccessTokenClaims) APIDataJSON {
+	return APIDataJSON{Sub: t.Subject, ClientID: t.ClientID, Scopes: nonNil(t.Scopes), M2M: t.Machine}
+}
+
+// OrganizationDataJSON is GET /api/organizations/:id/data's answer.
+type OrganizationDataJSON struct {
+	Sub            string   `json:"sub"`
+	OrganizationID string   `json:"organizationId"`
+	Scopes         []string `json:"scopes"`
+}
+
+// OrganizationData is GET /api/organizations/:id/data's answer for a
+// verified organization token.
+func OrganizationData(t *logto.AccessTokenClaims) OrganizationDataJSON {
+	return OrganizationDataJSON{Sub: t.Subject, OrganizationID: t.OrganizationID, Scopes: nonNil(t.Scopes)}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// The example's API: what each route accepts. /api/data takes a user's or a
+// machine-to-machine app's token for LOGTO_RESOURCE with read:data;
+// /api/organizations/:id/data an organization token for :id with read:org.
+const (
+	ScopeReadData = "read:data"
+	ScopeReadOrg  = "read:org"
+)
+
+// APIDataPolicy is /api/data's: resource is LOGTO_RESOURCE.
+func APIDataPolicy(resource string) logto.AccessTokenOptions {
+	return logto.AccessTokenOptions{Resource: resource, Scopes: []string{ScopeReadData}, Callers: logto.UsersAndMachines}
+}
+
+// OrganizationDataPolicy is /api/organizations/:id/data's.
+var OrganizationDataPolicy = logto.AccessTokenOptions{OrganizationParam: "id", Scopes: []string{ScopeReadOrg}}

@@ -27,6 +27,12 @@ func StartDevProvider(cfg Config) (*logtotest.Provider, Config, error) {
 		PostLogoutRedirectURIs: []string{cfg.BaseURL},
 		Users:                  []logtotest.User{logtotest.DemoUser},
 		Resources:              resources,
+		// A machine-to-machine app for the API's client-credentials calls:
+		// read:data on every resource.
+		MachineApps: []logtotest.MachineApp{{
+			ID: logtotest.DemoMachineApp.ID, Secret: logtotest.DemoMachineApp.Secret,
+			ResourceScopes: resourceScopes(resources, ScopeReadData),
+		}},
 	})
 	if err != nil {
 		return nil, cfg, fmt.Errorf("embedded provider: %w", err)
@@ -38,4 +44,12 @@ func StartDevProvider(cfg Config) (*logtotest.Provider, Config, error) {
 	p.Start(ln)
 	cfg.Endpoint = p.URL
 	return p, cfg, nil
+}
+
+func resourceScopes(resources []string, scope string) map[string][]string {
+	m := make(map[string][]string, len(resources))
+	for _, r := range resources {
+		m[r] = []string{scope}
+	}
+	return m
 }

@@ -157,6 +157,8 @@ func printBanner(w io.Writer, cfg Config, listening string) {
 	fmt.Fprintf(w, "  Logto: embedded Logto-compatible provider at %s (set LOGTO_ENDPOINT to use a real Logto)\n", cfg.Endpoint)
 	fmt.Fprintf(w, "  Sign in: open %s/logto/sign-in, username: %s, password: %s\n",
 		cfg.BaseURL, logtotest.DemoUser.Username, logtotest.DemoUser.Password)
+	fmt.Fprintf(w, "  API: %s/api/data takes an access token (GET /access-token when signed in, or client credentials of the machine-to-machine app %s / %s at %s/oidc/token)\n",
+		cfg.BaseURL, logtotest.DemoMachineApp.ID, logtotest.DemoMachineApp.Secret, cfg.Endpoint)
 }
 
 // redactURL shows a storage URL without its password, and nothing of a

@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -60,6 +61,7 @@ var tests = []struct {
 	{"EncryptedSessionsNeedTheKey", encryptedSessionsNeedTheKey},
 	{"AccessTokenWithoutResource", accessTokenWithoutResource},
 	{"OrganizationTokenWithoutScope", organizationTokenWithoutScope},
+	{"APIRoutes", apiRoutes},
 	{"LoopbackAliasRedirect", loopbackAliasRedirect},
 	{"RunRejectsBadEnvironment", runRejectsBadEnvironment},
 	{"RunServesAndShutsDown", runServesAndShutsDown},
@@ -844,4 +846,121 @@ func audienceHas(aud any, want string) bool {
 func toString(v any) string {
 	s, _ := v.(string)
 	return s
+}
+
+// apiRoutes: /api/data takes a user's access token (from /access-token) and
+// a machine-to-machine app's (client credentials), and tells them apart;
+// /api/organizations/:id/data takes an organization token for :id; each
+// refuses, with WWW-Authenticate, what it must.
+func apiRoutes(t *testing.T, ex example) {
+	r := ex.start(t, nil)
+	browser := newBrowser(t)
+	r.signIn(browser, "/logto/sign-in")
+	var at tutorial.AccessTokenJSON
+	r.getJSON(browser, "/access-token", &at)
+	var ot tutorial.OrganizationTokensJSON
+	r.getJSON(browser, "/organization-token", &ot)
+	orgToken := ot.OrganizationTokens[logtotest.DemoOrganization.ID]
+	if at.AccessToken == "" || orgToken == "" {
+		t.Fatalf("no tokens to call the API with: %+v %+v", at, ot)
+	}
+	machine := clientCredentials(t, r, "scope", tutorial.ScopeReadData)
+	machineNoScope := clientCredentials(t, r)
+
+	var user, m2m tutorial.APIDataJSON
+	r.apiJSON("/api/data", at.AccessToken, &user)
+	if user.Sub != logtotest.DemoUser.ID || user.ClientID != r.cfg.AppID || user.M2M || !slices.Contains(user.Scopes, tutorial.ScopeReadData) {
+		t.Errorf("/api/data with the user's token: %+v", user)
+	}
+	r.apiJSON("/api/data", machine, &m2m)
+	if m2m.Sub != logtotest.DemoMachineApp.ID || m2m.ClientID != logtotest.DemoMachineApp.ID || !m2m.M2M {
+		t.Errorf("/api/data with a client-credentials token: %+v", m2m)
+	}
+	var org tutorial.OrganizationDataJSON
+	r.apiJSON("/api/organizations/"+logtotest.DemoOrganization.ID+"/data", orgToken, &org)
+	if org.Sub != logtotest.DemoUser.ID || org.OrganizationID != logtotest.DemoOrganization.ID || !slices.Contains(org.Scopes, tutorial.ScopeReadOrg) {
+		t.Errorf("/api/organizations/:id/data: %+v", org)
+	}
+
+	for _, tc := range []struct {
+		name, path, token string
+		status            int
+		challenge         string
+	}{
+		{"no token", "/api/data", "", http.StatusUnauthorized, "Bearer"},
+		{"an organization token for an API resource", "/api/data", orgToken, http.StatusUnauthorized, `Bearer error="invalid_token"`},
+		{"a machine token without read:data", "/api/data", machineNoScope, http.StatusForbidden, `Bearer error="insufficient_scope", scope="read:data"`},
+		{"another organization", "/api/organizations/another-org/data", orgToken, http.StatusUnauthorized, `Bearer error="invalid_token"`},
+		{"a resource token for an organization", "/api/organizations/" + logtotest.DemoOrganization.ID + "/data", at.AccessToken, http.StatusUnauthorized, `Bearer error="invalid_token"`},
+		{"garbage", "/api/data", "not-a-token", http.StatusUnauthorized, `Bearer error="invalid_token"`},
+	} {
+		a := r.api(tc.path, tc.token)
+		if a.status != tc.status || a.header.Get("WWW-Authenticate") != tc.challenge {
+			t.Errorf("%s: %d %q %s, want %d %q", tc.name, a.status, a.header.Get("WWW-Authenticate"), a.body, tc.status, tc.challenge)
+		}
+		if tc.token != "" && strings.Contains(a.body, tc.token) {
+			t.Errorf("%s: the token is echoed", tc.name)
+		}
+	}
+}
+
+// api requests path as an API client with the access token (none when "").
+func (r *running) api(path, token string) answer {
+	r.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, r.base+path, nil)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return answer{status: resp.StatusCode, header: resp.Header, body: string(body)}
+}
+
+// apiJSON requests path with the token and decodes a 200 JSON answer.
+func (r *running) apiJSON(path, token string, v any) {
+	r.t.Helper()
+	a := r.api(path, token)
+	if a.status != http.StatusOK {
+		r.t.Fatalf("GET %s: %v", path, a)
+	}
+	if err := json.Unmarshal([]byte(a.body), v); err != nil {
+		r.t.Fatalf("GET %s: %v: %s", path, err, a.body)
+	}
+}
+
+// clientCredentials gets an access token for the example's resource as its
+// machine-to-machine app does, with the form's extra fields (e.g. "scope",
+// "read:data").
+func clientCredentials(t *testing.T, r *running, extra ...string) string {
+	t.Helper()
+	form := url.Values{"grant_type": {"client_credentials"}, "resource": {r.cfg.Resource}}
+	for i := 0; i+1 < len(extra); i += 2 {
+		form.Set(extra[i], extra[i+1])
+	}
+	req, err := http.NewRequest(http.MethodPost, r.provider.Issuer+"/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(logtotest.DemoMachineApp.ID, logtotest.DemoMachineApp.Secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || resp.StatusCode != http.StatusOK || tok.AccessToken == "" {
+		t.Fatalf("client credentials: %d %v", resp.StatusCode, err)
+	}
+	return tok.AccessToken
 }
