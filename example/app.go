@@ -18,6 +18,7 @@ func newApp(cfg tutorial.Config, store fiber.Storage) (tutorial.App, error) {
 		Resources:     cfg.Resources(),
 		Storage:       store,
 		EncryptionKey: cfg.EncryptionKey,
+		Logger:        cfg.Logger,
 		// CookieName stays fiberlogto_session: not one of Logto's own
 		// cookies (_session, _interaction, _logto), which a browser sends to
 		// every port of localhost.

@@ -13,6 +13,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"strings"
@@ -85,6 +87,24 @@ type Config struct {
 	// own Logto-compatible provider on DevAddr, a loopback address.
 	Embedded bool
 	DevAddr  string
+
+	// LogLevel (LOG_LEVEL: debug, info, warn, error; default info) and
+	// LogFormat (LOG_FORMAT: text or json; default text) shape fiberlogto's
+	// records on stderr.
+	LogLevel  slog.Level
+	LogFormat string
+	// Logger is fiberlogto's logger, set by Run (nil: fiberlogto's
+	// default).
+	Logger *slog.Logger
+}
+
+// NewLogger is the logger LOG_LEVEL and LOG_FORMAT ask for, writing to w.
+func (c Config) NewLogger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // Resources are the API resources to ask tokens for at sign-in: Resource,
@@ -114,6 +134,16 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 
 	if err := checkHTTPURL("BASE_URL", cfg.BaseURL); err != nil {
 		return cfg, err
+	}
+	if v := env("LOG_LEVEL"); v != "" {
+		if err := cfg.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			return cfg, fmt.Errorf("LOG_LEVEL=%q: debug, info, warn or error", v)
+		}
+	}
+	switch cfg.LogFormat = strings.ToLower(orDefault(env("LOG_FORMAT"), "text")); cfg.LogFormat {
+	case "text", "json":
+	default:
+		return cfg, fmt.Errorf("LOG_FORMAT=%q: text or json", cfg.LogFormat)
 	}
 	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
 		return cfg, fmt.Errorf("ADDR=%q is not host:port (e.g. 127.0.0.1:3000): %v", cfg.Addr, err)

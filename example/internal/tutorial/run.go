@@ -78,6 +78,7 @@ func Run[S any](ctx context.Context, getenv func(string) string, stdout io.Write
 		cfg = effective
 	}
 
+	cfg.Logger = cfg.NewLogger(stderr(stdout))
 	app, closeStorage, err := Open(cfg, newApp)
 	if err != nil {
 		return err
