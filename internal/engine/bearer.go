@@ -202,7 +202,22 @@ func (e *Engine) CheckAccessToken(ctx context.Context, authorization []string, o
 
 func refuse(challenge string, err error) *Answer {
 	a := &Answer{Headers: []Header{{"WWW-Authenticate", challenge}, {"Cache-Control", "no-store"}}}
-	return a.fail(err)
+	return a.fail(&apiRefusal{err})
+}
+
+// apiRefusal marks an error of an API route: the default error handler
+// answers it in JSON whatever the Accept header says (curl's */* would
+// otherwise get the HTML page).
+type apiRefusal struct{ err error }
+
+func (r *apiRefusal) Error() string { return r.err.Error() }
+func (r *apiRefusal) Unwrap() error { return r.err }
+
+// ForAPI reports whether err is an API route's refusal, to be answered in
+// JSON.
+func ForAPI(err error) bool {
+	var r *apiRefusal
+	return errors.As(err, &r)
 }
 
 // wellFormedJWT checks, before anything is decoded, that token can be a

@@ -131,7 +131,7 @@ func DefaultErrorHandler[C Ctx, H ~func(C) error](fw Framework[C, H], c C, err e
 	resp := c.Response()
 	resp.Header.Set("Cache-Control", "no-store")
 	resp.SetStatusCode(status)
-	if !engine.IsPageRequest(request[C]{c: c}) {
+	if engine.ForAPI(err) || !engine.IsPageRequest(request[C]{c: c}) {
 		resp.Header.SetContentType("application/json")
 		resp.SetBody(engine.ErrorJSON(msg))
 		return nil
