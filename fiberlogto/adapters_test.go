@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/fiberlogto/sdk/fiberlogto"
+	fiberlogtov3 "github.com/fiberlogto/sdk/fiberlogto/v3"
 	"github.com/fiberlogto/sdk/internal/engine"
 	"github.com/fiberlogto/sdk/internal/fiberadapter"
 )
@@ -283,6 +284,28 @@ var adapters = []adapter{
 				served: served{handler: app.Handler, listen: app.Listener, shutdown: app.ShutdownWithTimeout},
 				use:    func(h fiber.Handler) { app.Use(h) },
 				get:    func(path string, hs ...fiber.Handler) { app.Get(path, hs...) },
+			}
+		},
+	}),
+	adapterOf(major[fiberv3.Ctx, fiberv3.Storage, fiberv3.Handler]{
+		name: "v3", new: fiberlogtov3.New, withLogto: fiberlogtov3.WithLogto,
+		requireAuth: fiberlogtov3.RequireAuth, fetch: fiberlogtov3.Fetch,
+		user: fiberlogtov3.User, sendUser: fiberlogtov3.SendUser,
+		app: func() fiberApp[fiberv3.Handler] {
+			app := fiberv3.New()
+			listen := func(ln net.Listener) error {
+				return app.Listener(ln, fiberv3.ListenConfig{DisableStartupMessage: true})
+			}
+			return fiberApp[fiberv3.Handler]{
+				served: served{handler: app.Handler, listen: listen, shutdown: app.ShutdownWithTimeout},
+				use:    func(h fiberv3.Handler) { app.Use(h) },
+				get: func(path string, hs ...fiberv3.Handler) {
+					more := make([]any, len(hs)-1)
+					for i, h := range hs[1:] {
+						more[i] = h
+					}
+					app.Get(path, hs[0], more...)
+				},
 			}
 		},
 	}),
