@@ -115,11 +115,18 @@ type runner[TB any] interface {
 	Run(name string, f func(TB)) bool
 }
 
-// forEachAdapter runs f once per adapter, as a subtest named after it.
+// forEachAdapter runs f once per adapter, as a subtest named after it: v2
+// or v3 in a test (TestSignInFlow/v3/memory), fiber=v2 or fiber=v3 in a
+// benchmark (BenchmarkSignedInRequest/fiber=v3/memory), the key=value form
+// benchstat projects on: benchstat -col /fiber compares the majors.
 func forEachAdapter[TB runner[TB]](tb TB, f func(TB, adapter)) {
 	tb.Helper()
 	for _, a := range adapters {
-		tb.Run(a.name, func(tb TB) { f(tb, a) })
+		name := a.name
+		if _, ok := any(tb).(*testing.B); ok {
+			name = "fiber=" + name
+		}
+		tb.Run(name, func(tb TB) { f(tb, a) })
 	}
 }
 

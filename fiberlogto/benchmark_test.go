@@ -14,9 +14,13 @@ import (
 // reused fasthttp.RequestCtx (see inprocServer): request parsing, routing,
 // the middleware, the handler and the response serialisation, no sockets.
 // They run in CI as a smoke only (-benchtime=1x): every one works with
-// b.N == 1 and checks its answers, none asserts a time.
+// b.N == 1 and checks its answers, none asserts a time. Each runs once per
+// Fiber major, behind its adapter (fiberlogto, fiberlogto/v3), named
+// fiber=v2 or fiber=v3 (BenchmarkSignedInRequest/fiber=v3/memory): the
+// bare baseline too, on that major's app.
 //
-//	go test -run '^$' -bench . -benchmem ./fiberlogto/
+//	go test -run '^$' -bench . -benchmem -count 6 ./fiberlogto/ > majors.txt
+//	benchstat -col /fiber majors.txt # v2 against v3
 //
 // Extra metrics: storage-gets/op and storage-writes/op (Set, Delete, Reset)
 // from a counting decorator around the storage; for the callback and the
