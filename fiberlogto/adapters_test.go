@@ -257,7 +257,7 @@ func convertConfigs[D any](configs []fiberlogto.Config) []D {
 
 // convertConfig copies the fields of src, an engine.Config, into a D,
 // another instance of it, field by field: a field of the same type as it
-// is; Storage by its value, which must fit D's storage type (see storage).
+// is; Storage by its value, which must fit D's storage type (see Storage).
 // Next and ErrorHandler take one major's context and cannot cross: a test
 // that sets one must run on that major only.
 func convertConfig[D any](src any) D {
