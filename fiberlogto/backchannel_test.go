@@ -55,8 +55,10 @@ func (h *harness) secondBrowser() (restore func(), cookie string) {
 	return func() { h.browser.Jar = saved }, cookie
 }
 
-func TestBackchannelLogoutBySID(t *testing.T) {
-	h := newHarnessWith(t, nil, backchannelSetup(true))
+func TestBackchannelLogoutBySID(t *testing.T) { forEachAdapter(t, testBackchannelLogoutBySID) }
+
+func testBackchannelLogoutBySID(t *testing.T, ad adapter) {
+	h := newHarnessWith(t, ad, nil, backchannelSetup(true))
 	restore, other := h.secondBrowser()
 	restore()
 	h.signIn()
@@ -73,8 +75,10 @@ func TestBackchannelLogoutBySID(t *testing.T) {
 	}
 }
 
-func TestBackchannelLogoutBySub(t *testing.T) {
-	h := newHarnessWith(t, nil, backchannelSetup(false))
+func TestBackchannelLogoutBySub(t *testing.T) { forEachAdapter(t, testBackchannelLogoutBySub) }
+
+func testBackchannelLogoutBySub(t *testing.T, ad adapter) {
+	h := newHarnessWith(t, ad, nil, backchannelSetup(false))
 	restore, other := h.secondBrowser()
 	restore()
 	h.signIn()
@@ -85,8 +89,10 @@ func TestBackchannelLogoutBySub(t *testing.T) {
 	}
 }
 
-func TestBackchannelLogoutRejects(t *testing.T) {
-	h := newHarnessWith(t, nil, backchannelSetup(false))
+func TestBackchannelLogoutRejects(t *testing.T) { forEachAdapter(t, testBackchannelLogoutRejects) }
+
+func testBackchannelLogoutRejects(t *testing.T, ad adapter) {
+	h := newHarnessWith(t, ad, nil, backchannelSetup(false))
 	h.signIn()
 	cookie := h.sessionCookie().Value
 	now := time.Now().Unix()

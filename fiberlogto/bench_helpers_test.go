@@ -46,14 +46,15 @@ const benchBaseURL = "http://127.0.0.1:3000"
 // benchResource is the API resource of the example app (its dev default).
 const benchResource = "https://api.example.test"
 
-// countingStorage wraps a fiber.Storage and counts what reaches it.
+// countingStorage wraps a storage and counts what reaches it.
 type countingStorage struct {
-	fiber.Storage
+	Storage // the storage it wraps
+
 	gets, sets, deletes, resets, leases atomic.Int64
 }
 
 // countingLeaser is a countingStorage around a storage that implements
-// fiberlogto.Leaser (storage.SQLite does): it keeps the lease path the
+// fiberlogto.Leaser (Storage.SQLite does): it keeps the lease path the
 // middleware takes with that storage, and counts lease calls as writes.
 type countingLeaser struct {
 	*countingStorage
@@ -110,7 +111,7 @@ func (s *countingStorage) zero() {
 
 // counting wraps st, keeping its Leaser when it has one (all of package
 // storage's have one).
-func counting(st fiber.Storage) (fiber.Storage, *countingStorage) {
+func counting(st Storage) (Storage, *countingStorage) {
 	cs := &countingStorage{Storage: st}
 	l, isLeaser := st.(fiberlogto.Leaser)
 	if !isLeaser {
@@ -168,7 +169,8 @@ func (b *timedBody) Close() error {
 	return err
 }
 
-// inprocServer runs a Fiber app's handler on one reused fasthttp.RequestCtx.
+// inprocServer runs a Fiber app's handler, of either major, on one reused
+// fasthttp.RequestCtx.
 type inprocServer struct {
 	handler fasthttp.RequestHandler
 	ctx     fasthttp.RequestCtx
@@ -177,9 +179,9 @@ type inprocServer struct {
 	bw      *bufio.Writer
 }
 
-func newInprocServer(app *fiber.App) *inprocServer {
+func newInprocServer(app served) *inprocServer {
 	return &inprocServer{
-		handler: app.Handler(),
+		handler: app.handler(),
 		br:      bufio.NewReaderSize(nil, 4096),
 		bw:      bufio.NewWriterSize(io.Discard, 4096),
 	}
@@ -279,7 +281,7 @@ type benchEnv struct {
 type benchOption func(*fiberlogto.Config)
 
 // newBenchStorage opens a storage of kind "memory" or "sqlite".
-func newBenchStorage(tb testing.TB, kind string) fiber.Storage {
+func newBenchStorage(tb testing.TB, kind string) Storage {
 	tb.Helper()
 	switch kind {
 	case "memory":
@@ -297,12 +299,9 @@ func newBenchStorage(tb testing.TB, kind string) fiber.Storage {
 }
 
 // benchUserRoute is the example app's /user.
-func benchUserRoute(c *fiber.Ctx) error {
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	return fiberlogto.SendUser(c)
-}
+var benchUserRoute = route{path: "/user", answer: answerSendUser}
 
-func newBenchEnv(tb testing.TB, st fiber.Storage, opts ...benchOption) *benchEnv {
+func newBenchEnv(tb testing.TB, ad adapter, st Storage, opts ...benchOption) *benchEnv {
 	tb.Helper()
 	p := logtotest.NewServer(tb, logtotest.Options{
 		RedirectURIs:           []string{benchBaseURL + "/logto/sign-in-callback"},
@@ -329,17 +328,14 @@ func newBenchEnv(tb testing.TB, st fiber.Storage, opts ...benchOption) *benchEnv
 	for _, o := range opts {
 		o(&cfg)
 	}
-	lg, err := fiberlogto.New(cfg)
+	mw, err := ad.new(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	app.Use(lg.Handler())
-	app.Get("/user", benchUserRoute)
 	jar, _ := cookiejar.New(nil)
 	e := &benchEnv{
-		tb: tb, provider: p, cfg: lg.Config(), storage: cs, meter: meter,
-		srv: newInprocServer(app), jar: benchJar{},
+		tb: tb, provider: p, cfg: mw.cfg, storage: cs, meter: meter,
+		srv: newInprocServer(mw.app(benchUserRoute)), jar: benchJar{},
 		browser: &http.Client{Jar: jar, Timeout: 10 * time.Second},
 	}
 	tb.Cleanup(func() {

@@ -14,9 +14,13 @@ import (
 // reused fasthttp.RequestCtx (see inprocServer): request parsing, routing,
 // the middleware, the handler and the response serialisation, no sockets.
 // They run in CI as a smoke only (-benchtime=1x): every one works with
-// b.N == 1 and checks its answers, none asserts a time.
+// b.N == 1 and checks its answers, none asserts a time. Each runs once per
+// Fiber major, behind its adapter (fiberlogto, fiberlogto/v3), named
+// fiber=v2 or fiber=v3 (BenchmarkSignedInRequest/fiber=v3/memory): the
+// bare baseline too, on that major's app.
 //
-//	go test -run '^$' -bench . -benchmem ./fiberlogto/
+//	go test -run '^$' -bench . -benchmem -count 6 ./fiberlogto/ > majors.txt
+//	benchstat -col /fiber majors.txt # v2 against v3
 //
 // Extra metrics: storage-gets/op and storage-writes/op (Set, Delete, Reset)
 // from a counting decorator around the storage; for the callback and the
@@ -68,10 +72,12 @@ func benchServe(b *testing.B, e *benchEnv, req []byte, want int) {
 
 // BenchmarkSignedInRequest: GET /user with a live session whose tokens are
 // fresh, answering the user context as JSON (the example app's /user).
-func BenchmarkSignedInRequest(b *testing.B) {
+func BenchmarkSignedInRequest(b *testing.B) { forEachAdapter(b, benchmarkSignedInRequest) }
+
+func benchmarkSignedInRequest(b *testing.B, ad adapter) {
 	for _, s := range benchStorages {
 		b.Run(s.name, func(b *testing.B) {
-			e := newBenchEnv(b, newBenchStorage(b, s.kind), s.opts...)
+			e := newBenchEnv(b, ad, newBenchStorage(b, s.kind), s.opts...)
 			e.signIn()
 			req := e.userRequest()
 			if _, u := e.user(req); !u.IsAuthenticated {
@@ -91,8 +97,10 @@ func BenchmarkSignedInRequest(b *testing.B) {
 }
 
 // BenchmarkAnonymousRequest: GET /user without a session cookie.
-func BenchmarkAnonymousRequest(b *testing.B) {
-	e := newBenchEnv(b, newBenchStorage(b, "memory"))
+func BenchmarkAnonymousRequest(b *testing.B) { forEachAdapter(b, benchmarkAnonymousRequest) }
+
+func benchmarkAnonymousRequest(b *testing.B, ad adapter) {
+	e := newBenchEnv(b, ad, newBenchStorage(b, "memory"))
 	req := rawGet("/user", "")
 	if _, u := e.user(req); u.IsAuthenticated {
 		b.Fatal("anonymous request signed in")
@@ -110,30 +118,25 @@ func BenchmarkAnonymousRequest(b *testing.B) {
 // sends them as they are (the bare app of bench/run.sh); "json" builds them
 // with c.JSON from a UserContext holding the same claims, which is the
 // handler's own share of the signed-in request.
-func BenchmarkBareHandler(b *testing.B) {
-	e := newBenchEnv(b, newBenchStorage(b, "memory"))
+func BenchmarkBareHandler(b *testing.B) { forEachAdapter(b, benchmarkBareHandler) }
+
+func benchmarkBareHandler(b *testing.B, ad adapter) {
+	e := newBenchEnv(b, ad, newBenchStorage(b, "memory"))
 	e.signIn()
 	body, u := e.user(e.userRequest())
 	claims := fiberlogto.RawClaims(u.Claims)
 	handlers := []struct {
 		name string
-		h    fiber.Handler
+		r    route
 	}{
-		{"bytes", func(c *fiber.Ctx) error {
-			c.Set(fiber.HeaderCacheControl, "no-store")
-			c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-			return c.Send(body)
-		}},
-		{"json", func(c *fiber.Ctx) error {
-			c.Set(fiber.HeaderCacheControl, "no-store")
-			return c.JSON(&fiberlogto.UserContext{IsAuthenticated: true, Claims: claims})
-		}},
+		{"bytes", route{path: "/user", answer: answerBody, with: body}},
+		{"json", route{path: "/user", answer: answerValue, with: func() any {
+			return &fiberlogto.UserContext{IsAuthenticated: true, Claims: claims}
+		}}},
 	}
 	for _, h := range handlers {
 		b.Run(h.name, func(b *testing.B) {
-			app := fiber.New(fiber.Config{DisableStartupMessage: true})
-			app.Get("/user", h.h)
-			srv := newInprocServer(app)
+			srv := newInprocServer(ad.bare(h.r))
 			req := rawGet("/user", "")
 			resp, err := srv.serve(req)
 			if err != nil {
@@ -159,8 +162,10 @@ func BenchmarkBareHandler(b *testing.B) {
 
 // BenchmarkSignInRedirect: GET /logto/sign-in from a browser without cookies:
 // a new transaction stored, the sign-in cookie set, a 302 to Logto.
-func BenchmarkSignInRedirect(b *testing.B) {
-	e := newBenchEnv(b, newBenchStorage(b, "memory"))
+func BenchmarkSignInRedirect(b *testing.B) { forEachAdapter(b, benchmarkSignInRedirect) }
+
+func benchmarkSignInRedirect(b *testing.B, ad adapter) {
+	e := newBenchEnv(b, ad, newBenchStorage(b, "memory"))
 	req := rawGet("/logto/sign-in", "")
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -176,10 +181,12 @@ func BenchmarkSignInRedirect(b *testing.B) {
 // a fresh code each time; the browser has its sign-in cookie and no
 // session, and the user no other live session. token-rtt-ns/op is the token endpoint's round trip,
 // beyond-token-ns/op what the callback adds to it (issue 5: under 1 ms).
-func BenchmarkCallback(b *testing.B) {
+func BenchmarkCallback(b *testing.B) { forEachAdapter(b, benchmarkCallback) }
+
+func benchmarkCallback(b *testing.B, ad adapter) {
 	for _, kind := range []string{"memory", "sqlite"} {
 		b.Run(kind, func(b *testing.B) {
-			e := newBenchEnv(b, newBenchStorage(b, kind))
+			e := newBenchEnv(b, ad, newBenchStorage(b, kind))
 			e.signIn() // warm: discovery, key set, connections
 			b.ReportAllocs()
 			b.StopTimer()
@@ -232,11 +239,13 @@ func BenchmarkCallback(b *testing.B) {
 // at the provider's token endpoint (and verifies the new ID token) and
 // writes the session back. The move stays under IdleTimeout/24, so no idle
 // "touch" write is mixed in.
-func BenchmarkRefresh(b *testing.B) {
+func BenchmarkRefresh(b *testing.B) { forEachAdapter(b, benchmarkRefresh) }
+
+func benchmarkRefresh(b *testing.B, ad adapter) {
 	for _, kind := range []string{"memory", "sqlite"} {
 		b.Run(kind, func(b *testing.B) {
 			clk := &benchClock{}
-			e := newBenchEnv(b, newBenchStorage(b, kind), func(c *fiberlogto.Config) {
+			e := newBenchEnv(b, ad, newBenchStorage(b, kind), func(c *fiberlogto.Config) {
 				c.Now = clk.Now
 				c.GetAccessToken = true
 				// The clock moves about an hour per operation.

@@ -11,8 +11,10 @@ import (
 // TestCallbackRejects covers the callback's refusals: each answers 4xx
 // without calling the token endpoint and leaves the existing session as it
 // was.
-func TestCallbackRejects(t *testing.T) {
-	h := newHarness(t, nil)
+func TestCallbackRejects(t *testing.T) { forEachAdapter(t, testCallbackRejects) }
+
+func testCallbackRejects(t *testing.T, ad adapter) {
+	h := newHarness(t, ad, nil)
 	h.signIn()
 	cookie := h.sessionCookie().Value
 
@@ -79,8 +81,10 @@ func TestCallbackRejects(t *testing.T) {
 	}
 }
 
-func TestCallbackIssuerAndErrors(t *testing.T) {
-	h := newHarness(t, nil)
+func TestCallbackIssuerAndErrors(t *testing.T) { forEachAdapter(t, testCallbackIssuerAndErrors) }
+
+func testCallbackIssuerAndErrors(t *testing.T, ad adapter) {
+	h := newHarness(t, ad, nil)
 	for name, edit := range map[string]func(q url.Values){
 		"iss missing": func(q url.Values) { q.Del("iss") },
 		"iss foreign": func(q url.Values) { q.Set("iss", "https://evil.example/oidc") },
@@ -124,8 +128,10 @@ func TestCallbackIssuerAndErrors(t *testing.T) {
 	}
 }
 
-func TestTwoTabsSignIn(t *testing.T) {
-	h := newHarness(t, nil)
+func TestTwoTabsSignIn(t *testing.T) { forEachAdapter(t, testTwoTabsSignIn) }
+
+func testTwoTabsSignIn(t *testing.T, ad adapter) {
+	h := newHarness(t, ad, nil)
 	a := h.startSignIn("/logto/sign-in?returnTo=/a")
 	b := h.startSignIn("/logto/sign-in?returnTo=/b")
 	cbA, cbB := h.authorize(a), h.authorize(b)

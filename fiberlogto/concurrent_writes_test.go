@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
-
 	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
 	"github.com/fiberlogto/sdk/storage/memory"
@@ -18,7 +16,7 @@ import (
 
 // Writes that race across instances sharing a storage. fiber.Storage has
 // no compare-and-set, so each of these is serialised by the storage's lease
-// (storage.Memory's here, shared as one store would be), and each test pins
+// (Storage.Memory's here, shared as one store would be), and each test pins
 // the interleaving that loses without it.
 
 // slowStore is one instance's handle on a shared memory storage whose
@@ -83,15 +81,19 @@ func rotatingBackchannelSetup() providerSetup {
 // claim key are slow here, holding the window open for a plain
 // read-then-write.
 func TestCallbackOnceAcrossInstances(t *testing.T) {
-	for name, wrap := range map[string]func(*slowStore) fiber.Storage{
-		"leaser": func(s *slowStore) fiber.Storage { return s },
+	forEachAdapter(t, testCallbackOnceAcrossInstances)
+}
+
+func testCallbackOnceAcrossInstances(t *testing.T, ad adapter) {
+	for name, wrap := range map[string]func(*slowStore) Storage{
+		"leaser": func(s *slowStore) Storage { return s },
 	} {
 		t.Run(name, func(t *testing.T) {
 			mem := memory.New()
-			slow := func() fiber.Storage {
+			slow := func() Storage {
 				return wrap(&slowStore{Storage: mem, prefix: fiberlogto.ClaimKeyPrefixForTest, getDelay: 50 * time.Millisecond})
 			}
-			h := newHarness(t, slow())
+			h := newHarness(t, ad, slow())
 			other := h.secondInstance(slow())
 
 			cb := h.authorize(h.startSignIn("/logto/sign-in"))
@@ -131,9 +133,11 @@ func TestCallbackOnceAcrossInstances(t *testing.T) {
 // idle-timeout touch) while instance A refreshes it and Logto rotates the
 // refresh token. B's write must not put the rotated-out token back: with
 // no replay grace, the next refresh would then revoke the grant.
-func TestTouchDoesNotUndoRotation(t *testing.T) {
+func TestTouchDoesNotUndoRotation(t *testing.T) { forEachAdapter(t, testTouchDoesNotUndoRotation) }
+
+func testTouchDoesNotUndoRotation(t *testing.T, ad adapter) {
 	mem := memory.New()
-	h := newHarnessWith(t, mem, providerSetup{options: func(o *logtotest.Options) {
+	h := newHarnessWith(t, ad, mem, providerSetup{options: func(o *logtotest.Options) {
 		o.RotateRefreshTokens = true
 		o.ReplayGrace = -1
 	}}, func(c *fiberlogto.Config) { c.GetAccessToken = true })
@@ -183,10 +187,14 @@ func TestTouchDoesNotUndoRotation(t *testing.T) {
 // must not be undone by A's save: the session stays deleted, and the
 // refresh token Logto just issued is the one revoked.
 func TestSignOutDuringRefreshOnAnotherInstance(t *testing.T) {
+	forEachAdapter(t, testSignOutDuringRefreshOnAnotherInstance)
+}
+
+func testSignOutDuringRefreshOnAnotherInstance(t *testing.T, ad adapter) {
 	mem := memory.New()
 	slowA := &slowStore{Storage: mem, prefix: fiberlogto.SessionKeyPrefixForTest,
 		reached: make(chan struct{}), release: make(chan struct{})}
-	h := newHarnessWith(t, slowA, providerSetup{options: func(o *logtotest.Options) {
+	h := newHarnessWith(t, ad, slowA, providerSetup{options: func(o *logtotest.Options) {
 		o.RotateRefreshTokens = true
 	}}, func(c *fiberlogto.Config) { c.GetAccessToken = true })
 	otherBase := h.secondInstance(mem)
@@ -222,8 +230,12 @@ func TestSignOutDuringRefreshOnAnotherInstance(t *testing.T) {
 // answer and saving it. The session must stay ended: B's save must not
 // bring it back.
 func TestBackchannelLogoutDuringRefreshOnAnotherInstance(t *testing.T) {
+	forEachAdapter(t, testBackchannelLogoutDuringRefreshOnAnotherInstance)
+}
+
+func testBackchannelLogoutDuringRefreshOnAnotherInstance(t *testing.T, ad adapter) {
 	mem := memory.New()
-	h := newHarnessWith(t, mem, rotatingBackchannelSetup(), func(c *fiberlogto.Config) { c.GetAccessToken = true })
+	h := newHarnessWith(t, ad, mem, rotatingBackchannelSetup(), func(c *fiberlogto.Config) { c.GetAccessToken = true })
 	slowB := &slowStore{Storage: mem, prefix: fiberlogto.SessionKeyPrefixForTest,
 		reached: make(chan struct{}), release: make(chan struct{})}
 	otherBase := h.secondInstance(slowB)
@@ -262,8 +274,12 @@ func TestBackchannelLogoutDuringRefreshOnAnotherInstance(t *testing.T) {
 // deleter waits for the lease), so it deletes the session while the
 // refresh is in flight. The refresh must then not save it back.
 func TestBackchannelLogoutDuringSlowRefresh(t *testing.T) {
+	forEachAdapter(t, testBackchannelLogoutDuringSlowRefresh)
+}
+
+func testBackchannelLogoutDuringSlowRefresh(t *testing.T, ad adapter) {
 	mem := memory.New()
-	h := newHarnessWith(t, mem, rotatingBackchannelSetup(), func(c *fiberlogto.Config) { c.GetAccessToken = true })
+	h := newHarnessWith(t, ad, mem, rotatingBackchannelSetup(), func(c *fiberlogto.Config) { c.GetAccessToken = true })
 	otherBase := h.secondInstance(mem)
 
 	h.signIn()
@@ -290,7 +306,11 @@ func TestBackchannelLogoutDuringSlowRefresh(t *testing.T) {
 // it revokes the refresh token at Logto, so no lease or lock is held while
 // Logto answers, however slowly.
 func TestSignOutDeletesBeforeCallingLogto(t *testing.T) {
-	h := newHarness(t, nil)
+	forEachAdapter(t, testSignOutDeletesBeforeCallingLogto)
+}
+
+func testSignOutDeletesBeforeCallingLogto(t *testing.T, ad adapter) {
+	h := newHarness(t, ad, nil)
 	h.signIn()
 	cookie := h.sessionCookie().Value
 	h.provider.Misbehave(logtotest.Misbehavior{Delay: map[string]time.Duration{"revocation": time.Second}})

@@ -10,34 +10,40 @@ import (
 
 // TestNewNamesTheBadField: New returns ErrConfig naming the field; the
 // engine's own tests cover every field (internal/engine/config_test.go).
-func TestNewNamesTheBadField(t *testing.T) {
-	_, err := fiberlogto.New(fiberlogto.Config{Endpoint: "http://127.0.0.1:3001", AppID: "app", AppSecret: "s", BaseURL: "localhost:3000"})
+func TestNewNamesTheBadField(t *testing.T) { forEachAdapter(t, testNewNamesTheBadField) }
+
+func testNewNamesTheBadField(t *testing.T, ad adapter) {
+	_, err := ad.new(fiberlogto.Config{Endpoint: "http://127.0.0.1:3001", AppID: "app", AppSecret: "s", BaseURL: "localhost:3000"})
 	if !errors.Is(err, fiberlogto.ErrConfig) || !strings.Contains(err.Error(), "BaseURL") {
 		t.Fatalf("err = %v, want ErrConfig naming BaseURL", err)
 	}
-	if _, err := fiberlogto.New(); !errors.Is(err, fiberlogto.ErrConfig) {
+	if _, err := ad.new(); !errors.Is(err, fiberlogto.ErrConfig) {
 		t.Fatalf("no config: %v", err)
 	}
 }
 
-func TestWithLogtoPanicsOnBadConfig(t *testing.T) {
+func TestWithLogtoPanicsOnBadConfig(t *testing.T) { forEachAdapter(t, testWithLogtoPanicsOnBadConfig) }
+
+func testWithLogtoPanicsOnBadConfig(t *testing.T, ad adapter) {
 	defer func() {
 		if r := recover(); r == nil {
 			t.Fatal("no panic")
 		}
 	}()
-	fiberlogto.WithLogto(fiberlogto.Config{})
+	ad.withLogto(fiberlogto.Config{})
 }
 
 // TestConfigDefaultsVisible: the effective config has the defaults filled,
 // the storage and the error handler included.
-func TestConfigDefaultsVisible(t *testing.T) {
-	l, err := fiberlogto.New(fiberlogto.Config{Endpoint: "http://127.0.0.1:3001/", AppID: "app", AppSecret: "s", BaseURL: "http://localhost:3000"})
+func TestConfigDefaultsVisible(t *testing.T) { forEachAdapter(t, testConfigDefaultsVisible) }
+
+func testConfigDefaultsVisible(t *testing.T, ad adapter) {
+	l, err := ad.new(fiberlogto.Config{Endpoint: "http://127.0.0.1:3001/", AppID: "app", AppSecret: "s", BaseURL: "http://localhost:3000"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := l.Config()
-	if cfg.Endpoint != "http://127.0.0.1:3001" || cfg.Storage == nil || cfg.ErrorHandler == nil || cfg.RoutesPrefix != fiberlogto.ConfigDefault.RoutesPrefix {
+	cfg := l.cfg
+	if cfg.Endpoint != "http://127.0.0.1:3001" || cfg.Storage == nil || !l.errorHandler || cfg.RoutesPrefix != fiberlogto.ConfigDefault.RoutesPrefix {
 		t.Fatalf("effective config: %+v", cfg)
 	}
 }

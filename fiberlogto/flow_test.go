@@ -13,10 +13,12 @@ import (
 
 // TestSignInFlow runs the tutorial's whole flow over real HTTP against the
 // in-process provider, on every shipped storage.
-func TestSignInFlow(t *testing.T) {
+func TestSignInFlow(t *testing.T) { forEachAdapter(t, testSignInFlow) }
+
+func testSignInFlow(t *testing.T, ad adapter) {
 	for name, mk := range storages(t) {
 		t.Run(name, func(t *testing.T) {
-			h := newHarness(t, mk(), func(c *fiberlogto.Config) {
+			h := newHarness(t, ad, mk(), func(c *fiberlogto.Config) {
 				c.GetAccessToken = true
 				c.Resource = testResource
 			})
@@ -154,10 +156,12 @@ func TestSignInFlow(t *testing.T) {
 
 // TestRefreshAfterExpiry forces the access token past its expiry: the next
 // request refreshes it once, and concurrent requests share that refresh.
-func TestRefreshAfterExpiry(t *testing.T) {
+func TestRefreshAfterExpiry(t *testing.T) { forEachAdapter(t, testRefreshAfterExpiry) }
+
+func testRefreshAfterExpiry(t *testing.T, ad adapter) {
 	for name, mk := range storages(t) {
 		t.Run(name, func(t *testing.T) {
-			h := newHarness(t, mk(), func(c *fiberlogto.Config) {
+			h := newHarness(t, ad, mk(), func(c *fiberlogto.Config) {
 				c.GetAccessToken = true
 				c.Resource = testResource
 			})
@@ -190,8 +194,10 @@ func TestRefreshAfterExpiry(t *testing.T) {
 
 // TestInvalidGrantSignsOut: a revoked grant makes the next refresh fail with
 // invalid_grant; the session ends cleanly and the request is anonymous.
-func TestInvalidGrantSignsOut(t *testing.T) {
-	h := newHarness(t, nil, func(c *fiberlogto.Config) { c.GetAccessToken = true })
+func TestInvalidGrantSignsOut(t *testing.T) { forEachAdapter(t, testInvalidGrantSignsOut) }
+
+func testInvalidGrantSignsOut(t *testing.T, ad adapter) {
+	h := newHarness(t, ad, nil, func(c *fiberlogto.Config) { c.GetAccessToken = true })
 	h.signIn()
 	cookie := h.sessionCookie().Value
 	if u := h.user(); u["isAuthenticated"] != true {
@@ -211,15 +217,19 @@ func TestInvalidGrantSignsOut(t *testing.T) {
 	}
 }
 
-func TestSignUpOpensRegistration(t *testing.T) {
-	h := newHarness(t, nil)
+func TestSignUpOpensRegistration(t *testing.T) { forEachAdapter(t, testSignUpOpensRegistration) }
+
+func testSignUpOpensRegistration(t *testing.T, ad adapter) {
+	h := newHarness(t, ad, nil)
 	u := h.startSignIn("/logto/sign-up")
 	if u.Query().Get("first_screen") != "register" {
 		t.Fatalf("sign-up first_screen = %q", u.Query().Get("first_screen"))
 	}
 }
 
-func TestReturnTo(t *testing.T) {
+func TestReturnTo(t *testing.T) { forEachAdapter(t, testReturnTo) }
+
+func testReturnTo(t *testing.T, ad adapter) {
 	for path, want := range map[string]string{
 		"/protected?x=1":       "/protected?x=1",
 		"//evil.example/":      "",
@@ -228,7 +238,7 @@ func TestReturnTo(t *testing.T) {
 		"protected":            "",
 	} {
 		t.Run(path, func(t *testing.T) {
-			h := newHarness(t, nil)
+			h := newHarness(t, ad, nil)
 			cb := h.authorize(h.startSignIn("/logto/sign-in?returnTo=" + url.QueryEscape(path)))
 			resp, _ := h.get(cb)
 			if loc := resp.Header.Get("Location"); loc != h.baseURL+want {
@@ -238,8 +248,10 @@ func TestReturnTo(t *testing.T) {
 	}
 }
 
-func TestSignOutCrossSiteRefused(t *testing.T) {
-	h := newHarness(t, nil)
+func TestSignOutCrossSiteRefused(t *testing.T) { forEachAdapter(t, testSignOutCrossSiteRefused) }
+
+func testSignOutCrossSiteRefused(t *testing.T, ad adapter) {
+	h := newHarness(t, ad, nil)
 	h.signIn()
 	cookie := h.sessionCookie().Value
 	for _, hdr := range []map[string]string{
@@ -261,9 +273,11 @@ func TestSignOutCrossSiteRefused(t *testing.T) {
 	}
 }
 
-func TestProviderDownAtStart(t *testing.T) {
+func TestProviderDownAtStart(t *testing.T) { forEachAdapter(t, testProviderDownAtStart) }
+
+func testProviderDownAtStart(t *testing.T, ad adapter) {
 	down := providerSetup{before: func(p *logtotest.Provider) { p.SetDown(true) }}
-	h := newHarnessWith(t, nil, down, func(c *fiberlogto.Config) { c.DiscoveryRetryInterval = time.Millisecond })
+	h := newHarnessWith(t, ad, nil, down, func(c *fiberlogto.Config) { c.DiscoveryRetryInterval = time.Millisecond })
 	// The app is up; sign-in says Logto is unavailable.
 	resp, body := h.do(http.MethodGet, "/logto/sign-in", map[string]string{"Accept": "text/html"})
 	if resp.StatusCode != http.StatusServiceUnavailable {
@@ -280,9 +294,11 @@ func TestProviderDownAtStart(t *testing.T) {
 	}
 }
 
-func TestEncryptionAtRest(t *testing.T) {
+func TestEncryptionAtRest(t *testing.T) { forEachAdapter(t, testEncryptionAtRest) }
+
+func testEncryptionAtRest(t *testing.T, ad adapter) {
 	key := []byte("0123456789abcdef0123456789abcdef")
-	h := newHarness(t, nil, func(c *fiberlogto.Config) { c.EncryptionKey = key })
+	h := newHarness(t, ad, nil, func(c *fiberlogto.Config) { c.EncryptionKey = key })
 	h.signIn()
 	cookie := h.sessionCookie().Value
 	raw, err := h.storage.Get(fiberlogto.StorageKeyForTest(cookie))

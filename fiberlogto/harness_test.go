@@ -10,12 +10,11 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/gofiber/fiber/v2"
 
 	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
@@ -46,10 +45,10 @@ func (c *clock) Advance(d time.Duration) {
 // harness is one app behind fiberlogto, one provider and one browser.
 type harness struct {
 	t        *testing.T
+	adapter  adapter
 	provider *logtotest.Provider
-	app      *fiber.App
-	cfg      fiberlogto.Config
-	storage  fiber.Storage
+	cfg      fiberlogto.Config // the effective config (see middleware.cfg)
+	storage  Storage
 	clock    *clock
 	baseURL  string
 	browser  *http.Client
@@ -58,10 +57,10 @@ type harness struct {
 type harnessOption func(*fiberlogto.Config)
 
 // storages are the storages every flow test runs against.
-func storages(t *testing.T) map[string]func() fiber.Storage {
-	return map[string]func() fiber.Storage{
-		"memory": func() fiber.Storage { return memory.New() },
-		"sqlite": func() fiber.Storage {
+func storages(t *testing.T) map[string]func() Storage {
+	return map[string]func() Storage{
+		"memory": func() Storage { return memory.New() },
+		"sqlite": func() Storage {
 			s, err := sqlite.New(sqlite.Config{Path: filepath.Join(t.TempDir(), "sessions.sqlite3")})
 			if err != nil {
 				t.Fatal(err)
@@ -72,9 +71,9 @@ func storages(t *testing.T) map[string]func() fiber.Storage {
 	}
 }
 
-func newHarness(t *testing.T, store fiber.Storage, opts ...harnessOption) *harness {
+func newHarness(t *testing.T, ad adapter, store Storage, opts ...harnessOption) *harness {
 	t.Helper()
-	return newHarnessWith(t, store, providerSetup{}, opts...)
+	return newHarnessWith(t, ad, store, providerSetup{}, opts...)
 }
 
 // providerSetup adjusts the provider: its options, and its state before the
@@ -82,11 +81,11 @@ func newHarness(t *testing.T, store fiber.Storage, opts ...harnessOption) *harne
 type providerSetup struct {
 	options func(*logtotest.Options)
 	before  func(*logtotest.Provider)
-	routes  func(*fiber.App) // more routes, added before the app listens
+	routes  []route // more routes than harnessRoutes
 }
 
 // newHarnessWith is newHarness with a provider setup.
-func newHarnessWith(t *testing.T, store fiber.Storage, ps providerSetup, opts ...harnessOption) *harness {
+func newHarnessWith(t *testing.T, ad adapter, store Storage, ps providerSetup, opts ...harnessOption) *harness {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -122,36 +121,32 @@ func newHarnessWith(t *testing.T, store fiber.Storage, ps providerSetup, opts ..
 	if ps.before != nil {
 		ps.before(p)
 	}
-	lg, err := fiberlogto.New(cfg)
+	mw, err := ad.new(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	app.Use(lg.Handler())
-	app.Get("/", func(c *fiber.Ctx) error { return c.SendString("home") })
-	app.Get("/user", func(c *fiber.Ctx) error { return c.JSON(fiberlogto.User(c)) })
-	app.Get("/protected", fiberlogto.RequireAuth(), func(c *fiber.Ctx) error { return c.SendString("protected resource") })
-	if ps.routes != nil {
-		ps.routes(app)
-	}
-	go func() { _ = app.Listener(ln) }()
-
 	jar, _ := cookiejar.New(nil)
 	h := &harness{
-		t: t, provider: p, app: app, cfg: lg.Config(), storage: store, clock: clk, baseURL: baseURL,
+		t: t, adapter: ad, provider: p, cfg: mw.cfg, storage: store, clock: clk, baseURL: baseURL,
 		browser: &http.Client{
 			Jar:           jar,
 			Timeout:       10 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 	}
+	serve(t, mw.app(slices.Concat(harnessRoutes, ps.routes)...), ln, h.browser)
+	return h
+}
+
+// serve serves app on ln until the test ends.
+func serve(t *testing.T, app served, ln net.Listener, browser *http.Client) {
+	go func() { _ = app.listen(ln) }()
 	t.Cleanup(func() {
 		// Idle keep-alive connections would hold Shutdown until they time out.
-		h.browser.CloseIdleConnections()
+		browser.CloseIdleConnections()
 		http.DefaultClient.CloseIdleConnections()
-		_ = app.ShutdownWithTimeout(5 * time.Second)
+		_ = app.shutdown(5 * time.Second)
 	})
-	return h
 }
 
 // do sends a request as the browser and returns status, headers and body.

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
-
 	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
 	"github.com/fiberlogto/sdk/internal/testenv"
@@ -24,14 +22,14 @@ import (
 // secondInstance starts another app on the harness's storage and provider,
 // with its own fiberlogto instance (its own in-process locks), as a second
 // replica behind a load balancer would be. It returns its base URL.
-func (h *harness) secondInstance(store fiber.Storage) string {
+func (h *harness) secondInstance(store Storage) string {
 	h.t.Helper()
 	return h.secondInstanceWith(store, nil)
 }
 
 // secondInstanceWith is secondInstance with edit applied to its config (an
 // instance restarted with another config).
-func (h *harness) secondInstanceWith(store fiber.Storage, edit func(*fiberlogto.Config)) string {
+func (h *harness) secondInstanceWith(store Storage, edit func(*fiberlogto.Config)) string {
 	h.t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -42,18 +40,11 @@ func (h *harness) secondInstanceWith(store fiber.Storage, edit func(*fiberlogto.
 	if edit != nil {
 		edit(&cfg)
 	}
-	lg, err := fiberlogto.New(cfg)
+	mw, err := h.adapter.new(cfg)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	app.Use(lg.Handler())
-	app.Get("/user", func(c *fiber.Ctx) error { return c.JSON(fiberlogto.User(c)) })
-	go func() { _ = app.Listener(ln) }()
-	h.t.Cleanup(func() {
-		h.browser.CloseIdleConnections()
-		_ = app.ShutdownWithTimeout(5 * time.Second)
-	})
+	serve(h.t, mw.app(userRoute), ln, h.browser)
 	return "http://" + ln.Addr().String()
 }
 
@@ -61,11 +52,11 @@ func (h *harness) secondInstanceWith(store fiber.Storage, edit func(*fiberlogto.
 // shared store per call, as each instance of an app would. Redis and
 // PostgreSQL come from REDIS_URL and DATABASE_URL (make test starts real
 // servers); unset, they fail in CI and are skipped elsewhere.
-func sharedStorages(t *testing.T) map[string]func(t *testing.T) func() fiber.Storage {
-	return map[string]func(t *testing.T) func() fiber.Storage{
-		"sqlite": func(t *testing.T) func() fiber.Storage {
+func sharedStorages(t *testing.T) map[string]func(t *testing.T) func() Storage {
+	return map[string]func(t *testing.T) func() Storage{
+		"sqlite": func(t *testing.T) func() Storage {
 			path := filepath.Join(t.TempDir(), "shared.sqlite3")
-			return func() fiber.Storage {
+			return func() Storage {
 				s, err := sqlite.New(sqlite.Config{Path: path})
 				if err != nil {
 					t.Fatal(err)
@@ -74,10 +65,10 @@ func sharedStorages(t *testing.T) map[string]func(t *testing.T) func() fiber.Sto
 				return s
 			}
 		},
-		"redis": func(t *testing.T) func() fiber.Storage {
+		"redis": func(t *testing.T) func() Storage {
 			url := testenv.ServerURL(t, "REDIS_URL", "Redis")
 			prefix := "test-" + strings.ReplaceAll(t.Name(), "/", "-") + "-" + newJarID() + ":"
-			return func() fiber.Storage {
+			return func() Storage {
 				s, err := fiberredis.New(fiberredis.Config{URL: url, KeyPrefix: prefix})
 				if err != nil {
 					t.Fatal(err)
@@ -86,10 +77,10 @@ func sharedStorages(t *testing.T) map[string]func(t *testing.T) func() fiber.Sto
 				return s
 			}
 		},
-		"postgres": func(t *testing.T) func() fiber.Storage {
+		"postgres": func(t *testing.T) func() Storage {
 			url := testenv.ServerURL(t, "DATABASE_URL", "PostgreSQL")
 			table := "t_" + newJarID()
-			return func() fiber.Storage {
+			return func() Storage {
 				s, err := postgres.New(postgres.Config{URL: url, Table: table})
 				if err != nil {
 					t.Fatal(err)
@@ -113,17 +104,19 @@ func newJarID() string {
 // exactly one refresh runs per expiry, the other instance uses its tokens,
 // and the rotating refresh token is never replayed (no grant is revoked),
 // even with Logto's replay grace switched off.
-func TestRefreshRaceAcrossInstances(t *testing.T) {
+func TestRefreshRaceAcrossInstances(t *testing.T) { forEachAdapter(t, testRefreshRaceAcrossInstances) }
+
+func testRefreshRaceAcrossInstances(t *testing.T, ad adapter) {
 	for name, shared := range sharedStorages(t) {
 		t.Run(name, func(t *testing.T) {
 			open := shared(t)
-			refreshRace(t, open(), open())
+			refreshRace(t, ad, open(), open())
 		})
 	}
 }
 
-func refreshRace(t *testing.T, first, second fiber.Storage) {
-	h := newHarnessWith(t, first, providerSetup{options: func(o *logtotest.Options) {
+func refreshRace(t *testing.T, ad adapter, first, second Storage) {
+	h := newHarnessWith(t, ad, first, providerSetup{options: func(o *logtotest.Options) {
 		o.RotateRefreshTokens = true
 		o.ReplayGrace = -1 // no grace: any replay revokes the grant
 	}}, func(c *fiberlogto.Config) {
@@ -167,9 +160,9 @@ func refreshRace(t *testing.T, first, second fiber.Storage) {
 // and SQLite too) and, inside an instance, by a lock.
 func TestConcurrentSignInsAllIndexed(t *testing.T) {
 	storages := sharedStorages(t)
-	storages["memory"] = func(t *testing.T) func() fiber.Storage {
+	storages["memory"] = func(t *testing.T) func() Storage {
 		s := memory.New()
-		return func() fiber.Storage { return s }
+		return func() Storage { return s }
 	}
 	for name, shared := range storages {
 		t.Run(name, func(t *testing.T) {

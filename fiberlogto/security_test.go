@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -17,8 +18,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/gofiber/fiber/v2"
 
 	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
@@ -33,10 +32,10 @@ type secHarness struct {
 	cookie string
 }
 
-func newSecHarness(t *testing.T, ps providerSetup, opts ...harnessOption) *secHarness {
+func newSecHarness(t *testing.T, ad adapter, ps providerSetup, opts ...harnessOption) *secHarness {
 	t.Helper()
 	rs := newRecordingStorage(memory.New())
-	h := newHarnessWith(t, rs, ps, opts...)
+	h := newHarnessWith(t, ad, rs, ps, opts...)
 	h.signIn()
 	return &secHarness{harness: h, rs: rs, cookie: h.sessionCookie().Value}
 }
@@ -115,8 +114,10 @@ func editQuery(raw string, edit func(q url.Values)) string {
 
 // --- A. Callback, state, PKCE ----------------------------------------------
 
-func TestSecurityA_State(t *testing.T) {
-	s := newSecHarness(t, providerSetup{})
+func TestSecurityA_State(t *testing.T) { forEachAdapter(t, testSecurityA_State) }
+
+func testSecurityA_State(t *testing.T, ad adapter) {
+	s := newSecHarness(t, ad, providerSetup{})
 	cb := s.authorize(s.startSignIn("/logto/sign-in"))
 	for name, target := range map[string]string{
 		"missing": editQuery(cb, func(q url.Values) { q.Del("state") }),
@@ -167,7 +168,11 @@ func TestSecurityA_State(t *testing.T) {
 }
 
 func TestSecurityA_NoTransactionAnonymous(t *testing.T) {
-	h := newHarness(t, nil)
+	forEachAdapter(t, testSecurityA_NoTransactionAnonymous)
+}
+
+func testSecurityA_NoTransactionAnonymous(t *testing.T, ad adapter) {
+	h := newHarness(t, ad, nil)
 	resp, body := h.do(http.MethodGet, "/logto/sign-in-callback?code=x&state="+strings.Repeat("a", 43)+"&iss=x", map[string]string{"Accept": "text/html"})
 	if resp.StatusCode != http.StatusBadRequest || h.provider.Calls("token") != 0 {
 		t.Fatalf("no transaction: %d %s", resp.StatusCode, body)
@@ -175,7 +180,11 @@ func TestSecurityA_NoTransactionAnonymous(t *testing.T) {
 }
 
 func TestSecurityA_ExpiredTransaction(t *testing.T) {
-	s := newSecHarness(t, providerSetup{})
+	forEachAdapter(t, testSecurityA_ExpiredTransaction)
+}
+
+func testSecurityA_ExpiredTransaction(t *testing.T, ad adapter) {
+	s := newSecHarness(t, ad, providerSetup{})
 	s.browser.Jar = newJar()
 	cb := s.authorize(s.startSignIn("/logto/sign-in"))
 	s.clock.Advance(11 * time.Minute)
@@ -186,7 +195,11 @@ func TestSecurityA_ExpiredTransaction(t *testing.T) {
 }
 
 func TestSecurityA_IssuerAndErrorResponse(t *testing.T) {
-	s := newSecHarness(t, providerSetup{})
+	forEachAdapter(t, testSecurityA_IssuerAndErrorResponse)
+}
+
+func testSecurityA_IssuerAndErrorResponse(t *testing.T, ad adapter) {
+	s := newSecHarness(t, ad, providerSetup{})
 	for name, edit := range map[string]func(q url.Values){
 		"iss missing": func(q url.Values) { q.Del("iss") },
 		"iss foreign": func(q url.Values) { q.Set("iss", "https://evil.example/oidc") },
@@ -209,8 +222,12 @@ func TestSecurityA_IssuerAndErrorResponse(t *testing.T) {
 }
 
 func TestSecurityA_SecretWithReservedCharacters(t *testing.T) {
+	forEachAdapter(t, testSecurityA_SecretWithReservedCharacters)
+}
+
+func testSecurityA_SecretWithReservedCharacters(t *testing.T, ad adapter) {
 	const secret = "s3:cr%et+ with/space"
-	h := newHarnessWith(t, nil, providerSetup{options: func(o *logtotest.Options) { o.ClientSecret = secret }})
+	h := newHarnessWith(t, ad, nil, providerSetup{options: func(o *logtotest.Options) { o.ClientSecret = secret }})
 	if h.cfg.AppSecret != secret {
 		t.Fatalf("secret not used: %q", h.cfg.AppSecret)
 	}
@@ -224,8 +241,12 @@ func TestSecurityA_SecretWithReservedCharacters(t *testing.T) {
 // browser's sign-in cookie, so sign-ins that are started and never finished
 // write nothing to the storage, and one browser keeps one bounded cookie.
 func TestSecurityA_AbandonedSignInsStayBounded(t *testing.T) {
+	forEachAdapter(t, testSecurityA_AbandonedSignInsStayBounded)
+}
+
+func testSecurityA_AbandonedSignInsStayBounded(t *testing.T, ad adapter) {
 	rs := newRecordingStorage(memory.New())
-	h := newHarness(t, rs)
+	h := newHarness(t, ad, rs)
 	for i := 0; i < 300; i++ {
 		h.startSignIn("/logto/sign-in")
 	}
@@ -242,8 +263,10 @@ func TestSecurityA_AbandonedSignInsStayBounded(t *testing.T) {
 
 // --- B. ID token --------------------------------------------------------------
 
-func TestSecurityB_IDToken(t *testing.T) {
-	s := newSecHarness(t, providerSetup{}, func(c *fiberlogto.Config) { c.FetchUserInfo = true })
+func TestSecurityB_IDToken(t *testing.T) { forEachAdapter(t, testSecurityB_IDToken) }
+
+func testSecurityB_IDToken(t *testing.T, ad adapter) {
+	s := newSecHarness(t, ad, providerSetup{}, func(c *fiberlogto.Config) { c.FetchUserInfo = true })
 	type edit = func(h, c map[string]any)
 	cases := map[string]logtotest.Misbehavior{
 		"bad signature":         {IDTokenSigning: logtotest.SigningForeignKey},
@@ -291,7 +314,11 @@ func TestSecurityB_IDToken(t *testing.T) {
 // With several keys and no kid, the keys of the token's algorithm are tried:
 // the answer is a sign-in or a 400, never a 500.
 func TestSecurityB_NoKidWithSeveralKeys(t *testing.T) {
-	s := newSecHarness(t, providerSetup{})
+	forEachAdapter(t, testSecurityB_NoKidWithSeveralKeys)
+}
+
+func testSecurityB_NoKidWithSeveralKeys(t *testing.T, ad adapter) {
+	s := newSecHarness(t, ad, providerSetup{})
 	s.provider.RotateKeys()
 	s.browser.Jar = newJar()
 	cb := s.authorize(s.startSignIn("/logto/sign-in"))
@@ -303,7 +330,11 @@ func TestSecurityB_NoKidWithSeveralKeys(t *testing.T) {
 }
 
 func TestSecurityB_UserInfoSubMismatch(t *testing.T) {
-	s := newSecHarness(t, providerSetup{}, func(c *fiberlogto.Config) { c.FetchUserInfo = true })
+	forEachAdapter(t, testSecurityB_UserInfoSubMismatch)
+}
+
+func testSecurityB_UserInfoSubMismatch(t *testing.T, ad adapter) {
+	s := newSecHarness(t, ad, providerSetup{}, func(c *fiberlogto.Config) { c.FetchUserInfo = true })
 	s.browser.Jar = newJar()
 	s.provider.Misbehave(logtotest.Misbehavior{UserInfo: func(c map[string]any) { c["sub"] = "someone-else"; c["name"] = "Mallory" }})
 	s.signIn()
@@ -316,7 +347,11 @@ func TestSecurityB_UserInfoSubMismatch(t *testing.T) {
 // --- C. Token endpoint faults ---------------------------------------------------
 
 func TestSecurityC_TokenEndpointFaults(t *testing.T) {
-	s := newSecHarness(t, providerSetup{}, func(c *fiberlogto.Config) { c.HTTPTimeout = 500 * time.Millisecond })
+	forEachAdapter(t, testSecurityC_TokenEndpointFaults)
+}
+
+func testSecurityC_TokenEndpointFaults(t *testing.T, ad adapter) {
+	s := newSecHarness(t, ad, providerSetup{}, func(c *fiberlogto.Config) { c.HTTPTimeout = 500 * time.Millisecond })
 	reply := func(status int, ctype, body string) func(http.ResponseWriter, *http.Request) bool {
 		return func(w http.ResponseWriter, r *http.Request) bool {
 			w.Header().Set("Content-Type", ctype)
@@ -365,7 +400,11 @@ func TestSecurityC_TokenEndpointFaults(t *testing.T) {
 }
 
 func TestSecurityC_LenientTokenResponse(t *testing.T) {
-	s := newSecHarness(t, providerSetup{})
+	forEachAdapter(t, testSecurityC_LenientTokenResponse)
+}
+
+func testSecurityC_LenientTokenResponse(t *testing.T, ad adapter) {
+	s := newSecHarness(t, ad, providerSetup{})
 	s.browser.Jar = newJar()
 	s.provider.Misbehave(logtotest.Misbehavior{TokenResponse: func(b map[string]any) {
 		b["token_type"] = "bearer"
@@ -380,6 +419,10 @@ func TestSecurityC_LenientTokenResponse(t *testing.T) {
 // --- D. Refresh ---------------------------------------------------------------
 
 func TestSecurityD_RefreshedIDTokenRejected(t *testing.T) {
+	forEachAdapter(t, testSecurityD_RefreshedIDTokenRejected)
+}
+
+func testSecurityD_RefreshedIDTokenRejected(t *testing.T, ad adapter) {
 	for name, m := range map[string]logtotest.Misbehavior{
 		"sub changed":   {IDToken: func(h, c map[string]any) { c["sub"] = "someone-else" }},
 		"iss changed":   {IDToken: func(h, c map[string]any) { c["iss"] = "https://evil.example/oidc" }},
@@ -387,7 +430,7 @@ func TestSecurityD_RefreshedIDTokenRejected(t *testing.T) {
 		"bad signature": {IDTokenSigning: logtotest.SigningForeignKey},
 	} {
 		t.Run(name, func(t *testing.T) {
-			s := newSecHarness(t, providerSetup{}, func(c *fiberlogto.Config) {
+			s := newSecHarness(t, ad, providerSetup{}, func(c *fiberlogto.Config) {
 				c.GetAccessToken = true
 				c.IdleTimeout = 10 * 24 * time.Hour // no idle-timeout touch in 2 hours: any write would be the refresh's
 			})
@@ -404,8 +447,12 @@ func TestSecurityD_RefreshedIDTokenRejected(t *testing.T) {
 }
 
 func TestSecurityD_RefreshTokenReplacement(t *testing.T) {
+	forEachAdapter(t, testSecurityD_RefreshTokenReplacement)
+}
+
+func testSecurityD_RefreshTokenReplacement(t *testing.T, ad adapter) {
 	t.Run("kept when none returned", func(t *testing.T) {
-		s := newSecHarness(t, providerSetup{}, func(c *fiberlogto.Config) { c.GetAccessToken = true })
+		s := newSecHarness(t, ad, providerSetup{}, func(c *fiberlogto.Config) { c.GetAccessToken = true })
 		rt := fiberlogto.RefreshTokenForTest(s.rs.Storage, s.cookie)
 		s.provider.Misbehave(logtotest.Misbehavior{TokenResponse: func(b map[string]any) { delete(b, "refresh_token") }})
 		s.clock.Advance(2 * time.Hour)
@@ -415,7 +462,7 @@ func TestSecurityD_RefreshTokenReplacement(t *testing.T) {
 		}
 	})
 	t.Run("replaced when rotated", func(t *testing.T) {
-		s := newSecHarness(t, providerSetup{options: func(o *logtotest.Options) { o.RotateRefreshTokens = true }},
+		s := newSecHarness(t, ad, providerSetup{options: func(o *logtotest.Options) { o.RotateRefreshTokens = true }},
 			func(c *fiberlogto.Config) { c.GetAccessToken = true })
 		rt := fiberlogto.RefreshTokenForTest(s.rs.Storage, s.cookie)
 		s.clock.Advance(2 * time.Hour)
@@ -433,8 +480,12 @@ func TestSecurityD_RefreshTokenReplacement(t *testing.T) {
 }
 
 func TestSecurityD_TimeoutsAndLifetimes(t *testing.T) {
+	forEachAdapter(t, testSecurityD_TimeoutsAndLifetimes)
+}
+
+func testSecurityD_TimeoutsAndLifetimes(t *testing.T, ad adapter) {
 	t.Run("refresh timeout keeps the refresh token", func(t *testing.T) {
-		s := newSecHarness(t, providerSetup{}, func(c *fiberlogto.Config) {
+		s := newSecHarness(t, ad, providerSetup{}, func(c *fiberlogto.Config) {
 			c.GetAccessToken = true
 			c.HTTPTimeout = 300 * time.Millisecond
 		})
@@ -450,7 +501,7 @@ func TestSecurityD_TimeoutsAndLifetimes(t *testing.T) {
 		}
 	})
 	t.Run("absolute timeout", func(t *testing.T) {
-		s := newSecHarness(t, providerSetup{}, func(c *fiberlogto.Config) { c.AbsoluteTimeout = 3 * time.Hour; c.IdleTimeout = 48 * time.Hour })
+		s := newSecHarness(t, ad, providerSetup{}, func(c *fiberlogto.Config) { c.AbsoluteTimeout = 3 * time.Hour; c.IdleTimeout = 48 * time.Hour })
 		for i := 0; i < 3; i++ {
 			s.clock.Advance(55 * time.Minute)
 			if s.user()["isAuthenticated"] != true {
@@ -463,7 +514,7 @@ func TestSecurityD_TimeoutsAndLifetimes(t *testing.T) {
 		}
 	})
 	t.Run("idle timeout", func(t *testing.T) {
-		s := newSecHarness(t, providerSetup{}, func(c *fiberlogto.Config) { c.IdleTimeout = time.Hour })
+		s := newSecHarness(t, ad, providerSetup{}, func(c *fiberlogto.Config) { c.IdleTimeout = time.Hour })
 		s.clock.Advance(50 * time.Minute)
 		if s.user()["isAuthenticated"] != true {
 			t.Fatal("signed out before the idle timeout")
@@ -481,9 +532,11 @@ func TestSecurityD_TimeoutsAndLifetimes(t *testing.T) {
 
 // --- E. Sign-out ----------------------------------------------------------------
 
-func TestSecurityE_SignOut(t *testing.T) {
+func TestSecurityE_SignOut(t *testing.T) { forEachAdapter(t, testSecurityE_SignOut) }
+
+func testSecurityE_SignOut(t *testing.T, ad adapter) {
 	t.Run("end-session URL carries only what it must", func(t *testing.T) {
-		s := newSecHarness(t, providerSetup{})
+		s := newSecHarness(t, ad, providerSetup{})
 		resp, _ := s.get("/logto/sign-out")
 		loc, _ := url.Parse(resp.Header.Get("Location"))
 		keys := []string{}
@@ -502,7 +555,7 @@ func TestSecurityE_SignOut(t *testing.T) {
 		}
 	})
 	t.Run("Logto down still signs out locally", func(t *testing.T) {
-		s := newSecHarness(t, providerSetup{})
+		s := newSecHarness(t, ad, providerSetup{})
 		s.provider.SetDown(true)
 		resp, _ := s.get("/logto/sign-out")
 		if resp.StatusCode != http.StatusFound {
@@ -517,7 +570,11 @@ func TestSecurityE_SignOut(t *testing.T) {
 // --- F. Session and cookie -----------------------------------------------------------
 
 func TestSecurityF_SessionRegeneratedAtSignIn(t *testing.T) {
-	h := newHarness(t, nil)
+	forEachAdapter(t, testSecurityF_SessionRegeneratedAtSignIn)
+}
+
+func testSecurityF_SessionRegeneratedAtSignIn(t *testing.T, ad adapter) {
+	h := newHarness(t, ad, nil)
 	planted := strings.Repeat("P", 43)
 	h.browser.Jar.SetCookies(mustURL(h.baseURL), []*http.Cookie{{Name: h.cfg.CookieName, Value: planted, Path: "/"}})
 	h.signIn()
@@ -532,8 +589,12 @@ func TestSecurityF_SessionRegeneratedAtSignIn(t *testing.T) {
 }
 
 func TestSecurityF_AnotherUserReplacesTheSession(t *testing.T) {
+	forEachAdapter(t, testSecurityF_AnotherUserReplacesTheSession)
+}
+
+func testSecurityF_AnotherUserReplacesTheSession(t *testing.T, ad adapter) {
 	other := logtotest.User{ID: "other-user-id", Username: "other", Password: "other-password", Name: "Other User"}
-	h := newHarnessWith(t, nil, providerSetup{options: func(o *logtotest.Options) { o.Users = []logtotest.User{logtotest.DemoUser, other} }})
+	h := newHarnessWith(t, ad, nil, providerSetup{options: func(o *logtotest.Options) { o.Users = []logtotest.User{logtotest.DemoUser, other} }})
 	h.signIn()
 	first := h.sessionCookie().Value
 	h.browser.Jar.SetCookies(mustURL(h.provider.URL), []*http.Cookie{{Name: "_session", Value: "", MaxAge: -1, Path: "/"}})
@@ -551,7 +612,11 @@ func TestSecurityF_AnotherUserReplacesTheSession(t *testing.T) {
 }
 
 func TestSecurityF_BadCookiesAndRecords(t *testing.T) {
-	s := newSecHarness(t, providerSetup{})
+	forEachAdapter(t, testSecurityF_BadCookiesAndRecords)
+}
+
+func testSecurityF_BadCookiesAndRecords(t *testing.T, ad adapter) {
+	s := newSecHarness(t, ad, providerSetup{})
 	send := func(value string) (int, string) {
 		req, _ := http.NewRequest(http.MethodGet, s.baseURL+"/user", nil)
 		req.Header.Set("Cookie", s.cfg.CookieName+"="+value)
@@ -586,7 +651,11 @@ func TestSecurityF_BadCookiesAndRecords(t *testing.T) {
 }
 
 func TestSecurityF_CookieNeverHoldsTokens(t *testing.T) {
-	h := newHarness(t, nil)
+	forEachAdapter(t, testSecurityF_CookieNeverHoldsTokens)
+}
+
+func testSecurityF_CookieNeverHoldsTokens(t *testing.T, ad adapter) {
+	h := newHarness(t, ad, nil)
 	resp := h.signIn()
 	for _, c := range resp.Header.Values("Set-Cookie") {
 		if strings.Contains(c, "eyJ") || len(c) > 200 {
@@ -596,26 +665,36 @@ func TestSecurityF_CookieNeverHoldsTokens(t *testing.T) {
 }
 
 func TestSecurityF_SecureCookieOnHTTPS(t *testing.T) {
-	h := newHarness(t, nil)
-	lg, err := fiberlogto.New(fiberlogto.Config{Endpoint: h.provider.URL, AppID: "a", AppSecret: "s", BaseURL: "https://app.example"})
+	forEachAdapter(t, testSecurityF_SecureCookieOnHTTPS)
+}
+
+func testSecurityF_SecureCookieOnHTTPS(t *testing.T, ad adapter) {
+	h := newHarness(t, ad, nil)
+	mw, err := ad.new(fiberlogto.Config{Endpoint: h.provider.URL, AppID: "a", AppSecret: "s", BaseURL: "https://app.example"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := fiber.New()
-	app.Use(lg.Handler())
-	req, _ := http.NewRequest(http.MethodGet, "/logto/sign-in", nil)
-	r, err := app.Test(req, -1)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	serve(t, mw.app(), ln, h.browser)
+	req, _ := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+"/logto/sign-in", nil)
+	r, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
 	if c := r.Header.Get("Set-Cookie"); !strings.Contains(strings.ToLower(c), "secure") || !strings.Contains(strings.ToLower(c), "httponly") {
 		t.Fatalf("https BaseURL cookie: %q", c)
 	}
 }
 
-func TestSecurityF_StorageFailures(t *testing.T) {
+func TestSecurityF_StorageFailures(t *testing.T) { forEachAdapter(t, testSecurityF_StorageFailures) }
+
+func testSecurityF_StorageFailures(t *testing.T, ad adapter) {
 	t.Run("write fails during the callback", func(t *testing.T) {
-		s := newSecHarness(t, providerSetup{})
+		s := newSecHarness(t, ad, providerSetup{})
 		s.browser.Jar = newJar()
 		cb := s.authorize(s.startSignIn("/logto/sign-in"))
 		s.rs.faults(onPrefix("session"), nil, nil)
@@ -629,7 +708,7 @@ func TestSecurityF_StorageFailures(t *testing.T) {
 		}
 	})
 	t.Run("storage down at sign-in", func(t *testing.T) {
-		s := newSecHarness(t, providerSetup{})
+		s := newSecHarness(t, ad, providerSetup{})
 		s.rs.faults(func(string) error { return errInjected }, func(string) error { return errInjected }, nil)
 		defer s.rs.faults(nil, nil, nil)
 		resp, body := s.do(http.MethodGet, "/logto/sign-in", map[string]string{"Accept": "text/html"})
@@ -638,7 +717,7 @@ func TestSecurityF_StorageFailures(t *testing.T) {
 		}
 	})
 	t.Run("claim write fails at the callback", func(t *testing.T) {
-		s := newSecHarness(t, providerSetup{})
+		s := newSecHarness(t, ad, providerSetup{})
 		s.browser.Jar = newJar()
 		cb := s.authorize(s.startSignIn("/logto/sign-in"))
 		s.rs.faults(onPrefix("claim"), nil, nil)
@@ -649,7 +728,7 @@ func TestSecurityF_StorageFailures(t *testing.T) {
 		s.invariants(before, true, true, true)
 	})
 	t.Run("read fails on a signed-in request", func(t *testing.T) {
-		s := newSecHarness(t, providerSetup{})
+		s := newSecHarness(t, ad, providerSetup{})
 		s.rs.faults(nil, onPrefix("session"), nil)
 		resp, body := s.do(http.MethodGet, "/user", map[string]string{"Accept": "application/json"})
 		s.wantStatus(resp, body, http.StatusServiceUnavailable)
@@ -659,7 +738,7 @@ func TestSecurityF_StorageFailures(t *testing.T) {
 		}
 	})
 	t.Run("refresh result cannot be stored", func(t *testing.T) {
-		s := newSecHarness(t, providerSetup{}, func(c *fiberlogto.Config) { c.GetAccessToken = true })
+		s := newSecHarness(t, ad, providerSetup{}, func(c *fiberlogto.Config) { c.GetAccessToken = true })
 		s.clock.Advance(2 * time.Hour)
 		before := s.snap()
 		s.rs.faults(onPrefix("session"), nil, nil)
@@ -673,7 +752,11 @@ func TestSecurityF_StorageFailures(t *testing.T) {
 // --- G. Redirects ----------------------------------------------------------------------
 
 func TestSecurityG_CallbackRedirectHidesTheCode(t *testing.T) {
-	h := newHarness(t, nil)
+	forEachAdapter(t, testSecurityG_CallbackRedirectHidesTheCode)
+}
+
+func testSecurityG_CallbackRedirectHidesTheCode(t *testing.T, ad adapter) {
+	h := newHarness(t, ad, nil)
 	resp := h.signIn()
 	if loc := resp.Header.Get("Location"); strings.Contains(loc, "code=") || strings.Contains(loc, "state=") {
 		t.Fatalf("callback redirect carries the code: %s", loc)
@@ -686,7 +769,11 @@ func TestSecurityG_CallbackRedirectHidesTheCode(t *testing.T) {
 // --- H. Availability -------------------------------------------------------------------
 
 func TestSecurityH_DiscoveryIssuerMismatchFailsClosed(t *testing.T) {
-	h := newHarnessWith(t, nil, providerSetup{before: func(p *logtotest.Provider) {
+	forEachAdapter(t, testSecurityH_DiscoveryIssuerMismatchFailsClosed)
+}
+
+func testSecurityH_DiscoveryIssuerMismatchFailsClosed(t *testing.T, ad adapter) {
+	h := newHarnessWith(t, ad, nil, providerSetup{before: func(p *logtotest.Provider) {
 		p.Misbehave(logtotest.Misbehavior{Discovery: func(d map[string]any) { d["issuer"] = "https://evil.example/oidc" }})
 	}}, func(c *fiberlogto.Config) { c.DiscoveryRetryInterval = time.Millisecond })
 	resp, body := h.do(http.MethodGet, "/logto/sign-in", map[string]string{"Accept": "text/html"})
@@ -696,7 +783,11 @@ func TestSecurityH_DiscoveryIssuerMismatchFailsClosed(t *testing.T) {
 }
 
 func TestSecurityH_SlowProviderNoGoroutineLeak(t *testing.T) {
-	s := newSecHarness(t, providerSetup{}, func(c *fiberlogto.Config) { c.HTTPTimeout = 200 * time.Millisecond })
+	forEachAdapter(t, testSecurityH_SlowProviderNoGoroutineLeak)
+}
+
+func testSecurityH_SlowProviderNoGoroutineLeak(t *testing.T, ad adapter) {
+	s := newSecHarness(t, ad, providerSetup{}, func(c *fiberlogto.Config) { c.HTTPTimeout = 200 * time.Millisecond })
 	s.provider.Misbehave(logtotest.Misbehavior{Delay: map[string]time.Duration{"token": 2 * time.Second}})
 	base := runtime.NumGoroutine()
 	for i := 0; i < 5; i++ {
@@ -719,7 +810,11 @@ func TestSecurityH_SlowProviderNoGoroutineLeak(t *testing.T) {
 }
 
 func TestSecurityH_CachedKeysSurviveJWKSOutage(t *testing.T) {
-	s := newSecHarness(t, providerSetup{})
+	forEachAdapter(t, testSecurityH_CachedKeysSurviveJWKSOutage)
+}
+
+func testSecurityH_CachedKeysSurviveJWKSOutage(t *testing.T, ad adapter) {
+	s := newSecHarness(t, ad, providerSetup{})
 	s.provider.Misbehave(logtotest.Misbehavior{JWKSDown: true})
 	s.browser.Jar = newJar()
 	s.signIn()
@@ -729,7 +824,11 @@ func TestSecurityH_CachedKeysSurviveJWKSOutage(t *testing.T) {
 }
 
 func TestSecurityH_UnknownKidRefetchIsRateLimited(t *testing.T) {
-	s := newSecHarness(t, providerSetup{})
+	forEachAdapter(t, testSecurityH_UnknownKidRefetchIsRateLimited)
+}
+
+func testSecurityH_UnknownKidRefetchIsRateLimited(t *testing.T, ad adapter) {
+	s := newSecHarness(t, ad, providerSetup{})
 	s.provider.Misbehave(logtotest.Misbehavior{IDToken: func(h, c map[string]any) { h["kid"] = "bogus-kid" }})
 	jwks := s.provider.Calls("jwks")
 	for i := 0; i < 5; i++ {
@@ -744,7 +843,11 @@ func TestSecurityH_UnknownKidRefetchIsRateLimited(t *testing.T) {
 }
 
 func TestSecurityH_UnknownKeyTypeInJWKS(t *testing.T) {
-	h := newHarnessWith(t, nil, providerSetup{before: func(p *logtotest.Provider) {
+	forEachAdapter(t, testSecurityH_UnknownKeyTypeInJWKS)
+}
+
+func testSecurityH_UnknownKeyTypeInJWKS(t *testing.T, ad adapter) {
+	h := newHarnessWith(t, ad, nil, providerSetup{before: func(p *logtotest.Provider) {
 		p.Misbehave(logtotest.Misbehavior{ExtraJWKS: []json.RawMessage{
 			json.RawMessage(`{"kty":"OKP-unknown","kid":"weird","x":"abc"}`),
 		}})
@@ -778,18 +881,22 @@ func tamper(id string) string {
 // nothing, so a JWKS endpoint that answers after 20 s must not hold it; what
 // does verify (the callback) waits at most HTTPTimeout and answers 504.
 func TestSecurityH_SignInNeverWaitsOnJWKS(t *testing.T) {
+	forEachAdapter(t, testSecurityH_SignInNeverWaitsOnJWKS)
+}
+
+func testSecurityH_SignInNeverWaitsOnJWKS(t *testing.T, ad adapter) {
 	slowJWKS := providerSetup{before: func(p *logtotest.Provider) {
 		p.Misbehave(logtotest.Misbehavior{Delay: map[string]time.Duration{"jwks": 20 * time.Second}})
 	}}
 	t.Run("sign-in redirects", func(t *testing.T) {
-		h := newHarnessWith(t, nil, slowJWKS, func(c *fiberlogto.Config) { c.HTTPTimeout = 15 * time.Second })
+		h := newHarnessWith(t, ad, nil, slowJWKS, func(c *fiberlogto.Config) { c.HTTPTimeout = 15 * time.Second })
 		h.browser.Timeout = 3 * time.Second // far below HTTPTimeout: fails if the redirect waits for the JWKS
 		for i := 0; i < 3; i++ {
 			h.startSignIn("/logto/sign-in")
 		}
 	})
 	t.Run("callback bounded by HTTPTimeout", func(t *testing.T) {
-		h := newHarnessWith(t, nil, slowJWKS, func(c *fiberlogto.Config) { c.HTTPTimeout = time.Second })
+		h := newHarnessWith(t, ad, nil, slowJWKS, func(c *fiberlogto.Config) { c.HTTPTimeout = time.Second })
 		cb := h.authorize(h.startSignIn("/logto/sign-in"))
 		resp, body := h.do(http.MethodGet, cb, map[string]string{"Accept": "text/html"})
 		if resp.StatusCode != http.StatusGatewayTimeout {
@@ -806,9 +913,13 @@ func TestSecurityH_SignInNeverWaitsOnJWKS(t *testing.T) {
 // back-channel logout), make at most one refetch after the first load,
 // whatever the number of kids: the kid is the attacker's choice.
 func TestSecurityH_JWKSRefetchLimitedGlobally(t *testing.T) {
+	forEachAdapter(t, testSecurityH_JWKSRefetchLimitedGlobally)
+}
+
+func testSecurityH_JWKSRefetchLimitedGlobally(t *testing.T, ad adapter) {
 	for _, n := range []int{5, 500} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			s := newSecHarness(t, backchannelSetup(false), func(c *fiberlogto.Config) { c.GetAccessToken = true })
+			s := newSecHarness(t, ad, backchannelSetup(false), func(c *fiberlogto.Config) { c.GetAccessToken = true })
 			var kid atomic.Int64
 			nextKid := func() string { return fmt.Sprintf("unknown-kid-%d", kid.Add(1)) }
 			s.provider.Misbehave(logtotest.Misbehavior{IDToken: func(h, c map[string]any) { h["kid"] = nextKid() }})
@@ -867,13 +978,15 @@ func postLogoutToken(t *testing.T, baseURL, token string) int {
 // ASCII characters (OpenID Connect Core 2), in ID tokens, refreshed ID
 // tokens and logout tokens; beyond that nothing is stored. The longest valid
 // ones make a session that works end to end.
-func TestSecurityB_IdentifierLimits(t *testing.T) {
+func TestSecurityB_IdentifierLimits(t *testing.T) { forEachAdapter(t, testSecurityB_IdentifierLimits) }
+
+func testSecurityB_IdentifierLimits(t *testing.T, ad adapter) {
 	long := strings.Repeat("s", 255)
 	bad := map[string]string{"256 characters": long + "s", "a control character": "user\n1", "non-ASCII": "usér", "a space": "a b"}
 	for name, v := range bad {
 		for _, claim := range []string{"sub", "sid"} {
 			t.Run("ID token "+claim+" with "+name, func(t *testing.T) {
-				s := newSecHarness(t, providerSetup{})
+				s := newSecHarness(t, ad, providerSetup{})
 				s.provider.Misbehave(logtotest.Misbehavior{IDToken: func(h, c map[string]any) { c[claim] = v }})
 				before := s.snap()
 				resp, body := s.callback(s.authorize(s.startSignIn("/logto/sign-in")))
@@ -882,7 +995,7 @@ func TestSecurityB_IdentifierLimits(t *testing.T) {
 			})
 		}
 		t.Run("refreshed ID token sid with "+name, func(t *testing.T) {
-			s := newSecHarness(t, providerSetup{}, func(c *fiberlogto.Config) {
+			s := newSecHarness(t, ad, providerSetup{}, func(c *fiberlogto.Config) {
 				c.GetAccessToken = true
 				c.IdleTimeout = 10 * 24 * time.Hour
 			})
@@ -894,7 +1007,7 @@ func TestSecurityB_IdentifierLimits(t *testing.T) {
 			s.invariants(before, true, true, false)
 		})
 		t.Run("logout token sub with "+name, func(t *testing.T) {
-			h := newHarnessWith(t, nil, backchannelSetup(false))
+			h := newHarnessWith(t, ad, nil, backchannelSetup(false))
 			now := time.Now().Unix()
 			tok, err := h.provider.SignJWT("logout+jwt", map[string]any{
 				"iss": h.provider.Issuer, "aud": h.provider.ClientID, "iat": now, "jti": "jti-" + name,
@@ -914,7 +1027,7 @@ func TestSecurityB_IdentifierLimits(t *testing.T) {
 			printable = append(printable, byte(0x21+len(printable)%94))
 		}
 		sub, sid := string(printable), long
-		h := newHarnessWith(t, nil, backchannelSetup(true))
+		h := newHarnessWith(t, ad, nil, backchannelSetup(true))
 		h.provider.Misbehave(logtotest.Misbehavior{IDToken: func(_, c map[string]any) { c["sub"], c["sid"] = sub, sid }})
 		h.signIn()
 		if got := claimsOf(t, h.user())["sub"]; got != sub {
@@ -942,6 +1055,10 @@ func TestSecurityB_IdentifierLimits(t *testing.T) {
 // otherwise (a restart with another config) is refused before Logto is
 // called, even on the same storage.
 func TestSecurityA_SignInBoundToItsApp(t *testing.T) {
+	forEachAdapter(t, testSecurityA_SignInBoundToItsApp)
+}
+
+func testSecurityA_SignInBoundToItsApp(t *testing.T, ad adapter) {
 	other := logtotest.NewServer(t, logtotest.Options{})
 	for name, edit := range map[string]func(c *fiberlogto.Config){
 		"another app ID":       func(c *fiberlogto.Config) { c.AppID = "another-app" },
@@ -949,7 +1066,7 @@ func TestSecurityA_SignInBoundToItsApp(t *testing.T) {
 		"another endpoint":     func(c *fiberlogto.Config) { c.Endpoint = other.URL },
 	} {
 		t.Run(name, func(t *testing.T) {
-			s := newSecHarness(t, providerSetup{})
+			s := newSecHarness(t, ad, providerSetup{})
 			s.browser.Jar = newJar()
 			cb, _ := url.Parse(s.authorize(s.startSignIn("/logto/sign-in")))
 			var signInCookie string

@@ -19,7 +19,9 @@ func signedInRequestCost(e *benchEnv, req []byte) (storageCounts, int64, bool) {
 // reads its session once, writes nothing and calls nothing at the provider
 // (issue 5), on every storage and whether or not the request asks for the
 // access token.
-func TestSignedInRequestStorageCost(t *testing.T) {
+func TestSignedInRequestStorageCost(t *testing.T) { forEachAdapter(t, testSignedInRequestStorageCost) }
+
+func testSignedInRequestStorageCost(t *testing.T, ad adapter) {
 	cases := map[string][]benchOption{
 		"claims":       nil,
 		"access-token": {func(c *fiberlogto.Config) { c.GetAccessToken = true }},
@@ -27,7 +29,7 @@ func TestSignedInRequestStorageCost(t *testing.T) {
 	for _, kind := range []string{"memory", "sqlite"} {
 		for name, opts := range cases {
 			t.Run(kind+"/"+name, func(t *testing.T) {
-				e := newBenchEnv(t, newBenchStorage(t, kind), opts...)
+				e := newBenchEnv(t, ad, newBenchStorage(t, kind), opts...)
 				e.signIn()
 				req := e.userRequest()
 				e.provider.ResetCalls()
@@ -56,7 +58,11 @@ func TestSignedInRequestStorageCost(t *testing.T) {
 // TestAnonymousRequestStorageCost: a request without a session cookie does
 // not reach the storage at all.
 func TestAnonymousRequestStorageCost(t *testing.T) {
-	e := newBenchEnv(t, newBenchStorage(t, "memory"))
+	forEachAdapter(t, testAnonymousRequestStorageCost)
+}
+
+func testAnonymousRequestStorageCost(t *testing.T, ad adapter) {
+	e := newBenchEnv(t, ad, newBenchStorage(t, "memory"))
 	// Let discovery (started in the background by New) finish first, so its
 	// call is not counted against the request.
 	if _, err := e.srv.serve(rawGet("/logto/sign-in", "")); err != nil {

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
-
 	_ "github.com/mattn/go-sqlite3" // the driver behind storage.SQLite, to lock the file from outside
 
 	"github.com/fiberlogto/sdk/fiberlogto"
@@ -23,7 +21,7 @@ import (
 // purpose, so tests can assert "no session was created" (N), "the session
 // is unchanged" (K) and "the transaction is used up" (X) from outside.
 type recordingStorage struct {
-	fiber.Storage
+	Storage // the storage it wraps
 
 	mu      sync.Mutex
 	sets    map[string]int // by key prefix
@@ -33,7 +31,7 @@ type recordingStorage struct {
 	failDel func(key string) error
 }
 
-func newRecordingStorage(inner fiber.Storage) *recordingStorage {
+func newRecordingStorage(inner Storage) *recordingStorage {
 	return &recordingStorage{Storage: inner, sets: map[string]int{}}
 }
 
@@ -116,14 +114,16 @@ func onPrefix(prefix string) func(string) error {
 // TestSQLiteBusy: while another process holds SQLite's write lock, a
 // sign-in that must write answers 503 with no cookie, and signed-in reads
 // go on (WAL mode).
-func TestSQLiteBusy(t *testing.T) {
+func TestSQLiteBusy(t *testing.T) { forEachAdapter(t, testSQLiteBusy) }
+
+func testSQLiteBusy(t *testing.T, ad adapter) {
 	path := filepath.Join(t.TempDir(), "busy.sqlite3")
 	st, err := sqlite.New(sqlite.Config{Path: path, BusyTimeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	h := newHarness(t, st)
+	h := newHarness(t, ad, st)
 	h.signIn()
 	first := h.sessionCookie().Value
 

@@ -7,16 +7,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
-
 	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
 )
 
 // TestRS256 signs in against a provider configured for RS256, as a Logto
 // with an RSA signing key is.
-func TestRS256(t *testing.T) {
-	h := newHarnessWith(t, nil, providerSetup{options: func(o *logtotest.Options) { o.SigningAlg = "RS256" }})
+func TestRS256(t *testing.T) { forEachAdapter(t, testRS256) }
+
+func testRS256(t *testing.T, ad adapter) {
+	h := newHarnessWith(t, ad, nil, providerSetup{options: func(o *logtotest.Options) { o.SigningAlg = "RS256" }})
 	h.signIn()
 	if h.user()["isAuthenticated"] != true {
 		t.Fatal("RS256 ID token not accepted")
@@ -26,8 +26,10 @@ func TestRS256(t *testing.T) {
 // TestKeyRotation: after Logto rotates its signing key, the unknown kid makes
 // the key set refetch once and sign-in keeps working; discovery is not
 // repeated.
-func TestKeyRotation(t *testing.T) {
-	h := newHarness(t, nil)
+func TestKeyRotation(t *testing.T) { forEachAdapter(t, testKeyRotation) }
+
+func testKeyRotation(t *testing.T, ad adapter) {
+	h := newHarness(t, ad, nil)
 	h.signIn()
 	jwks, disc := h.provider.Calls("jwks"), h.provider.Calls("discovery")
 	h.provider.RotateKeys()
@@ -46,8 +48,10 @@ func TestKeyRotation(t *testing.T) {
 
 // TestSignedInRequestIsLocal: a signed-in request with fresh tokens calls
 // nothing at Logto.
-func TestSignedInRequestIsLocal(t *testing.T) {
-	h := newHarness(t, nil, func(c *fiberlogto.Config) {
+func TestSignedInRequestIsLocal(t *testing.T) { forEachAdapter(t, testSignedInRequestIsLocal) }
+
+func testSignedInRequestIsLocal(t *testing.T, ad adapter) {
+	h := newHarness(t, ad, nil, func(c *fiberlogto.Config) {
 		c.GetAccessToken = true
 		c.Resource = testResource
 	})
@@ -66,8 +70,10 @@ func TestSignedInRequestIsLocal(t *testing.T) {
 	}
 }
 
-func TestOrganizationTokens(t *testing.T) {
-	h := newHarness(t, nil, func(c *fiberlogto.Config) { c.GetOrganizationToken = true })
+func TestOrganizationTokens(t *testing.T) { forEachAdapter(t, testOrganizationTokens) }
+
+func testOrganizationTokens(t *testing.T, ad adapter) {
+	h := newHarness(t, ad, nil, func(c *fiberlogto.Config) { c.GetOrganizationToken = true })
 	h.signIn()
 	u := h.user()
 	orgs, _ := u["organizationTokens"].(map[string]any)
@@ -86,8 +92,10 @@ func TestOrganizationTokens(t *testing.T) {
 	}
 }
 
-func TestFetchUserInfo(t *testing.T) {
-	h := newHarness(t, nil, func(c *fiberlogto.Config) { c.FetchUserInfo = true })
+func TestFetchUserInfo(t *testing.T) { forEachAdapter(t, testFetchUserInfo) }
+
+func testFetchUserInfo(t *testing.T, ad adapter) {
+	h := newHarness(t, ad, nil, func(c *fiberlogto.Config) { c.FetchUserInfo = true })
 	h.signIn()
 	u := h.user()
 	info, _ := u["userInfo"].(map[string]any)
@@ -109,7 +117,11 @@ func TestFetchUserInfo(t *testing.T) {
 // TestTransientRefreshFailureKeepsSession: Logto answering 503 on refresh is
 // a 503 for the request, and the session and its refresh token stay.
 func TestTransientRefreshFailureKeepsSession(t *testing.T) {
-	h := newHarness(t, nil, func(c *fiberlogto.Config) { c.GetAccessToken = true })
+	forEachAdapter(t, testTransientRefreshFailureKeepsSession)
+}
+
+func testTransientRefreshFailureKeepsSession(t *testing.T, ad adapter) {
+	h := newHarness(t, ad, nil, func(c *fiberlogto.Config) { c.GetAccessToken = true })
 	h.signIn()
 	cookie := h.sessionCookie().Value
 	rt := fiberlogto.RefreshTokenForTest(h.storage, cookie)
@@ -133,11 +145,13 @@ func TestTransientRefreshFailureKeepsSession(t *testing.T) {
 
 // TestFetchPerRoute: one route asks for userinfo and an access token, the
 // others don't, all on one middleware instance.
-func TestFetchPerRoute(t *testing.T) {
-	h := newHarnessWith(t, nil, providerSetup{routes: func(app *fiber.App) {
-		app.Get("/user/info", fiberlogto.Fetch(fiberlogto.FetchOptions{UserInfo: true, AccessToken: true, Resource: testResource}),
-			func(c *fiber.Ctx) error { return c.JSON(fiberlogto.User(c)) })
-	}})
+func TestFetchPerRoute(t *testing.T) { forEachAdapter(t, testFetchPerRoute) }
+
+func testFetchPerRoute(t *testing.T, ad adapter) {
+	h := newHarnessWith(t, ad, nil, providerSetup{routes: []route{{
+		path: "/user/info", fetch: &fiberlogto.FetchOptions{UserInfo: true, AccessToken: true, Resource: testResource},
+		answer: answerUser,
+	}}})
 	h.signIn()
 	if u := h.user(); u["userInfo"] != nil || u["accessToken"] != nil {
 		t.Fatalf("/user got extras: %v", u)
@@ -164,7 +178,11 @@ func TestFetchPerRoute(t *testing.T) {
 // TestUserInfoRejectedTokenIsRefreshed: Logto rejecting the stored access
 // token at userinfo (revoked) makes one refresh and one retry, not a 502.
 func TestUserInfoRejectedTokenIsRefreshed(t *testing.T) {
-	h := newHarness(t, nil, func(c *fiberlogto.Config) { c.FetchUserInfo = true; c.UserInfoTTL = time.Second })
+	forEachAdapter(t, testUserInfoRejectedTokenIsRefreshed)
+}
+
+func testUserInfoRejectedTokenIsRefreshed(t *testing.T, ad adapter) {
+	h := newHarness(t, ad, nil, func(c *fiberlogto.Config) { c.FetchUserInfo = true; c.UserInfoTTL = time.Second })
 	h.signIn()
 	cookie := h.sessionCookie().Value
 	h.revokeAccess(fiberlogto.AccessTokenForTest(h.storage, cookie, ""))
@@ -183,20 +201,21 @@ func TestUserInfoRejectedTokenIsRefreshed(t *testing.T) {
 // Fetch finds the grant revoked answers as the guard does (401 for an API,
 // sign-in for a page), never running the handler for an anonymous user.
 func TestFetchAfterRequireAuthSignedOut(t *testing.T) {
+	forEachAdapter(t, testFetchAfterRequireAuthSignedOut)
+}
+
+func testFetchAfterRequireAuthSignedOut(t *testing.T, ad adapter) {
 	for _, tc := range []struct {
 		accept string
 		want   int
 	}{{"application/json", http.StatusUnauthorized}, {"text/html", http.StatusFound}} {
 		t.Run(tc.accept, func(t *testing.T) {
 			ran := false
-			h := newHarnessWith(t, nil, providerSetup{routes: func(app *fiber.App) {
-				app.Get("/access-token", fiberlogto.RequireAuth(),
-					fiberlogto.Fetch(fiberlogto.FetchOptions{AccessToken: true, Resource: testResource}),
-					func(c *fiber.Ctx) error {
-						ran = true
-						return c.SendString(fiberlogto.User(c).AccessToken)
-					})
-			}})
+			h := newHarnessWith(t, ad, nil, providerSetup{routes: []route{{
+				path: "/access-token", guard: true,
+				fetch: &fiberlogto.FetchOptions{AccessToken: true, Resource: testResource},
+				ran:   func() { ran = true }, answer: answerAccessToken,
+			}}})
 			h.signIn()
 			h.revoke(fiberlogto.RefreshTokenForTest(h.storage, h.sessionCookie().Value))
 			h.clock.Advance(2 * time.Hour)
@@ -217,11 +236,13 @@ func TestFetchAfterRequireAuthSignedOut(t *testing.T) {
 // signed in with no access token, and a route that asks with Fetch gets the
 // error.
 func TestConfigAccessTokenWithoutRefreshToken(t *testing.T) {
-	h := newHarnessWith(t, nil, providerSetup{routes: func(app *fiber.App) {
-		app.Get("/needs-token", fiberlogto.Fetch(fiberlogto.FetchOptions{AccessToken: true}), func(c *fiber.Ctx) error {
-			return c.SendString(fiberlogto.User(c).AccessToken)
-		})
-	}}, func(c *fiberlogto.Config) {
+	forEachAdapter(t, testConfigAccessTokenWithoutRefreshToken)
+}
+
+func testConfigAccessTokenWithoutRefreshToken(t *testing.T, ad adapter) {
+	h := newHarnessWith(t, ad, nil, providerSetup{routes: []route{{
+		path: "/needs-token", fetch: &fiberlogto.FetchOptions{AccessToken: true}, answer: answerAccessToken,
+	}}}, func(c *fiberlogto.Config) {
 		c.GetAccessToken = true
 		c.Prompt = []string{"login"} // Logto issues no refresh token without consent
 	})
