@@ -70,6 +70,10 @@ type route struct {
 	path   string
 	guard  bool
 	fetch  *fiberlogto.FetchOptions
+	// bearer, when set, puts the middleware's RequireAccessToken(*bearer)
+	// first (API protection); signIn makes the route SignIn(*signIn).
+	bearer *engine.AccessTokenOptions
+	signIn *engine.SignInOptions
 	ran    func()
 	answer answer
 	// with is what answerText sends (a string), what answerBody sends
@@ -97,6 +101,9 @@ const (
 	// answerValue is a bare /user encoding a value: Cache-Control:
 	// no-store, then c.JSON(with()).
 	answerValue
+	// answerClaims is c.JSON(AccessToken(c)): the verified access token's
+	// claims, behind bearer.
+	answerClaims
 )
 
 // userRoute is the harness's /user.
@@ -148,8 +155,10 @@ type major[C fiberCtx, S any, H ~func(C) error] struct {
 	withLogto   func(config ...engine.Config[C, S]) H
 	requireAuth func() H
 	fetch       func(opts engine.FetchOptions) H
+	signIn      func(opts engine.SignInOptions) H
 	user        func(c C) *engine.UserContext
 	sendUser    func(c C) error
+	accessToken func(c C) *engine.AccessTokenClaims
 	// app is a new app of the major, its startup message off.
 	app func() fiberApp[H]
 }
@@ -163,9 +172,9 @@ type fiberApp[H any] struct {
 
 // adapterOf is the adapter of major m.
 func adapterOf[C fiberCtx, S any, H ~func(C) error](m major[C, S, H]) adapter {
-	mount := func(app fiberApp[H], routes []route) served {
+	mount := func(app fiberApp[H], lg *fiberadapter.Logto[C, S, H], routes []route) served {
 		for _, r := range routes {
-			app.get(r.path, m.handlers(r)...)
+			app.get(r.path, m.handlers(lg, r)...)
 		}
 		return app.served
 	}
@@ -183,20 +192,26 @@ func adapterOf[C fiberCtx, S any, H ~func(C) error](m major[C, S, H]) adapter {
 			mw.app = func(routes ...route) served {
 				app := m.app()
 				app.use(lg.Handler())
-				return mount(app, routes)
+				return mount(app, lg, routes)
 			}
 			return mw, nil
 		},
 		withLogto: func(config ...fiberlogto.Config) {
 			m.withLogto(convertConfigs[engine.Config[C, S]](config)...)
 		},
-		bare: func(routes ...route) served { return mount(m.app(), routes) },
+		bare: func(routes ...route) served { return mount(m.app(), nil, routes) },
 	}
 }
 
-// handlers are r's handlers on major m.
-func (m major[C, S, H]) handlers(r route) []H {
+// handlers are r's handlers on major m, behind lg.
+func (m major[C, S, H]) handlers(lg *fiberadapter.Logto[C, S, H], r route) []H {
 	var hs []H
+	if r.signIn != nil {
+		return []H{m.signIn(*r.signIn)}
+	}
+	if r.bearer != nil {
+		hs = append(hs, lg.RequireAccessToken(*r.bearer))
+	}
 	if r.guard {
 		hs = append(hs, m.requireAuth())
 	}
@@ -242,6 +257,8 @@ func (m major[C, S, H]) answer(r route) H {
 			c.Set(fiber.HeaderCacheControl, "no-store")
 			return c.JSON(value())
 		}
+	case answerClaims:
+		return func(c C) error { return c.JSON(m.accessToken(c)) }
 	}
 	panic(fmt.Sprintf("route %s: unknown answer %d", r.path, r.answer))
 }
@@ -272,6 +289,12 @@ func convertConfig[D any](src any) D {
 			df.Set(sf)
 		case sf.Kind() == reflect.Interface && df.Kind() == reflect.Interface && sf.Elem().Type().Implements(df.Type()):
 			df.Set(sf.Elem())
+		case name == "OnSignIn":
+			// The tests' hooks look at the user, never at the request: the
+			// other major's gets a nil context.
+			df.Set(reflect.MakeFunc(df.Type(), func(args []reflect.Value) []reflect.Value {
+				return sf.Call([]reflect.Value{reflect.Zero(sf.Type().In(0)), args[1]})
+			}))
 		default:
 			panic(fmt.Sprintf("Config.%s (%s) has no %s counterpart: set it on one major's tests only", name, sf.Type(), df.Type()))
 		}
@@ -283,8 +306,8 @@ func convertConfig[D any](src any) D {
 var adapters = []adapter{
 	adapterOf(major[*fiber.Ctx, fiber.Storage, fiber.Handler]{
 		name: "v2", new: fiberlogto.New, withLogto: fiberlogto.WithLogto,
-		requireAuth: fiberlogto.RequireAuth, fetch: fiberlogto.Fetch,
-		user: fiberlogto.User, sendUser: fiberlogto.SendUser,
+		requireAuth: fiberlogto.RequireAuth, fetch: fiberlogto.Fetch, signIn: fiberlogto.SignIn,
+		user: fiberlogto.User, sendUser: fiberlogto.SendUser, accessToken: fiberlogto.AccessToken,
 		app: func() fiberApp[fiber.Handler] {
 			app := fiber.New(fiber.Config{DisableStartupMessage: true})
 			return fiberApp[fiber.Handler]{
@@ -296,8 +319,8 @@ var adapters = []adapter{
 	}),
 	adapterOf(major[fiberv3.Ctx, fiberv3.Storage, fiberv3.Handler]{
 		name: "v3", new: fiberlogtov3.New, withLogto: fiberlogtov3.WithLogto,
-		requireAuth: fiberlogtov3.RequireAuth, fetch: fiberlogtov3.Fetch,
-		user: fiberlogtov3.User, sendUser: fiberlogtov3.SendUser,
+		requireAuth: fiberlogtov3.RequireAuth, fetch: fiberlogtov3.Fetch, signIn: fiberlogtov3.SignIn,
+		user: fiberlogtov3.User, sendUser: fiberlogtov3.SendUser, accessToken: fiberlogtov3.AccessToken,
 		app: func() fiberApp[fiberv3.Handler] {
 			app := fiberv3.New()
 			listen := func(ln net.Listener) error {
