@@ -17,6 +17,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -78,6 +79,8 @@ type target struct {
 	Endpoint       string
 	AppID          string
 	AppSecret      string
+	M2MAppID       string // the machine-to-machine app: client credentials,
+	M2MAppSecret   string // read:data on Resource through its M2M role
 	Resource       string
 	OrganizationID string
 	Username       string
@@ -92,6 +95,7 @@ type fixtureInfo struct {
 	Endpoint        string `json:"endpoint"`
 	Issuer          string `json:"issuer"`
 	AppID           string `json:"appId"`
+	M2MAppID        string `json:"m2mAppId"`
 	Resource        string `json:"resource"`
 	OrganizationID  string `json:"organizationId"`
 	Username        string `json:"username"`
@@ -112,6 +116,11 @@ type fixtureInfo struct {
 // redirect URIs, and every example uses them in turn; otherwise free ports,
 // a set per example, and the examples run at once.
 var appPortNames = []string{"sqlite", "memory", "browser"}
+
+// apiPortName is TestAPIProtection's app port: a free port of its own
+// against the suite's provider; against a real Logto the browser port,
+// which TestBrowser uses with the suite's provider only.
+const apiPortName = "api"
 
 // appPort is the port of ex's run name (one of appPortNames).
 func (s *suiteEnv) appPort(ex *exampleCmd, name string) int {
@@ -210,12 +219,13 @@ func setUp(tmp string) (*suiteEnv, func(), error) {
 		for i, name := range appPortNames {
 			s.ports[name] = ports[i]
 		}
+		s.ports[apiPortName] = s.ports["browser"]
 		return s, noop, nil
 	}
 
 	var bases []string
 	for i, ex := range s.examples {
-		for _, name := range appPortNames {
+		for _, name := range append(slices.Clone(appPortNames), apiPortName) {
 			port, err := freePort()
 			if err != nil {
 				return nil, noop, err
@@ -262,6 +272,8 @@ func targetFromEnv(endpoint string) (target, error) {
 		Endpoint:       endpoint,
 		AppID:          os.Getenv("LOGTO_APP_ID"),
 		AppSecret:      os.Getenv("LOGTO_APP_SECRET"),
+		M2MAppID:       os.Getenv("LOGTO_M2M_APP_ID"),
+		M2MAppSecret:   os.Getenv("LOGTO_M2M_APP_SECRET"),
 		Resource:       os.Getenv("LOGTO_RESOURCE"),
 		OrganizationID: os.Getenv("LOGTO_ORGANIZATION_ID"),
 		Username:       os.Getenv("LOGTO_USERNAME"),
@@ -270,6 +282,7 @@ func targetFromEnv(endpoint string) (target, error) {
 	var missing []string
 	for name, v := range map[string]string{
 		"LOGTO_APP_ID": t.AppID, "LOGTO_APP_SECRET": t.AppSecret, "LOGTO_RESOURCE": t.Resource,
+		"LOGTO_M2M_APP_ID": t.M2MAppID, "LOGTO_M2M_APP_SECRET": t.M2MAppSecret,
 		"LOGTO_ORGANIZATION_ID": t.OrganizationID, "LOGTO_USERNAME": t.Username, "LOGTO_PASSWORD": t.Password,
 	} {
 		if v == "" {
@@ -277,6 +290,7 @@ func targetFromEnv(endpoint string) (target, error) {
 		}
 	}
 	if len(missing) > 0 {
+		slices.Sort(missing)
 		return t, fmt.Errorf("LOGTO_ENDPOINT is set, so these must be too: %s (see integration/README.md)", strings.Join(missing, ", "))
 	}
 	return t, nil
@@ -336,11 +350,13 @@ func startFixture(root string, fc fixtureConfig) (*process, *fixtureInfo, target
 	}
 
 	t := target{
-		AppID:     "fiberlogto-integration",
-		AppSecret: randomString(24),
-		Resource:  "https://api.fiberlogto.test",
-		Username:  "integration_user",
-		Password:  randomString(12),
+		AppID:        "fiberlogto-integration",
+		AppSecret:    randomString(24),
+		M2MAppID:     "fiberlogto-integration-m2m",
+		M2MAppSecret: randomString(24),
+		Resource:     "https://api.fiberlogto.test",
+		Username:     "integration_user",
+		Password:     randomString(12),
 	}
 	var redirects, postLogout []string
 	for _, base := range fc.appBases {
@@ -358,6 +374,8 @@ func startFixture(root string, fc fixtureConfig) (*process, *fixtureInfo, target
 		"EXIT_ON_STDIN_CLOSE=1",
 		"APP_ID=" + t.AppID,
 		"APP_SECRET=" + t.AppSecret,
+		"M2M_APP_ID=" + t.M2MAppID,
+		"M2M_APP_SECRET=" + t.M2MAppSecret,
 		"REDIRECT_URIS=" + strings.Join(redirects, " "),
 		"POST_LOGOUT_REDIRECT_URIS=" + strings.Join(postLogout, " "),
 		"RESOURCE=" + t.Resource,
@@ -384,7 +402,7 @@ func startFixture(root string, fc fixtureConfig) (*process, *fixtureInfo, target
 		return p, nil, t, fmt.Errorf("provider endpoint %q is not on 127.0.0.1", info.Endpoint)
 	}
 	t.Endpoint, t.OrganizationID = info.Endpoint, info.OrganizationID
-	if info.AppID != t.AppID || info.Resource != t.Resource || info.Username != t.Username {
+	if info.AppID != t.AppID || info.M2MAppID != t.M2MAppID || info.Resource != t.Resource || info.Username != t.Username {
 		return p, nil, t, fmt.Errorf("provider seeded %+v, not what the suite asked for", info)
 	}
 	// Discovery answers: the provider is up.

@@ -24,9 +24,9 @@ import (
 // rotation at 70 % of the lifetime, the 3 s reuse window, and the grant
 // revoked when a rotated token is replayed after it.
 //
-// The example app has no organization token route yet (fiberlogto's
-// GetOrganizationToken is not enabled in it), so this is where organization
-// tokens are checked end to end.
+// The example's own /organization-token is called by TestAPIProtection;
+// the refusals and the rotation of organization token grants are checked
+// here.
 func TestOrganizationTokenAndRotation(t *testing.T) {
 	t.Parallel()
 	tg := suite.target
@@ -212,9 +212,17 @@ func exchangeCode(t *testing.T, d discovery, code, verifier, redirectURI string)
 	return out
 }
 
-// tokenRequest posts to the token endpoint with client_secret_basic (the
-// credentials form-urlencoded first, RFC 6749 §2.3.1).
+// tokenRequest posts to the token endpoint as the app, with
+// client_secret_basic.
 func tokenRequest(t *testing.T, d discovery, form url.Values) (int, []byte) {
+	t.Helper()
+	return tokenRequestAs(t, d, suite.target.AppID, suite.target.AppSecret, form)
+}
+
+// tokenRequestAs posts to the token endpoint as the client id, with
+// client_secret_basic (the credentials form-urlencoded first, RFC 6749
+// §2.3.1).
+func tokenRequestAs(t *testing.T, d discovery, id, secret string, form url.Values) (int, []byte) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -224,7 +232,7 @@ func tokenRequest(t *testing.T, d discovery, form url.Values) (int, []byte) {
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	req.SetBasicAuth(url.QueryEscape(suite.target.AppID), url.QueryEscape(suite.target.AppSecret))
+	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("POST %s: %v", d.TokenEndpoint, err)

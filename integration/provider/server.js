@@ -1,7 +1,8 @@
 // A Logto-compatible OpenID provider for fiberlogto's integration suite.
 //
-// It is a test fixture, not Logto: one tenant, one application, one API
-// resource, one organization, one user, all in memory. It is built on
+// It is a test fixture, not Logto: one tenant, one Traditional web
+// application, one machine-to-machine application, one API resource, one
+// organization, one user, all in memory. It is built on
 // oidc-provider, the engine Logto is built on, and configured the way
 // Logto's packages/core/src/oidc/init.ts configures it, so that what an RP
 // observes (redirects, cookies, token shapes, error bodies, rotation and
@@ -75,6 +76,10 @@ const config = {
   port: Number(env('PROVIDER_PORT', '0')),
   appId: env('APP_ID', 'fiberlogto-integration'),
   appSecret: env('APP_SECRET', undefined),
+  // The machine-to-machine application (Logto: a MachineToMachine app with an
+  // M2M role that has read:data of the API resource).
+  m2mAppId: env('M2M_APP_ID', 'fiberlogto-integration-m2m'),
+  m2mAppSecret: env('M2M_APP_SECRET', undefined),
   redirectUris: list('REDIRECT_URIS'),
   postLogoutRedirectUris: list('POST_LOGOUT_REDIRECT_URIS'),
   resource: env('RESOURCE', 'https://api.fiberlogto.test'),
@@ -97,9 +102,13 @@ const config = {
   backchannelLogoutUri: env('BACKCHANNEL_LOGOUT_URI', undefined),
   backchannelLogoutSessionRequired: flag('BACKCHANNEL_LOGOUT_SESSION_REQUIRED', false),
 };
-const generated = { appSecret: !config.appSecret, password: !config.password };
+const generated = { appSecret: !config.appSecret, m2mAppSecret: !config.m2mAppSecret, password: !config.password };
 config.appSecret ??= randomBytes(24).toString('base64url');
+config.m2mAppSecret ??= randomBytes(24).toString('base64url');
 config.password ??= randomBytes(12).toString('base64url');
+if (config.m2mAppId === config.appId) {
+  throw new Error(`M2M_APP_ID=${config.m2mAppId}: must differ from APP_ID`);
+}
 if (config.host !== '127.0.0.1' && config.host !== 'localhost' && config.host !== '::1') {
   throw new Error(`PROVIDER_HOST=${config.host}: the fixture only listens on loopback`);
 }
@@ -128,6 +137,11 @@ const organization = {
 };
 const organizationsResource = 'urn:logto:resource:organizations';
 const users = new Map([[user.id, user]]);
+// The machine-to-machine application's roles (Logto: roles of type
+// MachineToMachine assigned to the app; applications_roles).
+const applications = new Map([[config.m2mAppId, {
+  roles: [{ name: 'integration-m2m-role', scopes: { [config.resource]: ['read:data'] } }],
+}]]);
 
 const seed = {
   isMember: (orgId, userId) => orgId === organization.id && organization.members.has(userId),
@@ -136,15 +150,20 @@ const seed = {
     return [...new Set(organization.members.get(userId).flatMap((r) => r.scopes))];
   },
   // Logto's findResourceScopes: the scopes the user's roles give on a
-  // resource (organization roles for urn:logto:resource:organizations).
-  resourceScopes(indicator, userId, orgId) {
+  // resource (organization roles for urn:logto:resource:organizations);
+  // without a user, the scopes the application's machine-to-machine roles
+  // give (Logto: findApplicationScopesForResourceIndicator), which is what
+  // a client_credentials grant may issue.
+  resourceScopes(indicator, userId, orgId, appId) {
     if (indicator === organizationsResource) {
       const orgs = orgId ? [orgId] : [organization.id];
       return [...new Set(orgs.flatMap((id) => seed.organizationScopes(id, userId)))];
     }
     const u = users.get(userId);
-    if (!u) return ['read:data']; // before sign-in: the resource's scopes
-    return [...new Set(u.roles.flatMap((r) => r.scopes[indicator] ?? []))];
+    if (u) return [...new Set(u.roles.flatMap((r) => r.scopes[indicator] ?? []))];
+    const app = userId === undefined ? applications.get(appId) : undefined;
+    if (app) return [...new Set(app.roles.flatMap((r) => r.scopes[indicator] ?? []))];
+    return ['read:data']; // the web app before sign-in: the resource's scopes
   },
 };
 
@@ -356,6 +375,21 @@ function buildProvider(issuer) {
         backchannel_logout_uri: config.backchannelLogoutUri,
         backchannel_logout_session_required: config.backchannelLogoutSessionRequired,
       } : {}),
+    }, {
+      // Logto's MachineToMachine application (getConstantClientMetadata in
+      // packages/core/src/oidc/utils.ts): client_credentials only, no
+      // front channel (response_types [] so that no redirect URI is
+      // needed), a confidential client with client_secret_basic.
+      client_id: config.m2mAppId,
+      client_secret: config.m2mAppSecret,
+      client_name: 'fiberlogto integration (Machine-to-machine)',
+      application_type: 'web',
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      post_logout_redirect_uris: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'ES384',
     }],
     clientDefaults: { id_token_signed_response_alg: 'ES384' },
     extraClientMetadata: { properties: ['refreshTokenTtl', 'rotateRefreshToken'] },
@@ -406,11 +440,13 @@ function buildProvider(issuer) {
           if (indicator !== config.resource && indicator !== organizationsResource) {
             throw new errors.InvalidTarget();
           }
-          const { session, entities, params } = ctx.oidc;
+          const {
+            client, session, entities, params,
+          } = ctx.oidc;
           const userId = session?.accountId ?? entities.Account?.accountId;
           const orgId = typeof params?.organization_id === 'string' ? params.organization_id : undefined;
           return {
-            scope: seed.resourceScopes(indicator, userId, orgId).join(' '),
+            scope: seed.resourceScopes(indicator, userId, orgId, client?.clientId).join(' '),
             audience: indicator,
             accessTokenTTL: indicator === config.resource ? config.accessTokenTtl : 3600,
             accessTokenFormat: 'jwt',
@@ -461,6 +497,10 @@ function buildProvider(issuer) {
     ttl: {
       IdToken: 3600,
       AccessToken: (ctx, token) => token.resourceServer?.accessTokenTTL ?? 3600,
+      // Logto leaves it to oidc-provider's default, which is this: the
+      // resource's access token TTL (set here only to keep the default's
+      // "you SHOULD change it" notice out of the output).
+      ClientCredentials: (ctx, token) => token.resourceServer?.accessTokenTTL || 10 * 60,
       RefreshToken: (ctx, token, client) => client.metadata().refreshTokenTtl ?? 14 * 24 * 3600,
       Interaction: 3600,
       Session: 1_209_600,
@@ -796,6 +836,7 @@ server.listen(config.port, config.host, () => {
     endpoint,
     issuer: `${endpoint}/oidc`,
     appId: config.appId,
+    m2mAppId: config.m2mAppId,
     resource: config.resource,
     organizationId: config.organizationId,
     username: config.username,
@@ -811,6 +852,7 @@ server.listen(config.port, config.host, () => {
   };
   // Only what the caller did not choose itself is printed.
   if (generated.appSecret) ready.appSecret = config.appSecret;
+  if (generated.m2mAppSecret) ready.m2mAppSecret = config.m2mAppSecret;
   if (generated.password) ready.password = config.password;
   process.stdout.write(`${JSON.stringify(ready)}\n`);
 });
