@@ -1,5 +1,6 @@
-// Package integration is fiberlogto's end-to-end suite: it builds the example
-// app from ./example, runs it against a Logto (a real one, or the
+// Package integration is fiberlogto's end-to-end suite: it builds the two
+// example apps (./example on Fiber v2, ./example/fiberv3 on v3), runs each
+// against a Logto (a real one, or the
 // Logto-compatible provider in ./provider, which it starts itself) and drives
 // it over real HTTP as a browser would, then once more in headless Chromium.
 //
