@@ -67,9 +67,9 @@ type served struct {
 // handlers are RequireAuth() when guard is set, then Fetch(*fetch) when
 // fetch is, then a handler that calls ran (when set) and sends answer.
 type route struct {
-	path   string
-	guard  bool
-	fetch  *fiberlogto.FetchOptions
+	path  string
+	guard bool
+	fetch *fiberlogto.FetchOptions
 	// bearer, when set, puts the middleware's RequireAccessToken(*bearer)
 	// first (API protection); signIn makes the route SignIn(*signIn).
 	bearer *engine.AccessTokenOptions

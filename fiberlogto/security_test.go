@@ -910,7 +910,7 @@ func testSecurityH_SignInNeverWaitsOnJWKS(t *testing.T, ad adapter) {
 
 // TestSecurityH_JWKSRefetchLimitedGlobally: tokens naming distinct unknown
 // kids, through every path that verifies a signature (callback, refresh,
-// back-channel logout), make at most one refetch after the first load,
+// back-channel logout, bearer tokens), make at most one refetch after the first load,
 // whatever the number of kids: the kid is the attacker's choice.
 func TestSecurityH_JWKSRefetchLimitedGlobally(t *testing.T) {
 	forEachAdapter(t, testSecurityH_JWKSRefetchLimitedGlobally)
@@ -919,13 +919,15 @@ func TestSecurityH_JWKSRefetchLimitedGlobally(t *testing.T) {
 func testSecurityH_JWKSRefetchLimitedGlobally(t *testing.T, ad adapter) {
 	for _, n := range []int{5, 500} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			s := newSecHarness(t, ad, backchannelSetup(false), func(c *fiberlogto.Config) { c.GetAccessToken = true })
+			setup := backchannelSetup(false)
+			setup.routes = apiRoutes[:1]
+			s := newSecHarness(t, ad, setup, func(c *fiberlogto.Config) { c.GetAccessToken = true })
 			var kid atomic.Int64
 			nextKid := func() string { return fmt.Sprintf("unknown-kid-%d", kid.Add(1)) }
 			s.provider.Misbehave(logtotest.Misbehavior{IDToken: func(h, c map[string]any) { h["kid"] = nextKid() }})
 			s.clock.Advance(2 * time.Hour) // the access token has expired: every /user refreshes
 			for i := 0; i < n; i++ {
-				switch i % 3 {
+				switch i % 4 {
 				case 0: // callback
 					resp, body := s.callback(s.authorize(s.startSignIn("/logto/sign-in")))
 					s.wantStatus(resp, body, http.StatusBadRequest)
@@ -935,6 +937,10 @@ func testSecurityH_JWKSRefetchLimitedGlobally(t *testing.T, ad adapter) {
 				case 2: // back-channel logout, from anyone on the internet
 					if got := postLogoutToken(t, s.baseURL, forgedJWT(t, nextKid(), "logout+jwt")); got != http.StatusBadRequest {
 						t.Fatalf("logout token with an unknown kid: %d, want 400", got)
+					}
+				case 3: // a bearer token on an API route, from anyone too
+					if resp, body := s.call("/api/data", "Bearer "+forgedJWT(t, nextKid(), "at+jwt")); resp.StatusCode != http.StatusUnauthorized {
+						t.Fatalf("access token with an unknown kid: %d %s, want 401", resp.StatusCode, body)
 					}
 				}
 			}
