@@ -35,9 +35,9 @@ type Storage = fiberv3.Storage
 type adapter struct {
 	name string
 	// new is the adapter's New, for configs written as fiberlogto.Config.
-	new func(config ...fiberlogto.Config) (*middleware, error)
+	new func(config fiberlogto.Config) (*middleware, error)
 	// withLogto is the adapter's WithLogto, which panics on a bad config.
-	withLogto func(config ...fiberlogto.Config)
+	withLogto func(config fiberlogto.Config)
 	// bare is an app of the adapter's major without fiberlogto.
 	bare func(routes ...route) served
 }
@@ -151,8 +151,8 @@ type fiberCtx interface {
 // handler context, S its fiber.Storage, H its fiber.Handler.
 type major[C fiberCtx, S any, H ~func(C) error] struct {
 	name        string
-	new         func(config ...engine.Config[C, S]) (*fiberadapter.Logto[C, S, H], error)
-	withLogto   func(config ...engine.Config[C, S]) H
+	new         func(config engine.Config[C, S]) (*fiberadapter.Logto[C, S, H], error)
+	withLogto   func(config engine.Config[C, S]) H
 	requireAuth func() H
 	fetch       func(opts engine.FetchOptions) H
 	signIn      func(opts engine.SignInOptions) H
@@ -180,8 +180,8 @@ func adapterOf[C fiberCtx, S any, H ~func(C) error](m major[C, S, H]) adapter {
 	}
 	return adapter{
 		name: m.name,
-		new: func(config ...fiberlogto.Config) (*middleware, error) {
-			lg, err := m.new(convertConfigs[engine.Config[C, S]](config)...)
+		new: func(config fiberlogto.Config) (*middleware, error) {
+			lg, err := m.new(convertConfig[engine.Config[C, S]](config))
 			if err != nil {
 				return nil, err
 			}
@@ -189,6 +189,7 @@ func adapterOf[C fiberCtx, S any, H ~func(C) error](m major[C, S, H]) adapter {
 			mw := &middleware{errorHandler: eff.ErrorHandler != nil}
 			eff.Next, eff.ErrorHandler = nil, nil
 			mw.cfg = convertConfig[fiberlogto.Config](eff)
+			engine.SetClock(&mw.cfg, engine.ClockOf(&eff))
 			mw.app = func(routes ...route) served {
 				app := m.app()
 				app.use(lg.Handler())
@@ -196,8 +197,8 @@ func adapterOf[C fiberCtx, S any, H ~func(C) error](m major[C, S, H]) adapter {
 			}
 			return mw, nil
 		},
-		withLogto: func(config ...fiberlogto.Config) {
-			m.withLogto(convertConfigs[engine.Config[C, S]](config)...)
+		withLogto: func(config fiberlogto.Config) {
+			m.withLogto(convertConfig[engine.Config[C, S]](config))
 		},
 		bare: func(routes ...route) served { return mount(m.app(), nil, routes) },
 	}
@@ -263,24 +264,21 @@ func (m major[C, S, H]) answer(r route) H {
 	panic(fmt.Sprintf("route %s: unknown answer %d", r.path, r.answer))
 }
 
-// convertConfigs converts configs to D, another instance of engine.Config.
-func convertConfigs[D any](configs []fiberlogto.Config) []D {
-	out := make([]D, len(configs))
-	for i, c := range configs {
-		out[i] = convertConfig[D](c)
-	}
-	return out
-}
-
 // convertConfig copies the fields of src, an engine.Config, into a D,
 // another instance of it, field by field: a field of the same type as it
 // is; Storage by its value, which must fit D's storage type (see Storage).
 // Next and ErrorHandler take one major's context and cannot cross: a test
 // that sets one must run on that major only.
+//
+// The clock (engine.SetClock) is no field: it is copied too, when src and D
+// are configs of an adapter of this table.
 func convertConfig[D any](src any) D {
 	var dst D
 	d, s := reflect.ValueOf(&dst).Elem(), reflect.ValueOf(src)
 	for i := range s.NumField() {
+		if !s.Type().Field(i).IsExported() {
+			continue // the clock: copyClock
+		}
 		name := s.Type().Field(i).Name
 		sf, df := s.Field(i), d.FieldByName(name)
 		switch {
@@ -299,7 +297,26 @@ func convertConfig[D any](src any) D {
 			panic(fmt.Sprintf("Config.%s (%s) has no %s counterpart: set it on one major's tests only", name, sf.Type(), df.Type()))
 		}
 	}
+	copyClock(&dst, src)
 	return dst
+}
+
+// copyClock copies the test clock of src to *dst, both configs of one of
+// the table's majors.
+func copyClock(dst, src any) {
+	var now func() time.Time
+	switch c := src.(type) {
+	case engine.Config[*fiber.Ctx, fiber.Storage]:
+		now = engine.ClockOf(&c)
+	case engine.Config[fiberv3.Ctx, fiberv3.Storage]:
+		now = engine.ClockOf(&c)
+	}
+	switch d := dst.(type) {
+	case *engine.Config[*fiber.Ctx, fiber.Storage]:
+		engine.SetClock(d, now)
+	case *engine.Config[fiberv3.Ctx, fiberv3.Storage]:
+		engine.SetClock(d, now)
+	}
 }
 
 // adapters are the adapters every test runs against.

@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/fiberlogto/sdk/fiberlogto"
+	"github.com/fiberlogto/sdk/internal/engine"
 )
 
 // The benchmarks of issue 5. Each request goes through app.Handler() on a
@@ -246,7 +247,7 @@ func benchmarkRefresh(b *testing.B, ad adapter) {
 		b.Run(kind, func(b *testing.B) {
 			clk := &benchClock{}
 			e := newBenchEnv(b, ad, newBenchStorage(b, kind), func(c *fiberlogto.Config) {
-				c.Now = clk.Now
+				engine.SetClock(c, clk.Now)
 				c.GetAccessToken = true
 				// The clock moves about an hour per operation.
 				c.AbsoluteTimeout = 50 * 365 * 24 * time.Hour

@@ -17,7 +17,7 @@ func testNewNamesTheBadField(t *testing.T, ad adapter) {
 	if !errors.Is(err, fiberlogto.ErrConfig) || !strings.Contains(err.Error(), "BaseURL") {
 		t.Fatalf("err = %v, want ErrConfig naming BaseURL", err)
 	}
-	if _, err := ad.new(); !errors.Is(err, fiberlogto.ErrConfig) {
+	if _, err := ad.new(fiberlogto.Config{}); !errors.Is(err, fiberlogto.ErrConfig) {
 		t.Fatalf("no config: %v", err)
 	}
 }

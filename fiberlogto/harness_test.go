@@ -18,6 +18,7 @@ import (
 
 	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
+	"github.com/fiberlogto/sdk/internal/engine"
 	"github.com/fiberlogto/sdk/storage/memory"
 	"github.com/fiberlogto/sdk/storage/sqlite"
 )
@@ -113,8 +114,8 @@ func newHarnessWith(t *testing.T, ad adapter, store Storage, ps providerSetup, o
 		Scopes:    []string{"email", "read:data", fiberlogto.ScopeOrganizations},
 		Resources: []string{testResource},
 		Storage:   store,
-		Now:       clk.Now,
 	}
+	engine.SetClock(&cfg, clk.Now)
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -35,13 +35,13 @@ type Logto = fiberadapter.Logto[*fiber.Ctx, fiber.Storage, fiber.Handler]
 // error naming the field (wrapping ErrConfig). It does not contact Logto:
 // discovery runs in the background and on first use, so an app starts even
 // while Logto is down.
-func New(config ...Config) (*Logto, error) { return fiberadapter.New(fiberV2, config...) }
+func New(config Config) (*Logto, error) { return fiberadapter.New(fiberV2, config) }
 
 // WithLogto returns the middleware for config: it serves the sign-in routes
 // under Config.RoutesPrefix and fills c.Locals(Config.ContextKey) with a
 // *UserContext on every other request. Like Fiber's own middleware it
 // panics on an invalid config, at startup; use New to get the error instead.
-func WithLogto(config ...Config) fiber.Handler { return fiberadapter.WithLogto(fiberV2, config...) }
+func WithLogto(config Config) fiber.Handler { return fiberadapter.WithLogto(fiberV2, config) }
 
 // fiberV2 is what the engine's Fiber side needs to know of Fiber v2.
 var fiberV2 = fiberadapter.Framework[*fiber.Ctx, fiber.Handler]{

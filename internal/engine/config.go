@@ -230,11 +230,17 @@ type Config[C, S any] struct {
 	// Optional. Default: BaseURL
 	PostLogoutRedirectURI string
 
-	// Now is the clock, for tests.
-	//
-	// Optional. Default: time.Now
-	Now func() time.Time
+	// now is the clock: time.Now, or a test's (SetClock). Not a field of
+	// the public config: a test hook has no place there.
+	now func() time.Time
 }
+
+// SetClock sets the clock the engine built from cfg reads (time.Now by
+// default): the adapters' tests move time with it.
+func SetClock[C, S any](cfg *Config[C, S], now func() time.Time) { cfg.now = now }
+
+// ClockOf is the clock SetClock set on cfg, nil for time.Now.
+func ClockOf[C, S any](cfg *Config[C, S]) func() time.Time { return cfg.now }
 
 // SignInOptions are Logto's extra sign-in parameters.
 type SignInOptions struct {
@@ -305,11 +311,7 @@ var reservedCookieNames = []string{"_session", "_session.sig", "_interaction", "
 // Prepare fills the defaults and checks the config, naming the field that
 // is wrong. Storage and ErrorHandler are left to the adapter, which knows
 // their types.
-func Prepare[C, S any](config ...Config[C, S]) (Config[C, S], error) {
-	if len(config) < 1 {
-		return Config[C, S]{}, fmt.Errorf("%w: Endpoint, AppID, AppSecret and BaseURL are required", ErrConfig)
-	}
-	cfg := config[0]
+func Prepare[C, S any](cfg Config[C, S]) (Config[C, S], error) {
 	def := ConfigDefault[C, S]()
 
 	if cfg.Prompt == nil {
@@ -343,8 +345,8 @@ func Prepare[C, S any](config ...Config[C, S]) (Config[C, S], error) {
 	if cfg.ContextKey == "" {
 		cfg.ContextKey = def.ContextKey
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.now == nil {
+		cfg.now = time.Now
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = defaultLogger()
@@ -569,7 +571,7 @@ func settingsOf[C, S any](cfg *Config[C, S], store Storage) *settings {
 		AbsoluteTimeout: cfg.AbsoluteTimeout, IdleTimeout: cfg.IdleTimeout,
 		EncryptionKey: cfg.EncryptionKey, HTTPClient: cfg.HTTPClient, HTTPTimeout: cfg.HTTPTimeout,
 		DiscoveryRetryInterval: cfg.DiscoveryRetryInterval, ClockSkew: cfg.ClockSkew,
-		PostLogoutRedirectURI: cfg.PostLogoutRedirectURI, Now: cfg.Now, Logger: cfg.Logger,
+		PostLogoutRedirectURI: cfg.PostLogoutRedirectURI, Now: cfg.now, Logger: cfg.Logger,
 		StayOnRequestHost: cfg.StayOnRequestHost,
 	}
 }

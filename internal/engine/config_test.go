@@ -44,8 +44,8 @@ func TestConfigNamesTheBadField(t *testing.T) {
 	if _, err := newForTest(good); err != nil {
 		t.Fatalf("good config: %v", err)
 	}
-	if _, err := Prepare[struct{}, Storage](); !errors.Is(err, ErrConfig) {
-		t.Fatalf("no config: %v", err)
+	if _, err := Prepare(testConfig{}); !errors.Is(err, ErrConfig) {
+		t.Fatalf("empty config: %v", err)
 	}
 }
 

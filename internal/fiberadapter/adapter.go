@@ -76,8 +76,8 @@ const localsKey = "fiberlogto.logto"
 
 // New checks the config and builds the middleware's state. It does not
 // contact Logto (see engine.New).
-func New[C Ctx, S any, H ~func(C) error](fw Framework[C, H], config ...engine.Config[C, S]) (*Logto[C, S, H], error) {
-	cfg, err := engine.Prepare(config...)
+func New[C Ctx, S any, H ~func(C) error](fw Framework[C, H], config engine.Config[C, S]) (*Logto[C, S, H], error) {
+	cfg, err := engine.Prepare(config)
 	if err != nil {
 		return nil, err
 	}
@@ -104,8 +104,8 @@ func New[C Ctx, S any, H ~func(C) error](fw Framework[C, H], config ...engine.Co
 
 // WithLogto builds the middleware for config and returns its handler; it
 // panics on an invalid config, at startup, as Fiber's own middleware does.
-func WithLogto[C Ctx, S any, H ~func(C) error](fw Framework[C, H], config ...engine.Config[C, S]) H {
-	l, err := New(fw, config...)
+func WithLogto[C Ctx, S any, H ~func(C) error](fw Framework[C, H], config engine.Config[C, S]) H {
+	l, err := New(fw, config)
 	if err != nil {
 		panic(err)
 	}
