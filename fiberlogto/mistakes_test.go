@@ -79,7 +79,9 @@ func testMistakeEndpointNotLogto(t *testing.T, ad adapter) {
 // TestMistakeGuardWithoutWithLogto: a route registered where WithLogto does
 // not run answers 500 with a record saying so, not 401 to a user who may be
 // signed in.
-func TestMistakeGuardWithoutWithLogto(t *testing.T) { forEachAdapter(t, testMistakeGuardWithoutWithLogto) }
+func TestMistakeGuardWithoutWithLogto(t *testing.T) {
+	forEachAdapter(t, testMistakeGuardWithoutWithLogto)
+}
 
 func testMistakeGuardWithoutWithLogto(t *testing.T, ad adapter) {
 	capture := &logCapture{}
