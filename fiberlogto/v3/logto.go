@@ -33,7 +33,10 @@ import (
 // Logto is the shared state behind the routes and the middleware: config,
 // provider (discovery, key set, HTTP client) and session store, built once
 // by New. Its methods: Handler returns the middleware (see WithLogto);
-// Config returns the effective config, defaults filled.
+// RequireAccessToken(logto.AccessTokenOptions) protects API routes with
+// Logto access tokens (Authorization: Bearer), on the same discovery and
+// key set, and panics on invalid options at setup; Config returns the
+// effective config, defaults filled.
 type Logto = fiberadapter.Logto[fiber.Ctx, fiber.Storage, fiber.Handler]
 
 // New checks the config and builds the shared state; a bad config is an
