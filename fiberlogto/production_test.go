@@ -301,3 +301,43 @@ func testSignInOptionsFromTheLink(t *testing.T, ad adapter) {
 		}
 	})
 }
+
+// TestLogLastingFailures: while discovery fails, its record is written once
+// (not once per request), then once when it recovers.
+func TestLogLastingFailures(t *testing.T) { forEachAdapter(t, testLogLastingFailures) }
+
+func testLogLastingFailures(t *testing.T, ad adapter) {
+	capture := &logCapture{}
+	down := providerSetup{before: func(p *logtotest.Provider) { p.SetDown(true) }}
+	h := newHarnessWith(t, ad, nil, down, func(c *fiberlogto.Config) {
+		c.DiscoveryRetryInterval = time.Millisecond
+		c.Logger = slog.New(capture)
+	})
+	for i := 0; i < 10; i++ {
+		if resp, _ := h.do(http.MethodGet, "/logto/sign-in", map[string]string{"Accept": "application/json"}); resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("sign-in while Logto is down: %d", resp.StatusCode)
+		}
+		time.Sleep(2 * time.Millisecond) // past DiscoveryRetryInterval: every request tries again
+	}
+	count := func(msg string) int {
+		n := 0
+		for _, line := range capture.lines() {
+			if strings.Contains(line, msg) {
+				n++
+			}
+		}
+		return n
+	}
+	if n := count("fiberlogto: discovery failed"); n != 1 {
+		t.Fatalf("%d discovery failure records for 10 failed sign-ins, want 1:\n%s", n, strings.Join(capture.lines(), "\n"))
+	}
+	if n := count("fiberlogto: provider error"); n != 0 {
+		t.Fatalf("%d provider error records: discovery failures are logged by discovery only", n)
+	}
+	h.provider.SetDown(false)
+	time.Sleep(2 * time.Millisecond)
+	h.startSignIn("/logto/sign-in")
+	if capture.find(slog.LevelInfo, "fiberlogto: discovery succeeded") == "" {
+		t.Fatalf("no record of the recovery:\n%s", strings.Join(capture.lines(), "\n"))
+	}
+}

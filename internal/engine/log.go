@@ -122,8 +122,15 @@ func idTokenCheck(err error) string {
 // logFailure writes the record of an operation that ended in err: storage
 // and provider failures as errors (an operator's problem), the rest at
 // level with msg.
+//
+// Discovery and JWKS failures are left to their own records (once when
+// they start, at most once a minute while they last): an outage would
+// otherwise write one per request.
 func (e *Engine) logFailure(ctx context.Context, level slog.Level, msg string, err error, attrs ...any) {
 	check, extra := checkOf(err)
+	if (check == "discovery" || check == "jwks") && !errors.Is(err, ErrConfig) {
+		return
+	}
 	status, _ := StatusOf(err)
 	attrs = append(attrs, "status", status)
 	if check != "" {

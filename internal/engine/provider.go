@@ -93,7 +93,7 @@ func (p *provider) get(ctx context.Context) (*discovered, error) {
 		if p.lastErr != nil && now.Sub(p.lastAttempt) < p.cfg.DiscoveryRetryInterval {
 			err := p.lastErr
 			p.mu.Unlock()
-			return nil, err
+			return nil, because("discovery", err)
 		}
 		p.lastAttempt = now
 		run = &discovery{done: make(chan struct{})}
@@ -103,9 +103,12 @@ func (p *provider) get(ctx context.Context) (*discovered, error) {
 	p.mu.Unlock()
 	select {
 	case <-run.done:
-		return run.d, run.err
+		if run.err != nil {
+			return nil, because("discovery", run.err)
+		}
+		return run.d, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: waiting for discovery: %w", ErrProviderTimeout, ctx.Err())
+		return nil, because("discovery", fmt.Errorf("%w: waiting for discovery: %w", ErrProviderTimeout, ctx.Err()))
 	}
 }
 
@@ -114,7 +117,11 @@ func (p *provider) runDiscovery(run *discovery) {
 	defer cancel()
 	run.d, run.err = p.discover(ctx)
 	if run.err != nil {
-		p.failing.fail(p.cfg.Logger, p.cfg.Now(), msgDiscoveryFailed, "issuer", p.issuer(),
+		msg := msgDiscoveryFailed
+		if errors.Is(run.err, ErrConfig) {
+			msg = msgConfigError // a server that is not Logto: the operator's to fix
+		}
+		p.failing.fail(p.cfg.Logger, p.cfg.Now(), msg, "issuer", p.issuer(),
 			"error", run.err.Error(), "retry_after", p.cfg.DiscoveryRetryInterval.String())
 	} else {
 		p.failing.recover(p.cfg.Logger, msgDiscoveryOK)

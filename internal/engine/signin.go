@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -156,8 +155,7 @@ func (e *Engine) startSignIn(ctx context.Context, r Request, opts SignInOptions)
 	}
 	d, err := e.provider.get(ctx)
 	if err != nil {
-		e.logFailure(ctx, slog.LevelWarn, msgSignInFailed, err, "check", "discovery")
-		return a.fail(err)
+		return a.fail(err) // logged by discovery, once a minute while it fails
 	}
 
 	now := e.cfg.Now()
