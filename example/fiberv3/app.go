@@ -37,7 +37,7 @@ func newApp(cfg tutorial.Config, store fiber.Storage) (tutorial.App, error) {
 	lg, err := fiberlogto.New(fiberlogto.Config{
 		Endpoint: cfg.Endpoint, AppID: cfg.AppID, AppSecret: cfg.AppSecret, BaseURL: cfg.BaseURL,
 		Scopes: cfg.Scopes, Resources: cfg.Resources(),
-		Storage: store, EncryptionKey: cfg.EncryptionKey,
+		Storage: store, EncryptionKey: cfg.EncryptionKey, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return nil, err

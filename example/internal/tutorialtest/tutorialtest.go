@@ -734,6 +734,7 @@ func runServesAndShutsDown(t *testing.T, ex example) {
 			"ADDR":            "127.0.0.1:0",
 			"LOGTO_DEV_ADDR":  "127.0.0.1:0",
 			"SESSION_STORAGE": "memory",
+			"LOG_FORMAT":      "json",
 		}), &out)
 	}()
 
@@ -767,6 +768,16 @@ func runServesAndShutsDown(t *testing.T, ex example) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "Sign In") {
 		t.Fatalf("GET /: %d %s", resp.StatusCode, body)
+	}
+	// fiberlogto's records go to stderr (here out) as JSON with
+	// LOG_FORMAT=json, at LOG_LEVEL (info): a refused logout token is a Warn.
+	resp, err = http.PostForm("http://"+addr+"/logto/backchannel-logout", url.Values{"logout_token": {"not-a-token"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if !strings.Contains(out.String(), `"level":"WARN","msg":"fiberlogto: back-channel logout refused"`) {
+		t.Errorf("no JSON record of the refused logout token:\n%s", out.String())
 	}
 
 	cancel()
