@@ -1,7 +1,6 @@
 package memory
 
 import (
-	"sync"
 	"testing"
 	"time"
 
@@ -27,41 +26,6 @@ func TestConformance(t *testing.T) {
 		t.Cleanup(func() { _ = s.Close() })
 		return s
 	}, storagetest.Options{InProcess: true})
-}
-
-func TestExpiry(t *testing.T) {
-	s := New()
-	defer s.Close()
-	if err := s.Set("k", []byte("v"), time.Second); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(1100 * time.Millisecond)
-	if got, _ := s.Get("k"); got != nil {
-		t.Fatalf("expired key still readable: %q", got)
-	}
-}
-
-func TestConcurrentWrites(t *testing.T) {
-	s := New()
-	defer s.Close()
-	var wg sync.WaitGroup
-	errs := make(chan error, 64)
-	for i := range 32 {
-		wg.Go(func() {
-			key := string(rune('a' + i%26))
-			if err := s.Set(key, []byte{byte(i)}, time.Minute); err != nil {
-				errs <- err
-			}
-			if _, err := s.Get(key); err != nil {
-				errs <- err
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Errorf("concurrent access: %v", err)
-	}
 }
 
 // The garbage collector deletes expired keys.

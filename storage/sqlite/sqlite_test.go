@@ -3,7 +3,6 @@ package sqlite
 import (
 	"bytes"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,32 +34,6 @@ func TestSurvivesReopen(t *testing.T) {
 func TestBadPath(t *testing.T) {
 	if _, err := New(Config{Path: filepath.Join(t.TempDir(), "missing", "dir", "x.db")}); err == nil {
 		t.Fatal("want an error for a path in a missing directory")
-	}
-}
-
-func TestConcurrentWrites(t *testing.T) {
-	s, err := New(Config{Path: filepath.Join(t.TempDir(), "c.sqlite3")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	var wg sync.WaitGroup
-	errs := make(chan error, 64)
-	for i := range 32 {
-		wg.Go(func() {
-			key := string(rune('a' + i%26))
-			if err := s.Set(key, []byte{byte(i)}, time.Minute); err != nil {
-				errs <- err
-			}
-			if _, err := s.Get(key); err != nil {
-				errs <- err
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Errorf("concurrent access: %v", err)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -474,4 +475,22 @@ func MustFailFast(t testing.TB, limit time.Duration, open func() (io.Closer, err
 		t.Errorf("took %v to fail; want under %v", d, limit)
 	}
 	return err
+}
+
+// BadURLs checks that each URL fails fast through open, with an error that
+// starts with prefix (so the user knows which storage refused) and never
+// shows the password s3cr3t-pw.
+func BadURLs(t *testing.T, prefix string, urls map[string]string, open func(url string) (io.Closer, error)) {
+	t.Helper()
+	for name, url := range urls {
+		t.Run(name, func(t *testing.T) {
+			err := MustFailFast(t, 3*time.Second, func() (io.Closer, error) { return open(url) })
+			if !strings.HasPrefix(err.Error(), prefix) {
+				t.Errorf("error %q does not start with %q", err, prefix)
+			}
+			if strings.Contains(err.Error(), "s3cr3t-pw") {
+				t.Errorf("error %q shows the password", err)
+			}
+		})
+	}
 }
