@@ -69,14 +69,16 @@ func (e *Engine) backchannelLogout(ctx context.Context, r Request) *Answer {
 	a.header("Cache-Control", "no-store")
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.HTTPTimeout)
 	defer cancel()
+	if p := repeatedParam(r.FormCount, backchannelParams); p != "" {
+		e.log.WarnContext(ctx, msgBackchannelFailed, "status", 400, "reason", "repeated parameter", "parameter", p)
+		return a.badLogoutRequest()
+	}
 	claims, err := e.verifyLogoutToken(ctx, r.FormValue("logout_token"))
 	if err != nil {
 		if errors.Is(err, errInvalidLogoutToken) {
 			// The reason is ours ("iss", "jti replayed" ...), never the token.
 			e.log.WarnContext(ctx, msgBackchannelFailed, "status", 400, "reason", err.Error())
-			a.Status, a.ContentType = 400, "application/json"
-			a.Body = []byte(`{"error":"invalid_request","error_description":"invalid logout token"}`)
-			return a
+			return a.badLogoutRequest()
 		}
 		e.logFailure(ctx, slog.LevelWarn, msgBackchannelFailed, err)
 		return a.fail(err)
@@ -95,6 +97,14 @@ func (e *Engine) backchannelLogout(ctx context.Context, r Request) *Answer {
 	}
 	e.log.InfoContext(ctx, msgBackchannel, "by", by, "sub", claims.Subject, "sessions", ended)
 	a.Status = 200
+	return a
+}
+
+// badLogoutRequest answers 400 {"error":"invalid_request"}, as section 2.8
+// asks of a logout request that cannot be honoured.
+func (a *Answer) badLogoutRequest() *Answer {
+	a.Status, a.ContentType = 400, "application/json"
+	a.Body = []byte(`{"error":"invalid_request","error_description":"invalid logout token"}`)
 	return a
 }
 

@@ -31,6 +31,9 @@ func (e *Engine) finishSignIn(ctx context.Context, r Request) (*Answer, *UserCon
 	a.header("Cache-Control", "no-store")
 	a.header("Referrer-Policy", "no-referrer")
 
+	if p := repeatedParam(r.QueryCount, callbackParams); p != "" {
+		return a.fail(refuseRepeated(p)), nil // before the pending sign-in is touched
+	}
 	state := r.Query("state")
 	if state == "" {
 		return a.fail(because("state", fmt.Errorf("%w: no state", ErrInvalidCallback))), nil

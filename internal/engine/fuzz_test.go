@@ -15,6 +15,8 @@ type fuzzRequest struct {
 }
 
 func (r fuzzRequest) Query(k string) string       { return r.query.Get(k) }
+func (r fuzzRequest) QueryCount(k string) int     { return len(r.query[k]) }
+func (r fuzzRequest) FormCount(string) int        { return 0 }
 func (r fuzzRequest) Cookie(n string) string      { return r.cookies[n] }
 func (r fuzzRequest) Header(string) string        { return "" }
 func (r fuzzRequest) FormValue(string) string     { return "" }

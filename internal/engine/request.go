@@ -12,14 +12,18 @@ import (
 // adapter implements it over its framework's request; the engine never
 // sees the framework.
 type Request interface {
-	// Query returns a query parameter ("" when absent).
+	// Query returns a query parameter ("" when absent): its first value.
 	Query(key string) string
+	// QueryCount returns how many times the query holds key.
+	QueryCount(key string) int
 	// Cookie returns a cookie's value ("" when absent).
 	Cookie(name string) string
 	// Header returns a request header ("" when absent).
 	Header(name string) string
-	// FormValue returns a field of a url-encoded POST body.
+	// FormValue returns a field of a url-encoded POST body: its first value.
 	FormValue(key string) string
+	// FormCount returns how many times a url-encoded POST body holds key.
+	FormCount(key string) int
 	// Method is the request method.
 	Method() string
 	// OriginalURL is the request's path and query, as the client sent them.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -15,11 +16,17 @@ import (
 // is sent to Logto's authorization endpoint. The link may choose Logto's
 // sign-in options (see requestOptions) over Config.SignInOptions.
 func (e *Engine) signIn(ctx context.Context, r Request) *Answer {
+	if a := e.refuseRepeatedSignIn(ctx, r, signInParams); a != nil {
+		return a
+	}
 	return e.startSignIn(ctx, r, requestOptions(r, e.cfg.SignInOptions))
 }
 
 // signUp is signIn opening Logto's registration screen.
 func (e *Engine) signUp(ctx context.Context, r Request) *Answer {
+	if a := e.refuseRepeatedSignIn(ctx, r, signInParams); a != nil {
+		return a
+	}
 	opts := requestOptions(r, e.cfg.SignInOptions)
 	opts.FirstScreen = "register"
 	return e.startSignIn(ctx, r, opts)
@@ -28,7 +35,24 @@ func (e *Engine) signUp(ctx context.Context, r Request) *Answer {
 // SignInWith starts a sign-in with fixed options, for a route of the app's
 // own (the adapters' SignIn); only returnTo is read from the request.
 func (e *Engine) SignInWith(ctx context.Context, r Request, opts SignInOptions) *Answer {
+	if a := e.refuseRepeatedSignIn(ctx, r, returnToParams); a != nil {
+		return a
+	}
 	return e.startSignIn(ctx, r, opts)
+}
+
+// refuseRepeatedSignIn answers a sign-in link that repeats one of params
+// (see repeatedParam), nil for one that does not.
+func (e *Engine) refuseRepeatedSignIn(ctx context.Context, r Request, params []string) *Answer {
+	p := repeatedParam(r.QueryCount, params)
+	if p == "" {
+		return nil
+	}
+	err := refuseRepeated(p)
+	e.logFailure(ctx, slog.LevelWarn, msgSignInFailed, err)
+	a := &Answer{}
+	a.header("Cache-Control", "no-store")
+	return a.fail(err)
 }
 
 // hostRedirectMark marks a sign-in already sent to BaseURL's host, so that a
@@ -166,7 +190,7 @@ func (e *Engine) startSignIn(ctx context.Context, r Request, opts SignInOptions)
 		CreatedAt: now.Unix(),
 		Nonce:     nonce,
 		Verifier:  verifier,
-		ReturnTo:  safeReturnPath(r.Query("returnTo")),
+		ReturnTo:  safeReturnPath(r.Query(returnToParam)),
 	}
 	// The pending sign-in goes to the browser, with the others it has
 	// under way (other tabs): nothing is written to the storage.

@@ -222,6 +222,25 @@ func (r request[C]) Query(key string) string {
 	return string(r.c.Request().URI().QueryArgs().Peek(key))
 }
 
+func (r request[C]) QueryCount(key string) int {
+	return countArgs(r.c.Request().URI().QueryArgs(), key)
+}
+
+func (r request[C]) FormCount(key string) int {
+	return countArgs(r.c.Request().PostArgs(), key)
+}
+
+// countArgs counts the values of key in args.
+func countArgs(args *fasthttp.Args, key string) int {
+	n := 0
+	for k := range args.All() {
+		if string(k) == key {
+			n++
+		}
+	}
+	return n
+}
+
 func (r request[C]) Cookie(name string) string {
 	return string(r.c.Request().Header.Cookie(name))
 }
