@@ -16,7 +16,7 @@ test: lint
 	set -a && . "$(SERVICES_DIR)/env" && set +a && \
 	$(GO) test -race -count=1 ./... && \
 	$(MAKE) bench-smoke && \
-	$(MAKE) faultload FAULTLOAD_ARGS="-users 20 -duration 5s -fail 0.2" && \
+	$(MAKE) faultload FAULTLOAD_ARGS="-users 20 -duration 12s -rotate 1s -fail 0.2" && \
 	$(MAKE) fuzz && \
 	$(MAKE) integration
 
@@ -24,8 +24,8 @@ test: lint
 bench:
 	GO="$(GO)" bash bench/run.sh
 
-## faultload: users sign in and call protected routes while the provider fails 20% of token calls and rotates keys; 0 sessions lost or it fails
-FAULTLOAD_ARGS ?= -users 40 -duration 20s -fail 0.2
+## faultload: users sign in and call protected routes while the provider fails 20% of token calls and rotates keys (every second); 0 sessions lost and no refused callback, or it fails
+FAULTLOAD_ARGS ?= -users 40 -duration 20s -rotate 1s -fail 0.2
 faultload:
 	$(GO) run ./bench/faultload $(FAULTLOAD_ARGS)
 

@@ -2,8 +2,10 @@
 // users sign in and call protected routes for a fixed time while the
 // Logto-compatible provider fails a share of token calls and rotates its
 // signing keys. It prints requests, answers and errors by kind, and the
-// sessions lost, and exits non-zero when a session was lost or the app
-// died.
+// sessions lost, and exits non-zero when a session was lost, a callback was
+// refused (4xx: the injected failures are 5xx, so a refusal means a sound
+// answer of Logto's was not accepted, such as an ID token of a new key), or
+// the app died.
 //
 //	go run ./bench/faultload -users 40 -duration 20s -fail 0.2
 package main
@@ -164,7 +166,7 @@ func run(users int, duration time.Duration, failShare float64, rotateEvery time.
 	}()
 
 	answers := &counters{kinds: map[string]int{}}
-	var requests, signIns, lost atomic.Int64
+	var requests, signIns, lost, refused atomic.Int64
 	var wg sync.WaitGroup
 	for i := 0; i < users; i++ {
 		wg.Add(1)
@@ -175,6 +177,10 @@ func run(users int, duration time.Duration, failShare float64, rotateEvery time.
 				if !u.signedIn {
 					if err := u.signIn(ctx, p, base); err != nil {
 						answers.add("sign-in failed: " + err.Error())
+						var ce callbackError
+						if errors.As(err, &ce) && ce < 500 {
+							refused.Add(1)
+						}
 						continue
 					}
 					signIns.Add(1)
@@ -211,9 +217,9 @@ func run(users int, duration time.Duration, failShare float64, rotateEvery time.
 	for _, k := range kinds {
 		fmt.Printf("  %-60s %d\n", k, answers.kinds[k])
 	}
-	fmt.Printf("sessions lost: %d\npanics: %d\n", lost.Load(), panics.Load())
-	if lost.Load() > 0 || panics.Load() > 0 {
-		return errors.New("faultload: sessions were lost or the app panicked")
+	fmt.Printf("sessions lost: %d\ncallbacks refused (4xx): %d\npanics: %d\n", lost.Load(), refused.Load(), panics.Load())
+	if lost.Load() > 0 || refused.Load() > 0 || panics.Load() > 0 {
+		return errors.New("faultload: sessions were lost, callbacks refused or the app panicked")
 	}
 	return nil
 }
@@ -256,10 +262,15 @@ func (u *user) signIn(ctx context.Context, p *logtotest.Provider, base string) e
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusFound {
-		return fmt.Errorf("callback %d", resp.StatusCode)
+		return callbackError(resp.StatusCode)
 	}
 	return nil
 }
+
+// callbackError is the status of a callback that did not sign in.
+type callbackError int
+
+func (e callbackError) Error() string { return fmt.Sprintf("callback %d", int(e)) }
 
 // get calls a route as an API client and classifies the answer. Only a
 // 401 or an anonymous /user means the session is gone; 5xx are the

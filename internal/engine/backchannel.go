@@ -124,7 +124,7 @@ func (e *Engine) verifyLogoutToken(ctx context.Context, token string) (*logoutCl
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errInvalidLogoutToken, err)
 	}
-	payload, err := d.keys.VerifySignature(ctx, jws)
+	payload, _, err := d.keys.verify(ctx, jws, fromOutside) // anyone can POST one
 	if err != nil {
 		if providerFailure(err) {
 			return nil, err // a 5xx: Logto retries a logout token that failed on our side

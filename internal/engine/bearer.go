@@ -341,7 +341,7 @@ func (e *Engine) verifyAccessToken(ctx context.Context, d *discovered, token str
 	if !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
 		return nil, "", fmt.Errorf("%w: typ is not at+jwt", ErrInvalidToken)
 	}
-	payload, thumb, err := d.keys.verify(ctx, jws)
+	payload, thumb, err := d.keys.verify(ctx, jws, fromOutside)
 	if err != nil {
 		if providerFailure(err) {
 			return nil, "", err

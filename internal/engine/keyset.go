@@ -13,34 +13,51 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	jose "github.com/go-jose/go-jose/v4"
 )
 
 // keySet is Logto's JWKS, cached for the life of the process.
 //
-// A token signed with a kid the cache does not hold makes one shared
-// refetch: that is how a key rotation at Logto is picked up. Whoever puts a
-// token in front of us chooses its kid (a logout token comes from anyone on
-// the internet, and so will a bearer token), so the limit is global, not per
-// kid: at most one fetch in flight, and after a refetch no other one for
-// refetchCooldown whatever the kids; a token naming an unknown kid meanwhile
-// fails at once. The first load of the set is not a refetch and does not
-// start the cooldown, so a rotation just after start-up is still picked up.
-// When the JWKS endpoint is down the cached keys keep verifying.
+// A token signed with a kid the cache does not hold makes the set be
+// fetched again: that is how a key rotation at Logto is picked up. How soon
+// depends on where the token came from (keySource):
+//
+//   - an ID token in a token response (the callback, a refresh) came from
+//     Logto itself, over the app's own authenticated channel: only Logto
+//     can make one name a new kid, and that means Logto has rotated its
+//     keys. It is checked against a set fetched after it arrived, at once,
+//     one fetch shared by every such token, at most one per
+//     trustedRefetchInterval (a caller waits for its turn rather than
+//     failing).
+//   - a bearer access token or a back-channel logout token comes from
+//     anyone on the internet, who chooses its kid: refetches for these are
+//     limited globally, not per kid: after one, no other for
+//     refetchCooldown whatever the kids, and a token naming an unknown kid
+//     meanwhile fails at once.
+//
+// The two budgets are separate: no request from outside can delay picking
+// up a rotation. The first load of the set is no refetch and spends
+// neither. The set is also fetched again in the background every
+// keySetMaxAge (as jose's cacheMaxAge), so a rotation is seen even without
+// a token naming the new kid. When the JWKS endpoint is down the cached
+// keys keep verifying.
 type keySet struct {
 	url     string
 	client  *http.Client
 	timeout time.Duration
 	now     func() time.Time
 
-	mu          sync.Mutex
-	keys        []cachedKey
-	loaded      bool      // a fetch succeeded once
-	lastRefetch time.Time // start of the last refetch for an unknown kid
-	lastFailure time.Time // of a fetch
-	lastErr     error     // of that fetch
-	inflight    *keyFetch
+	mu            sync.Mutex
+	keys          []cachedKey
+	loaded        bool      // a fetch succeeded once
+	lastUntrusted time.Time // start of the last refetch for a token from outside
+	lastTrusted   time.Time // start of the last refetch for a token from Logto, in real time
+	lastFailure   time.Time // of a fetch
+	lastErr       error     // of that fetch
+	inflight      *keyFetch
+	started       uint64 // fetches started so far; keyFetch.seq numbers them
 	// version counts the changes of the set: a fetch that brings other
 	// keys than the cached ones moves it. Verified-token caches check it.
 	version atomic.Uint64
@@ -58,17 +75,33 @@ type cachedKey struct {
 }
 
 type keyFetch struct {
+	seq  uint64 // ks.started when it began
 	done chan struct{}
 	err  error
 }
 
+// keySource says who can have made a token, for the refetch budget it may
+// spend on an unknown kid (see keySet).
+type keySource int
+
+const (
+	// fromOutside: a bearer access token or a back-channel logout token.
+	fromOutside keySource = iota
+	// fromLogto: an ID token in a response of Logto's token endpoint.
+	fromLogto
+)
+
 const (
 	// refetchCooldown follows jose's createRemoteJWKSet (cooldownDuration,
-	// 30 s), which @logto/node uses.
-	refetchCooldown     = 30 * time.Second
-	failedFetchInterval = time.Second
-	maxJWKSBytes        = 1 << 20
-	maxWarmedTables     = 4 // more keys build their ES384 tables on first use
+	// 30 s), which @logto/node uses: the budget of tokens from outside.
+	refetchCooldown = 30 * time.Second
+	// trustedRefetchInterval paces refetches for ID tokens from Logto's
+	// token endpoint: a rotation is picked up at once, and a Logto that
+	// signs with kids its JWKS lacks costs at most one fetch a second.
+	trustedRefetchInterval = time.Second
+	failedFetchInterval    = time.Second
+	maxJWKSBytes           = 1 << 20
+	maxWarmedTables        = 4 // more keys build their ES384 tables on first use
 )
 
 // errKeySetBusy: a token names a kid the key set does not hold, and the set
@@ -76,39 +109,83 @@ const (
 var errKeySetBusy = errors.New("JWKS refetched recently")
 
 func newKeySet(url string, client *http.Client, timeout time.Duration, now func() time.Time) *keySet {
-	return &keySet{url: url, client: client, timeout: timeout, now: now}
+	ks := &keySet{url: url, client: client, timeout: timeout, now: now}
+	ks.refreshEvery(keySetMaxAge)
+	return ks
 }
+
+// keySetMaxAge is how often the set is fetched again in the background,
+// whatever the traffic: jose's cacheMaxAge (10 minutes), which @logto/node
+// uses. A variable for the tests.
+var keySetMaxAge = 10 * time.Minute
+
+// refreshEvery fetches the set again every interval in the background. The
+// timer holds the set weakly: a set nothing else uses any more (an engine
+// dropped by a test) stops its timer at the next tick rather than living on.
+func (ks *keySet) refreshEvery(interval time.Duration) {
+	wp := weak.Make(ks)
+	var tick func()
+	tick = func() {
+		ks := wp.Value()
+		if ks == nil {
+			return
+		}
+		ks.mu.Lock()
+		if ks.inflight == nil {
+			ks.startFetch()
+		}
+		ks.mu.Unlock()
+		time.AfterFunc(interval, tick)
+	}
+	time.AfterFunc(interval, tick)
+}
+
+// logtoKeys is the key set as the ID token verifiers see it: every token
+// they check came from Logto's token endpoint (fromLogto).
+type logtoKeys struct{ *keySet }
 
 // VerifySignature implements zitadel's oidc.KeySet. The algorithm has been
 // checked against discovery's list by the caller. A JWKS endpoint that
 // cannot be reached or does not answer in time is the provider's failure,
 // not the token's: the error then wraps ErrProviderUnavailable or
 // ErrProviderTimeout, so the request answers 503 or 504, not 400.
-func (ks *keySet) VerifySignature(ctx context.Context, jws *jose.JSONWebSignature) ([]byte, error) {
-	payload, _, err := ks.verify(ctx, jws)
+func (k logtoKeys) VerifySignature(ctx context.Context, jws *jose.JSONWebSignature) ([]byte, error) {
+	payload, _, err := k.verify(ctx, jws, fromLogto)
 	return payload, err
 }
 
-// verify is VerifySignature, also returning the thumbprint of the key that
-// verified.
-func (ks *keySet) verify(ctx context.Context, jws *jose.JSONWebSignature) ([]byte, string, error) {
+// verify checks the signature of jws, a token from src, and returns its
+// payload and the thumbprint of the key that verified it. See
+// VerifySignature for the errors.
+func (ks *keySet) verify(ctx context.Context, jws *jose.JSONWebSignature, src keySource) ([]byte, string, error) {
 	if len(jws.Signatures) != 1 {
 		return nil, "", errors.New("exactly one signature expected")
 	}
 	hdr := jws.Signatures[0].Header
+	ks.mu.Lock()
+	seen := ks.started // a fetch numbered above this began after the token arrived
+	ks.mu.Unlock()
 	if payload, thumb, ok := ks.verifyCached(jws, hdr.KeyID, hdr.Algorithm); ok {
 		return payload, thumb, nil
 	}
-	if err := ks.refetch(ctx); err != nil {
-		if errors.Is(err, errKeySetBusy) {
-			return nil, "", fmt.Errorf("no key for kid %q: %w", hdr.KeyID, err)
+	for {
+		seq, err := ks.refetch(ctx, src)
+		if err != nil {
+			if errors.Is(err, errKeySetBusy) {
+				return nil, "", fmt.Errorf("no key for kid %q: %w", hdr.KeyID, err)
+			}
+			return nil, "", fmt.Errorf("no cached key for kid %q: %w", hdr.KeyID, jwksFailure(err))
 		}
-		return nil, "", fmt.Errorf("no cached key for kid %q: %w", hdr.KeyID, jwksFailure(err))
+		if payload, thumb, ok := ks.verifyCached(jws, hdr.KeyID, hdr.Algorithm); ok {
+			return payload, thumb, nil
+		}
+		// A token from Logto is only refused by a set fetched after it
+		// arrived: a fetch that was under way already may predate the
+		// rotation that made it.
+		if src != fromLogto || seq > seen {
+			return nil, "", fmt.Errorf("no key verifies the signature (kid %q)", hdr.KeyID)
+		}
 	}
-	if payload, thumb, ok := ks.verifyCached(jws, hdr.KeyID, hdr.Algorithm); ok {
-		return payload, thumb, nil
-	}
-	return nil, "", fmt.Errorf("no key verifies the signature (kid %q)", hdr.KeyID)
 }
 
 // has reports whether the key of thumbprint thumb is still in the set.
@@ -156,36 +233,60 @@ func (ks *keySet) verifyCached(jws *jose.JSONWebSignature, kid, alg string) ([]b
 	return nil, "", false
 }
 
-// refetch loads the JWKS for a token the cached keys do not verify. Callers
-// share one fetch in flight, and wait for it at most until their ctx ends.
-// Once the set is loaded, a new fetch starts at most every refetchCooldown
-// (errKeySetBusy otherwise); after a failed fetch, at most every
-// failedFetchInterval.
-func (ks *keySet) refetch(ctx context.Context) error {
-	ks.mu.Lock()
-	f := ks.inflight
-	if f == nil {
-		now := ks.now()
-		switch {
-		case now.Sub(ks.lastFailure) < failedFetchInterval:
-			err := ks.lastErr
-			ks.mu.Unlock()
-			return fmt.Errorf("the last JWKS fetch failed moments ago: %w", err)
-		case ks.loaded && now.Sub(ks.lastRefetch) < refetchCooldown:
-			ks.mu.Unlock()
-			return errKeySetBusy
+// refetch loads the JWKS for a token from src that the cached keys do not
+// verify, and returns the number of the fetch it waited for. Callers share
+// one fetch in flight, and wait for it at most until their ctx ends. Once
+// the set is loaded, a new fetch for a token from outside starts at most
+// every refetchCooldown (errKeySetBusy otherwise); one for a token from
+// Logto at most every trustedRefetchInterval, waiting for its turn. After a
+// failed fetch, none for failedFetchInterval.
+func (ks *keySet) refetch(ctx context.Context, src keySource) (uint64, error) {
+	for {
+		ks.mu.Lock()
+		f := ks.inflight
+		if f == nil {
+			now := ks.now()
+			var wait time.Duration
+			switch {
+			case now.Sub(ks.lastFailure) < failedFetchInterval:
+				err := ks.lastErr
+				ks.mu.Unlock()
+				return 0, fmt.Errorf("the last JWKS fetch failed moments ago: %w", err)
+			case !ks.loaded:
+			case src == fromOutside:
+				if now.Sub(ks.lastUntrusted) < refetchCooldown {
+					ks.mu.Unlock()
+					return 0, errKeySetBusy
+				}
+				ks.lastUntrusted = now
+			default:
+				// Real time, not the configured clock: this paces calls to
+				// the JWKS endpoint, and a test's frozen clock would make
+				// the wait endless.
+				if wait = trustedRefetchInterval - time.Since(ks.lastTrusted); wait <= 0 {
+					ks.lastTrusted = time.Now()
+				}
+			}
+			if wait > 0 {
+				ks.mu.Unlock()
+				t := time.NewTimer(wait)
+				select {
+				case <-t.C:
+					continue
+				case <-ctx.Done():
+					t.Stop()
+					return 0, ctx.Err()
+				}
+			}
+			f = ks.startFetch()
 		}
-		if ks.loaded {
-			ks.lastRefetch = now
+		ks.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.seq, f.err
+		case <-ctx.Done():
+			return 0, ctx.Err()
 		}
-		f = ks.startFetch()
-	}
-	ks.mu.Unlock()
-	select {
-	case <-f.done:
-		return f.err
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 
@@ -205,7 +306,8 @@ func (ks *keySet) warm() {
 // (fetch): the result serves every request, so no request's cancellation
 // may cut it short. ks.mu is held.
 func (ks *keySet) startFetch() *keyFetch {
-	f := &keyFetch{done: make(chan struct{})}
+	ks.started++
+	f := &keyFetch{seq: ks.started, done: make(chan struct{})}
 	ks.inflight = f
 	go func() {
 		keys, err := ks.fetch()

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,7 +71,7 @@ func TestKeySetES384Tables(t *testing.T) {
 	a := newKey("a")
 	// Fetched ahead of any token (as discovery does on the sign-in
 	// redirect), the key's tables are built in the background.
-	if err := ks.refetch(ctx); err != nil {
+	if _, err := ks.refetch(ctx, fromLogto); err != nil {
 		t.Fatal(err)
 	}
 	warm, _ := verifierOf("a").(*es384Key)
@@ -79,7 +80,7 @@ func TestKeySetES384Tables(t *testing.T) {
 			t.Fatal("the fetched key's ES384 tables were not built in the background")
 		}
 	}
-	if _, err := ks.VerifySignature(ctx, sign(a, "a")); err != nil {
+	if _, err := (logtoKeys{ks}).VerifySignature(ctx, sign(a, "a")); err != nil {
 		t.Fatalf("key a: %v", err)
 	}
 	tableA, ok := verifierOf("a").(*es384Key)
@@ -88,7 +89,7 @@ func TestKeySetES384Tables(t *testing.T) {
 	}
 
 	b := newKey("b") // a rotation: an unknown kid refetches
-	if _, err := ks.VerifySignature(ctx, sign(b, "b")); err != nil {
+	if _, err := (logtoKeys{ks}).VerifySignature(ctx, sign(b, "b")); err != nil {
 		t.Fatalf("key b: %v", err)
 	}
 	if verifierOf("a") != tableA {
@@ -106,16 +107,104 @@ func TestKeySetES384Tables(t *testing.T) {
 	mu.Unlock()
 	a2 := newKey("a")
 	clock = clock.Add(time.Minute) // past the retry interval for the kid c below
-	if _, err := ks.VerifySignature(ctx, sign(newKey("c"), "c")); err != nil {
+	if _, err := (logtoKeys{ks}).VerifySignature(ctx, sign(newKey("c"), "c")); err != nil {
 		t.Fatalf("key c: %v", err)
 	}
 	if verifierOf("a") == tableA {
 		t.Error("a different point under kid a kept the old key's tables")
 	}
-	if _, err := ks.VerifySignature(ctx, oldToken); err == nil {
+	if _, err := (logtoKeys{ks}).VerifySignature(ctx, oldToken); err == nil {
 		t.Error("a token of the replaced key still verifies")
 	}
-	if _, err := ks.VerifySignature(ctx, sign(a2, "a")); err != nil {
+	if _, err := (logtoKeys{ks}).VerifySignature(ctx, sign(a2, "a")); err != nil {
 		t.Errorf("the new key a: %v", err)
+	}
+}
+
+// TestKeySetRefreshedInTheBackground: the set is fetched again every
+// keySetMaxAge whatever the traffic, so a rotation is seen before any token
+// names the new kid.
+func TestKeySetRefreshedInTheBackground(t *testing.T) {
+	var fetches atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fetches.Add(1)
+		k, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &k.PublicKey, KeyID: "k", Algorithm: "ES384", Use: "sig"}}})
+	}))
+	defer srv.Close()
+	saved := keySetMaxAge
+	keySetMaxAge = 50 * time.Millisecond
+	defer func() { keySetMaxAge = saved }()
+	ks := newKeySet(srv.URL, srv.Client(), 5*time.Second, time.Now)
+	for deadline := time.Now().Add(5 * time.Second); fetches.Load() < 3; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d background fetches in 5 s, want 3 at 50 ms", fetches.Load())
+		}
+	}
+	ks.mu.Lock()
+	loaded := ks.loaded
+	ks.mu.Unlock()
+	if !loaded {
+		t.Fatal("the background fetches loaded nothing")
+	}
+}
+
+// TestKeySetBudgets: tokens from outside spend a budget of their own (one
+// refetch, then refetchCooldown); an ID token from Logto naming a new kid
+// is checked against a set fetched after it arrived, whatever that budget
+// says, and such refetches run at most once per trustedRefetchInterval.
+func TestKeySetBudgets(t *testing.T) {
+	var mu sync.Mutex
+	var served []jose.JSONWebKey
+	var fetches atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fetches.Add(1)
+		mu.Lock()
+		defer mu.Unlock()
+		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: served})
+	}))
+	defer srv.Close()
+	newKey := func(kid string) *ecdsa.PrivateKey {
+		k, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+		mu.Lock()
+		served = append(served, jose.JSONWebKey{Key: &k.PublicKey, KeyID: kid, Algorithm: "ES384", Use: "sig"})
+		mu.Unlock()
+		return k
+	}
+	sign := func(k *ecdsa.PrivateKey, kid string) *jose.JSONWebSignature {
+		signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES384, Key: k}, (&jose.SignerOptions{}).WithHeader("kid", kid))
+		obj, _ := signer.Sign([]byte(`{}`))
+		compact, _ := obj.CompactSerialize()
+		jws, _ := jose.ParseSignedCompact(compact, []jose.SignatureAlgorithm{jose.ES384})
+		return jws
+	}
+	frozen := time.Unix(1_800_000_000, 0) // the outside budget's clock never moves
+	ks := newKeySet(srv.URL, srv.Client(), 5*time.Second, func() time.Time { return frozen })
+	ctx := context.Background()
+	a := newKey("a")
+	if _, _, err := ks.verify(ctx, sign(a, "a"), fromOutside); err != nil {
+		t.Fatal(err) // the first load spends no budget
+	}
+	forged := sign(a, "forged")
+	for i := 0; i < 20; i++ {
+		_, _, _ = ks.verify(ctx, forged, fromOutside)
+	}
+	if got := fetches.Load(); got != 2 {
+		t.Fatalf("the first load and 20 forged kids made %d fetches, want 2", got)
+	}
+	b := newKey("b") // Logto rotates
+	if _, _, err := ks.verify(ctx, sign(b, "b"), fromOutside); err == nil {
+		t.Fatal("a token from outside got a refetch during the cooldown")
+	}
+	start := time.Now()
+	if _, _, err := ks.verify(ctx, sign(b, "b"), fromLogto); err != nil {
+		t.Fatalf("an ID token of the new key from Logto: %v", err)
+	}
+	c := newKey("c")
+	if _, _, err := ks.verify(ctx, sign(c, "c"), fromLogto); err != nil {
+		t.Fatalf("a second rotation: %v", err)
+	}
+	if d := time.Since(start); d < trustedRefetchInterval-50*time.Millisecond {
+		t.Fatalf("two refetches for tokens from Logto %v apart, want at least %v", d, trustedRefetchInterval)
 	}
 }

@@ -188,7 +188,9 @@ func (p *provider) discover(ctx context.Context) (*discovered, error) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	d.rp = userInfoRP{RelyingParty: relying, endpoint: dc.UserinfoEndpoint}
-	v := rp.NewIDTokenVerifier(p.issuer(), p.cfg.AppID, ks,
+	// Every ID token verified here came from Logto's token endpoint: an
+	// unknown kid in one is a rotation, picked up at once (see keySet).
+	v := rp.NewIDTokenVerifier(p.issuer(), p.cfg.AppID, logtoKeys{ks},
 		rp.WithSupportedSigningAlgorithms(algs...),
 		rp.WithIssuedAtOffset(p.cfg.ClockSkew),
 		rp.WithIssuedAtMaxAge(10*time.Minute),
@@ -321,7 +323,10 @@ func (t tokenCaller) HttpClient() *http.Client { return t.client } //nolint:revi
 
 // refresh runs a refresh_token grant. A returned ID token is verified and must
 // keep the session's subject (OIDC Core 12.2); its nonce, when present, must
-// be the one of the sign-in.
+// be the one of the sign-in. When the ID token cannot be verified for a
+// reason that may pass (the key set cannot be fetched), the error wraps
+// ErrProviderUnavailable or ErrProviderTimeout and the token set holds the
+// refresh token of the answer only.
 func (p *provider) refresh(ctx context.Context, refreshToken, resource, organizationID, subject, nonce string) (*tokenSet, error) {
 	d, err := p.get(ctx)
 	if err != nil {
@@ -343,6 +348,13 @@ func (p *provider) refresh(ctx context.Context, refreshToken, resource, organiza
 	}
 	ts, err := p.verifyTokenResponse(ctx, d, d.refreshVerifier, tok, false)
 	if err != nil {
+		if ts != nil && providerFailure(err) {
+			// Logto answered, but its ID token could not be checked for a
+			// reason that may pass (the JWKS is unreachable). Logto may
+			// have rotated the refresh token already: its successor comes
+			// back with the error, alone, so the session can keep it.
+			return &tokenSet{RefreshToken: ts.RefreshToken}, err
+		}
 		return nil, err
 	}
 	if ts.Claims != nil {
@@ -383,7 +395,9 @@ func (p *provider) verifyTokenResponse(ctx context.Context, d *discovered, v *rp
 	claims, err := rp.VerifyTokens[*oidc.IDTokenClaims](ctx, tok.AccessToken, idToken, v)
 	if err != nil {
 		if providerFailure(err) {
-			return nil, because("jwks", err) // the JWKS could not be fetched: not the token's fault
+			// The JWKS could not be fetched: not the token's fault. The
+			// refresh token comes back with the error (see refresh).
+			return &tokenSet{RefreshToken: tok.RefreshToken}, because("jwks", err)
 		}
 		return nil, because(idTokenCheck(err), fmt.Errorf("%w: %w", ErrInvalidIDToken, err))
 	}

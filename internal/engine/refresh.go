@@ -194,6 +194,15 @@ func (e *Engine) accessToken(ctx context.Context, user *UserContext, key, resour
 			return rec.accessToken(key), nil
 		}
 		if !errors.Is(err, ErrInvalidGrant) {
+			if ts != nil && ts.RefreshToken != "" && ts.RefreshToken != string(sent) {
+				// Logto rotated the refresh token, but its answer could not
+				// be verified (the JWKS is unreachable): the old token is
+				// consumed, and sending it again would end the grant. The
+				// successor came over the app's own authenticated call to
+				// the token endpoint, and is kept alone; the unverified ID
+				// and access tokens are dropped, the next request refreshes.
+				e.keepRotatedRefreshToken(ctx, user.sessionID, lease, ts.RefreshToken)
+			}
 			err = refreshFailure(err)
 			if !errors.Is(err, ErrNoToken) { // a resource or organization Logto refuses is not a failure of the session
 				e.logFailure(ctx, slog.LevelWarn, msgRefreshFailed, err, "session", fingerprint(user.sessionID), "transient", true)
@@ -220,6 +229,20 @@ func (e *Engine) accessToken(ctx context.Context, user *UserContext, key, resour
 			"check", "token endpoint", "oauth_error", "invalid_grant", "outcome", "signed out")
 		_ = e.store.delete(user.sessionID)
 		return nil, errSignedOut
+	}
+}
+
+// keepRotatedRefreshToken saves token as the session's refresh token, under
+// the lease the refresh holds, when the session still exists.
+func (e *Engine) keepRotatedRefreshToken(ctx context.Context, id string, lease *lease, token string) {
+	lease.renew()
+	cur, err := e.store.load(id)
+	if err != nil || cur == nil {
+		return
+	}
+	cur.RefreshToken = []byte(token)
+	if err := e.store.save(id, cur); err != nil {
+		e.logFailure(ctx, slog.LevelWarn, msgRefreshFailed, err, "session", fingerprint(id))
 	}
 }
 
