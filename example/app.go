@@ -5,11 +5,12 @@ import (
 
 	"github.com/fiberlogto/sdk/example/internal/tutorial"
 	"github.com/fiberlogto/sdk/fiberlogto"
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // newApp builds the tutorial app for cfg, with its sessions in store.
-func newApp(cfg tutorial.Config, store fiber.Storage) (tutorial.App, error) {
-	lg, err := fiberlogto.New(fiberlogto.Config{
+func newApp(cfg tutorial.Config, store logto.Storage) (tutorial.App, error) {
+	lg, err := fiberlogto.New(fiberlogto.Config{Config: logto.Config{
 		Endpoint:      cfg.Endpoint,
 		AppID:         cfg.AppID,
 		AppSecret:     cfg.AppSecret,
@@ -22,7 +23,7 @@ func newApp(cfg tutorial.Config, store fiber.Storage) (tutorial.App, error) {
 		// CookieName stays fiberlogto_session: not one of Logto's own
 		// cookies (_session, _interaction, _logto), which a browser sends to
 		// every port of localhost.
-	})
+	}})
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/fiberlogto/sdk/example/internal/tutorial"
 	"github.com/fiberlogto/sdk/fiberlogto"
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // registerRoutes adds the tutorial's pages, after app.Use(logto.Handler()).
@@ -29,7 +30,7 @@ func registerRoutes(app *fiber.App, cfg tutorial.Config, lg *fiberlogto.Logto) {
 	})
 
 	// The same with Logto's userinfo answer (FetchUserInfo on this route only).
-	app.Get("/user/info", fiberlogto.Fetch(fiberlogto.FetchOptions{UserInfo: true}), func(c *fiber.Ctx) error {
+	app.Get("/user/info", fiberlogto.Fetch(logto.FetchOptions{UserInfo: true}), func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderCacheControl, "no-store")
 		return c.JSON(fiberlogto.User(c))
 	})
@@ -44,12 +45,12 @@ func registerRoutes(app *fiber.App, cfg tutorial.Config, lg *fiberlogto.Logto) {
 	// LOGTO_ORGANIZATION_ID); they need the organizations scope.
 	app.Get("/organization-token", func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderCacheControl, "no-store")
-		if !slices.Contains(cfg.Scopes, fiberlogto.ScopeOrganizations) {
+		if !slices.Contains(cfg.Scopes, logto.ScopeOrganizations) {
 			return c.Status(fiber.StatusBadRequest).JSON(tutorial.NoOrganizationsScope)
 		}
 		return c.Next()
 	}, fiberlogto.RequireAuth(),
-		fiberlogto.Fetch(fiberlogto.FetchOptions{OrganizationTokens: true, OrganizationID: cfg.OrganizationID}),
+		fiberlogto.Fetch(logto.FetchOptions{OrganizationTokens: true, OrganizationID: cfg.OrganizationID}),
 		func(c *fiber.Ctx) error {
 			return c.JSON(tutorial.OrganizationTokens(fiberlogto.User(c)))
 		})
@@ -76,7 +77,7 @@ func registerRoutes(app *fiber.App, cfg tutorial.Config, lg *fiberlogto.Logto) {
 		return
 	}
 	app.Get("/access-token", fiberlogto.RequireAuth(),
-		fiberlogto.Fetch(fiberlogto.FetchOptions{AccessToken: true, Resource: cfg.Resource}), func(c *fiber.Ctx) error {
+		fiberlogto.Fetch(logto.FetchOptions{AccessToken: true, Resource: cfg.Resource}), func(c *fiber.Ctx) error {
 			c.Set(fiber.HeaderCacheControl, "no-store")
 			return c.JSON(tutorial.AccessToken(fiberlogto.User(c)))
 		})

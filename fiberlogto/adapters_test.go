@@ -3,7 +3,6 @@ package fiberlogto_test
 import (
 	"fmt"
 	"net"
-	"reflect"
 	"testing"
 	"time"
 
@@ -13,67 +12,73 @@ import (
 
 	"github.com/fiberlogto/sdk/fiberlogto"
 	fiberlogtov3 "github.com/fiberlogto/sdk/fiberlogto/v3"
-	"github.com/fiberlogto/sdk/internal/engine"
 	"github.com/fiberlogto/sdk/internal/fiberadapter"
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // The flow, security, concurrency and storage-fault tests and the
-// benchmarks run once per Fiber adapter, from the table adapters: each
-// test's body takes the adapter it runs on, and forEachAdapter runs it as a
-// subtest named after the adapter (TestSignInFlow/v2/memory). A test writes
-// its config as the v2 package's fiberlogto.Config and its extra routes as
-// routes; each adapter turns them into its own major's.
+// benchmarks run once per adapter, from the table adapters: each test's
+// body takes the adapter it runs on, and forEachAdapter runs it as a
+// subtest named after the adapter (TestSignInFlow/v2/memory). A test
+// writes its config as a config (logto.Config and a sign-in hook) and its
+// extra routes as routes; each adapter turns them into its own.
 
 // Storage is what the tests hand an adapter as Config.Storage: Fiber v3's
-// fiber.Storage, which has v2's methods and their context variants, so one
-// value fits either major. Every storage of this repository is one; the
-// tests' wrappers embed one and count or fail its plain methods, which are
-// all the engine calls (engine.Storage).
+// fiber.Storage, which has v2's methods and their context variants (the
+// ones the engine calls, logto.Storage). Every storage of this repository
+// is one; the tests' wrappers embed one and count or fail its context
+// methods.
 type Storage = fiberv3.Storage
 
-// adapter is one Fiber adapter as the tests drive it.
+// config is what a test configures: the core config, and an OnSignIn hook
+// that looks at the user only (each adapter binds it to its own request).
+type config struct {
+	logto.Config
+	OnSignIn func(user *logto.UserContext) error
+}
+
+// adapter is one adapter as the tests drive it.
 type adapter struct {
 	name string
-	// new is the adapter's New, for configs written as fiberlogto.Config.
-	new func(config fiberlogto.Config) (*middleware, error)
+	// new is the adapter's New.
+	new func(cfg config) (*middleware, error)
 	// withLogto is the adapter's WithLogto, which panics on a bad config.
-	withLogto func(config fiberlogto.Config)
-	// bare is an app of the adapter's major without fiberlogto.
+	withLogto func(cfg config)
+	// bare is an app of the adapter's framework without fiberlogto.
 	bare func(routes ...route) served
 }
 
 // middleware is what an adapter's New built.
 type middleware struct {
-	// cfg is the effective config in fiberlogto.Config's shape, without
-	// Next and ErrorHandler: they take a major's own context.
-	cfg fiberlogto.Config
+	// cfg is the effective config.
+	cfg config
 	// errorHandler tells whether the effective config has an ErrorHandler.
 	errorHandler bool
-	// app is an app of the adapter's major behind the middleware, serving
-	// routes.
+	// app is an app of the adapter's framework behind the middleware,
+	// serving routes.
 	app func(routes ...route) served
 }
 
-// served is a Fiber app of either major with its routes mounted: its
-// fasthttp handler, to drive it in process, or served on a listener until
-// shutdown.
+// served is an app with its routes mounted: its fasthttp handler, to
+// drive it in process, or served on a listener until shutdown.
 type served struct {
 	handler  func() fasthttp.RequestHandler
 	listen   func(ln net.Listener) error
 	shutdown func(timeout time.Duration) error
 }
 
-// route is a GET route of a test app, the same on every adapter: its
+// route is a GET route of a test app, the same on every adapter (a path
+// parameter is written {name}, as net/http's ServeMux does): its
 // handlers are RequireAuth() when guard is set, then Fetch(*fetch) when
 // fetch is, then a handler that calls ran (when set) and sends answer.
 type route struct {
 	path  string
 	guard bool
-	fetch *fiberlogto.FetchOptions
+	fetch *logto.FetchOptions
 	// bearer, when set, puts the middleware's RequireAccessToken(*bearer)
 	// first (API protection); signIn makes the route SignIn(*signIn).
-	bearer *engine.AccessTokenOptions
-	signIn *engine.SignInOptions
+	bearer *logto.AccessTokenOptions
+	signIn *logto.SignInOptions
 	ran    func()
 	answer answer
 	// with is what answerText sends (a string), what answerBody sends
@@ -148,19 +153,27 @@ type fiberCtx interface {
 }
 
 // major is one Fiber major and its adapter package: C is the major's
-// handler context, S its fiber.Storage, H its fiber.Handler.
-type major[C fiberCtx, S any, H ~func(C) error] struct {
+// handler context, H its fiber.Handler.
+type major[C fiberCtx, H ~func(C) error] struct {
 	name        string
-	new         func(config engine.Config[C, S]) (*fiberadapter.Logto[C, S, H], error)
-	withLogto   func(config engine.Config[C, S]) H
+	new         func(cfg config) (fiberMiddleware[H], error)
+	withLogto   func(cfg config) H
 	requireAuth func() H
-	fetch       func(opts engine.FetchOptions) H
-	signIn      func(opts engine.SignInOptions) H
-	user        func(c C) *engine.UserContext
+	fetch       func(opts logto.FetchOptions) H
+	signIn      func(opts logto.SignInOptions) H
+	user        func(c C) *logto.UserContext
 	sendUser    func(c C) error
-	accessToken func(c C) *engine.AccessTokenClaims
+	accessToken func(c C) *logto.AccessTokenClaims
 	// app is a new app of the major, its startup message off.
 	app func() fiberApp[H]
+}
+
+// fiberMiddleware is what a Fiber adapter's New built.
+type fiberMiddleware[H any] struct {
+	cfg                logto.Config
+	errorHandler       bool
+	handler            H
+	requireAccessToken func(opts logto.AccessTokenOptions) H
 }
 
 // fiberApp is a new Fiber app of a major, to mount handlers on.
@@ -171,47 +184,57 @@ type fiberApp[H any] struct {
 }
 
 // adapterOf is the adapter of major m.
-func adapterOf[C fiberCtx, S any, H ~func(C) error](m major[C, S, H]) adapter {
-	mount := func(app fiberApp[H], lg *fiberadapter.Logto[C, S, H], routes []route) served {
+func adapterOf[C fiberCtx, H ~func(C) error](m major[C, H]) adapter {
+	mount := func(app fiberApp[H], lg *fiberMiddleware[H], routes []route) served {
 		for _, r := range routes {
-			app.get(r.path, m.handlers(lg, r)...)
+			app.get(fiberPath(r.path), m.handlers(lg, r)...)
 		}
 		return app.served
 	}
 	return adapter{
 		name: m.name,
-		new: func(config fiberlogto.Config) (*middleware, error) {
-			lg, err := m.new(convertConfig[engine.Config[C, S]](config))
+		new: func(cfg config) (*middleware, error) {
+			lg, err := m.new(cfg)
 			if err != nil {
 				return nil, err
 			}
-			eff := lg.Config()
-			mw := &middleware{errorHandler: eff.ErrorHandler != nil}
-			eff.Next, eff.ErrorHandler = nil, nil
-			mw.cfg = convertConfig[fiberlogto.Config](eff)
-			engine.SetClock(&mw.cfg, engine.ClockOf(&eff))
+			mw := &middleware{cfg: config{Config: lg.cfg}, errorHandler: lg.errorHandler}
 			mw.app = func(routes ...route) served {
 				app := m.app()
-				app.use(lg.Handler())
-				return mount(app, lg, routes)
+				app.use(lg.handler)
+				return mount(app, &lg, routes)
 			}
 			return mw, nil
 		},
-		withLogto: func(config fiberlogto.Config) {
-			m.withLogto(convertConfig[engine.Config[C, S]](config))
-		},
-		bare: func(routes ...route) served { return mount(m.app(), nil, routes) },
+		withLogto: func(cfg config) { m.withLogto(cfg) },
+		bare:      func(routes ...route) served { return mount(m.app(), nil, routes) },
 	}
 }
 
+// fiberPath is a route's path in Fiber's syntax: /api/{id}/data is
+// /api/:id/data.
+func fiberPath(path string) string {
+	out := []byte{}
+	for i := 0; i < len(path); i++ {
+		switch path[i] {
+		case '{':
+			out = append(out, ':')
+		case '}':
+		default:
+			out = append(out, path[i])
+		}
+	}
+	return string(out)
+}
+
 // handlers are r's handlers on major m, behind lg.
-func (m major[C, S, H]) handlers(lg *fiberadapter.Logto[C, S, H], r route) []H {
+func (m major[C, H]) handlers(lg *fiberMiddleware[H], r route) []H {
 	var hs []H
 	if r.signIn != nil {
 		return []H{m.signIn(*r.signIn)}
 	}
 	if r.bearer != nil {
-		hs = append(hs, lg.RequireAccessToken(*r.bearer))
+		hs = append(hs, lg.requireAccessToken(*r.bearer))
 	}
 	if r.guard {
 		hs = append(hs, m.requireAuth())
@@ -231,7 +254,7 @@ func (m major[C, S, H]) handlers(lg *fiberadapter.Logto[C, S, H], r route) []H {
 }
 
 // answer is the handler that sends r.answer.
-func (m major[C, S, H]) answer(r route) H {
+func (m major[C, H]) answer(r route) H {
 	switch r.answer {
 	case answerUser:
 		return func(c C) error { return c.JSON(m.user(c)) }
@@ -264,65 +287,21 @@ func (m major[C, S, H]) answer(r route) H {
 	panic(fmt.Sprintf("route %s: unknown answer %d", r.path, r.answer))
 }
 
-// convertConfig copies the fields of src, an engine.Config, into a D,
-// another instance of it, field by field: a field of the same type as it
-// is; Storage by its value, which must fit D's storage type (see Storage).
-// Next and ErrorHandler take one major's context and cannot cross: a test
-// that sets one must run on that major only.
-//
-// The clock (engine.SetClock) is no field: it is copied too, when src and D
-// are configs of an adapter of this table.
-func convertConfig[D any](src any) D {
-	var dst D
-	d, s := reflect.ValueOf(&dst).Elem(), reflect.ValueOf(src)
-	for i := range s.NumField() {
-		if !s.Type().Field(i).IsExported() {
-			continue // the clock: copyClock
-		}
-		name := s.Type().Field(i).Name
-		sf, df := s.Field(i), d.FieldByName(name)
-		switch {
-		case sf.IsZero():
-		case sf.Type() == df.Type():
-			df.Set(sf)
-		case sf.Kind() == reflect.Interface && df.Kind() == reflect.Interface && sf.Elem().Type().Implements(df.Type()):
-			df.Set(sf.Elem())
-		case name == "OnSignIn":
-			// The tests' hooks look at the user, never at the request: the
-			// other major's gets a nil context.
-			df.Set(reflect.MakeFunc(df.Type(), func(args []reflect.Value) []reflect.Value {
-				return sf.Call([]reflect.Value{reflect.Zero(sf.Type().In(0)), args[1]})
-			}))
-		default:
-			panic(fmt.Sprintf("Config.%s (%s) has no %s counterpart: set it on one major's tests only", name, sf.Type(), df.Type()))
-		}
-	}
-	copyClock(&dst, src)
-	return dst
-}
-
-// copyClock copies the test clock of src to *dst, both configs of one of
-// the table's majors.
-func copyClock(dst, src any) {
-	var now func() time.Time
-	switch c := src.(type) {
-	case engine.Config[*fiber.Ctx, fiber.Storage]:
-		now = engine.ClockOf(&c)
-	case engine.Config[fiberv3.Ctx, fiberv3.Storage]:
-		now = engine.ClockOf(&c)
-	}
-	switch d := dst.(type) {
-	case *engine.Config[*fiber.Ctx, fiber.Storage]:
-		engine.SetClock(d, now)
-	case *engine.Config[fiberv3.Ctx, fiberv3.Storage]:
-		engine.SetClock(d, now)
-	}
-}
-
 // adapters are the adapters every test runs against.
 var adapters = []adapter{
-	adapterOf(major[*fiber.Ctx, fiber.Storage, fiber.Handler]{
-		name: "v2", new: fiberlogto.New, withLogto: fiberlogto.WithLogto,
+	adapterOf(major[*fiber.Ctx, fiber.Handler]{
+		name: "v2",
+		new: func(c config) (fiberMiddleware[fiber.Handler], error) {
+			lg, err := fiberlogto.New(fiberlogto.Config{Config: c.Config, OnSignIn: onSignIn[*fiber.Ctx](c.OnSignIn)})
+			if err != nil {
+				return fiberMiddleware[fiber.Handler]{}, err
+			}
+			eff := lg.Config()
+			return fiberMiddleware[fiber.Handler]{cfg: eff.Config, errorHandler: eff.ErrorHandler != nil, handler: lg.Handler(), requireAccessToken: lg.RequireAccessToken}, nil
+		},
+		withLogto: func(c config) fiber.Handler {
+			return fiberlogto.WithLogto(fiberlogto.Config{Config: c.Config, OnSignIn: onSignIn[*fiber.Ctx](c.OnSignIn)})
+		},
 		requireAuth: fiberlogto.RequireAuth, fetch: fiberlogto.Fetch, signIn: fiberlogto.SignIn,
 		user: fiberlogto.User, sendUser: fiberlogto.SendUser, accessToken: fiberlogto.AccessToken,
 		app: func() fiberApp[fiber.Handler] {
@@ -334,8 +313,19 @@ var adapters = []adapter{
 			}
 		},
 	}),
-	adapterOf(major[fiberv3.Ctx, fiberv3.Storage, fiberv3.Handler]{
-		name: "v3", new: fiberlogtov3.New, withLogto: fiberlogtov3.WithLogto,
+	adapterOf(major[fiberv3.Ctx, fiberv3.Handler]{
+		name: "v3",
+		new: func(c config) (fiberMiddleware[fiberv3.Handler], error) {
+			lg, err := fiberlogtov3.New(fiberlogtov3.Config{Config: c.Config, OnSignIn: onSignIn[fiberv3.Ctx](c.OnSignIn)})
+			if err != nil {
+				return fiberMiddleware[fiberv3.Handler]{}, err
+			}
+			eff := lg.Config()
+			return fiberMiddleware[fiberv3.Handler]{cfg: eff.Config, errorHandler: eff.ErrorHandler != nil, handler: lg.Handler(), requireAccessToken: lg.RequireAccessToken}, nil
+		},
+		withLogto: func(c config) fiberv3.Handler {
+			return fiberlogtov3.WithLogto(fiberlogtov3.Config{Config: c.Config, OnSignIn: onSignIn[fiberv3.Ctx](c.OnSignIn)})
+		},
 		requireAuth: fiberlogtov3.RequireAuth, fetch: fiberlogtov3.Fetch, signIn: fiberlogtov3.SignIn,
 		user: fiberlogtov3.User, sendUser: fiberlogtov3.SendUser, accessToken: fiberlogtov3.AccessToken,
 		app: func() fiberApp[fiberv3.Handler] {
@@ -356,4 +346,13 @@ var adapters = []adapter{
 			}
 		},
 	}),
+}
+
+// onSignIn binds a test's hook, which looks at the user only, to an
+// adapter's request type R.
+func onSignIn[R any](hook func(*logto.UserContext) error) func(R, *logto.UserContext) error {
+	if hook == nil {
+		return nil
+	}
+	return func(_ R, user *logto.UserContext) error { return hook(user) }
 }

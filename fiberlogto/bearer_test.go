@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
 	"github.com/fiberlogto/sdk/logto"
 )
@@ -24,8 +23,8 @@ var apiRoutes = []route{
 	{path: "/api/data", bearer: &logto.AccessTokenOptions{Resource: testResource, Scopes: []string{"read:data"}, Callers: logto.UsersAndMachines}, answer: answerClaims},
 	{path: "/api/users-only", bearer: &logto.AccessTokenOptions{Resource: testResource, Scopes: []string{"read:data"}}, answer: answerClaims},
 	{path: "/api/machines-only", bearer: &logto.AccessTokenOptions{Resource: testResource, Callers: logto.Machines}, answer: answerClaims},
-	{path: "/api/organizations/:id/data", bearer: &logto.AccessTokenOptions{OrganizationParam: "id", Scopes: []string{"read:org"}}, answer: answerClaims},
-	{path: "/api/organizations/:id/reports", bearer: &logto.AccessTokenOptions{Resource: testResource, OrganizationParam: "id", Scopes: []string{"read:data"}}, answer: answerClaims},
+	{path: "/api/organizations/{id}/data", bearer: &logto.AccessTokenOptions{OrganizationParam: "id", Scopes: []string{"read:org"}}, answer: answerClaims},
+	{path: "/api/organizations/{id}/reports", bearer: &logto.AccessTokenOptions{Resource: testResource, OrganizationParam: "id", Scopes: []string{"read:data"}}, answer: answerClaims},
 	{path: "/api/demo-org", bearer: &logto.AccessTokenOptions{OrganizationID: demoOrg, Scopes: []string{"read:org"}}, answer: answerClaims},
 }
 
@@ -229,7 +228,7 @@ func alterPayload(jwt string) string {
 func TestBearerAPIOnly(t *testing.T) { forEachAdapter(t, testBearerAPIOnly) }
 
 func testBearerAPIOnly(t *testing.T, ad adapter) {
-	h := apiHarness(t, ad, func(c *fiberlogto.Config) {
+	h := apiHarness(t, ad, func(c *config) {
 		c.AppID, c.AppSecret, c.BaseURL, c.Scopes, c.Resources, c.Storage = "", "", "", nil, nil, nil
 	})
 	if resp, body := h.call("/api/data", "Bearer "+mint(h.provider.UserAccessToken(testResource, "read:data"))); resp.StatusCode != http.StatusOK {

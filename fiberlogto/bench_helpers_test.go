@@ -19,10 +19,11 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
-	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
 	"github.com/fiberlogto/sdk/storage/memory"
 	"github.com/fiberlogto/sdk/storage/sqlite"
+
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // This file holds what benchmark_test.go and storage_cost_test.go share: an
@@ -54,21 +55,21 @@ type countingStorage struct {
 }
 
 // countingLeaser is a countingStorage around a storage that implements
-// fiberlogto.Leaser (Storage.SQLite does): it keeps the lease path the
+// logto.Leaser (Storage.SQLite does): it keeps the lease path the
 // middleware takes with that storage, and counts lease calls as writes.
 type countingLeaser struct {
 	*countingStorage
-	leaser fiberlogto.Leaser
+	leaser logto.Leaser
 }
 
-func (s *countingLeaser) AcquireLease(key, owner string, ttl time.Duration) (bool, error) {
+func (s *countingLeaser) AcquireLease(ctx context.Context, key, owner string, ttl time.Duration) (bool, error) {
 	s.leases.Add(1)
-	return s.leaser.AcquireLease(key, owner, ttl)
+	return s.leaser.AcquireLease(ctx, key, owner, ttl)
 }
 
-func (s *countingLeaser) ReleaseLease(key, owner string) error {
+func (s *countingLeaser) ReleaseLease(ctx context.Context, key, owner string) error {
 	s.leases.Add(1)
-	return s.leaser.ReleaseLease(key, owner)
+	return s.leaser.ReleaseLease(ctx, key, owner)
 }
 
 // storageCounts is a snapshot of a countingStorage.
@@ -77,19 +78,19 @@ type storageCounts struct{ Gets, Sets, Deletes, Resets, Leases int64 }
 // Writes is every call that changes the storage, leases included.
 func (c storageCounts) Writes() int64 { return c.Sets + c.Deletes + c.Resets + c.Leases }
 
-func (s *countingStorage) Get(key string) ([]byte, error) {
+func (s *countingStorage) GetWithContext(ctx context.Context, key string) ([]byte, error) {
 	s.gets.Add(1)
-	return s.Storage.Get(key)
+	return s.Storage.GetWithContext(ctx, key)
 }
 
-func (s *countingStorage) Set(key string, val []byte, exp time.Duration) error {
+func (s *countingStorage) SetWithContext(ctx context.Context, key string, val []byte, exp time.Duration) error {
 	s.sets.Add(1)
-	return s.Storage.Set(key, val, exp)
+	return s.Storage.SetWithContext(ctx, key, val, exp)
 }
 
-func (s *countingStorage) Delete(key string) error {
+func (s *countingStorage) DeleteWithContext(ctx context.Context, key string) error {
 	s.deletes.Add(1)
-	return s.Storage.Delete(key)
+	return s.Storage.DeleteWithContext(ctx, key)
 }
 
 func (s *countingStorage) Reset() error {
@@ -113,7 +114,7 @@ func (s *countingStorage) zero() {
 // storage's have one).
 func counting(st Storage) (Storage, *countingStorage) {
 	cs := &countingStorage{Storage: st}
-	l, isLeaser := st.(fiberlogto.Leaser)
+	l, isLeaser := st.(logto.Leaser)
 	if !isLeaser {
 		return cs, cs
 	}
@@ -270,7 +271,7 @@ func (c *benchClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 type benchEnv struct {
 	tb       testing.TB
 	provider *logtotest.Provider
-	cfg      fiberlogto.Config
+	cfg      config
 	storage  *countingStorage
 	meter    *providerMeter
 	srv      *inprocServer
@@ -278,7 +279,7 @@ type benchEnv struct {
 	browser  *http.Client // the browser at the provider: keeps its SSO session
 }
 
-type benchOption func(*fiberlogto.Config)
+type benchOption func(*config)
 
 // newBenchStorage opens a storage of kind "memory" or "sqlite".
 func newBenchStorage(tb testing.TB, kind string) Storage {
@@ -310,7 +311,7 @@ func newBenchEnv(tb testing.TB, ad adapter, st Storage, opts ...benchOption) *be
 	})
 	meter := &providerMeter{base: http.DefaultTransport.(*http.Transport).Clone()}
 	wrapped, cs := counting(st)
-	cfg := fiberlogto.Config{
+	cfg := config{Config: logto.Config{
 		Endpoint:  p.URL,
 		AppID:     p.ClientID,
 		AppSecret: p.ClientSecret,
@@ -324,7 +325,7 @@ func newBenchEnv(tb testing.TB, ad adapter, st Storage, opts ...benchOption) *be
 			Timeout:       10 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-	}
+	}}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -8,7 +8,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/fiberlogto/sdk/fiberlogto"
-	"github.com/fiberlogto/sdk/internal/engine"
+
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // The benchmarks of issue 5. Each request goes through app.Handler() on a
@@ -38,7 +39,7 @@ var benchStorages = []struct {
 	opts []benchOption
 }{
 	{"memory", "memory", nil},
-	{"memory-encrypted", "memory", []benchOption{func(c *fiberlogto.Config) { c.EncryptionKey = bytes.Repeat([]byte{7}, 32) }}},
+	{"memory-encrypted", "memory", []benchOption{func(c *config) { c.EncryptionKey = bytes.Repeat([]byte{7}, 32) }}},
 	{"sqlite", "sqlite", nil},
 }
 
@@ -125,14 +126,14 @@ func benchmarkBareHandler(b *testing.B, ad adapter) {
 	e := newBenchEnv(b, ad, newBenchStorage(b, "memory"))
 	e.signIn()
 	body, u := e.user(e.userRequest())
-	claims := fiberlogto.RawClaims(u.Claims)
+	claims := logto.RawClaims(u.Claims)
 	handlers := []struct {
 		name string
 		r    route
 	}{
 		{"bytes", route{path: "/user", answer: answerBody, with: body}},
 		{"json", route{path: "/user", answer: answerValue, with: func() any {
-			return &fiberlogto.UserContext{IsAuthenticated: true, Claims: claims}
+			return &logto.UserContext{IsAuthenticated: true, Claims: claims}
 		}}},
 	}
 	for _, h := range handlers {
@@ -246,8 +247,8 @@ func benchmarkRefresh(b *testing.B, ad adapter) {
 	for _, kind := range []string{"memory", "sqlite"} {
 		b.Run(kind, func(b *testing.B) {
 			clk := &benchClock{}
-			e := newBenchEnv(b, ad, newBenchStorage(b, kind), func(c *fiberlogto.Config) {
-				engine.SetClock(c, clk.Now)
+			e := newBenchEnv(b, ad, newBenchStorage(b, kind), func(c *config) {
+				setClock(c, clk.Now)
 				c.GetAccessToken = true
 				// The clock moves about an hour per operation.
 				c.AbsoluteTimeout = 50 * 365 * 24 * time.Hour

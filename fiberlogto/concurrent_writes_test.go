@@ -1,6 +1,7 @@
 package fiberlogto_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -34,19 +35,19 @@ type slowStore struct {
 }
 
 // Get reads, then waits before answering, as a slow network would.
-func (s *slowStore) Get(key string) ([]byte, error) {
-	v, err := s.Storage.Get(key)
+func (s *slowStore) GetWithContext(ctx context.Context, key string) ([]byte, error) {
+	v, err := s.Storage.GetWithContext(ctx, key)
 	if strings.HasPrefix(key, s.prefix) {
 		time.Sleep(s.getDelay)
 	}
 	return v, err
 }
 
-func (s *slowStore) Set(key string, val []byte, exp time.Duration) error {
+func (s *slowStore) SetWithContext(ctx context.Context, key string, val []byte, exp time.Duration) error {
 	if s.pauseSet.Load() && strings.HasPrefix(key, s.prefix) {
 		s.once.Do(func() { close(s.reached); <-s.release })
 	}
-	return s.Storage.Set(key, val, exp)
+	return s.Storage.SetWithContext(ctx, key, val, exp)
 }
 
 // getWithSession GETs base+path with only the session cookie (no browser
@@ -140,7 +141,7 @@ func testTouchDoesNotUndoRotation(t *testing.T, ad adapter) {
 	h := newHarnessWith(t, ad, mem, providerSetup{options: func(o *logtotest.Options) {
 		o.RotateRefreshTokens = true
 		o.ReplayGrace = -1
-	}}, func(c *fiberlogto.Config) { c.GetAccessToken = true })
+	}}, func(c *config) { c.GetAccessToken = true })
 	paused := &slowStore{Storage: mem, prefix: fiberlogto.SessionKeyPrefixForTest,
 		reached: make(chan struct{}), release: make(chan struct{})}
 	paused.pauseSet.Store(true)
@@ -196,7 +197,7 @@ func testSignOutDuringRefreshOnAnotherInstance(t *testing.T, ad adapter) {
 		reached: make(chan struct{}), release: make(chan struct{})}
 	h := newHarnessWith(t, ad, slowA, providerSetup{options: func(o *logtotest.Options) {
 		o.RotateRefreshTokens = true
-	}}, func(c *fiberlogto.Config) { c.GetAccessToken = true })
+	}}, func(c *config) { c.GetAccessToken = true })
 	otherBase := h.secondInstance(mem)
 
 	h.signIn()
@@ -235,7 +236,7 @@ func TestBackchannelLogoutDuringRefreshOnAnotherInstance(t *testing.T) {
 
 func testBackchannelLogoutDuringRefreshOnAnotherInstance(t *testing.T, ad adapter) {
 	mem := memory.New()
-	h := newHarnessWith(t, ad, mem, rotatingBackchannelSetup(), func(c *fiberlogto.Config) { c.GetAccessToken = true })
+	h := newHarnessWith(t, ad, mem, rotatingBackchannelSetup(), func(c *config) { c.GetAccessToken = true })
 	slowB := &slowStore{Storage: mem, prefix: fiberlogto.SessionKeyPrefixForTest,
 		reached: make(chan struct{}), release: make(chan struct{})}
 	otherBase := h.secondInstance(slowB)
@@ -279,7 +280,7 @@ func TestBackchannelLogoutDuringSlowRefresh(t *testing.T) {
 
 func testBackchannelLogoutDuringSlowRefresh(t *testing.T, ad adapter) {
 	mem := memory.New()
-	h := newHarnessWith(t, ad, mem, rotatingBackchannelSetup(), func(c *fiberlogto.Config) { c.GetAccessToken = true })
+	h := newHarnessWith(t, ad, mem, rotatingBackchannelSetup(), func(c *config) { c.GetAccessToken = true })
 	otherBase := h.secondInstance(mem)
 
 	h.signIn()

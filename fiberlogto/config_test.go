@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/fiberlogto/sdk/fiberlogto"
+
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // TestNewNamesTheBadField: New returns ErrConfig naming the field; the
@@ -13,11 +15,11 @@ import (
 func TestNewNamesTheBadField(t *testing.T) { forEachAdapter(t, testNewNamesTheBadField) }
 
 func testNewNamesTheBadField(t *testing.T, ad adapter) {
-	_, err := ad.new(fiberlogto.Config{Endpoint: "http://127.0.0.1:3001", AppID: "app", AppSecret: "s", BaseURL: "localhost:3000"})
-	if !errors.Is(err, fiberlogto.ErrConfig) || !strings.Contains(err.Error(), "BaseURL") {
+	_, err := ad.new(config{Config: logto.Config{Endpoint: "http://127.0.0.1:3001", AppID: "app", AppSecret: "s", BaseURL: "localhost:3000"}})
+	if !errors.Is(err, logto.ErrConfig) || !strings.Contains(err.Error(), "BaseURL") {
 		t.Fatalf("err = %v, want ErrConfig naming BaseURL", err)
 	}
-	if _, err := ad.new(fiberlogto.Config{}); !errors.Is(err, fiberlogto.ErrConfig) {
+	if _, err := ad.new(config{Config: logto.Config{}}); !errors.Is(err, logto.ErrConfig) {
 		t.Fatalf("no config: %v", err)
 	}
 }
@@ -30,7 +32,7 @@ func testWithLogtoPanicsOnBadConfig(t *testing.T, ad adapter) {
 			t.Fatal("no panic")
 		}
 	}()
-	ad.withLogto(fiberlogto.Config{})
+	ad.withLogto(config{Config: logto.Config{}})
 }
 
 // TestConfigDefaultsVisible: the effective config has the defaults filled,
@@ -38,7 +40,7 @@ func testWithLogtoPanicsOnBadConfig(t *testing.T, ad adapter) {
 func TestConfigDefaultsVisible(t *testing.T) { forEachAdapter(t, testConfigDefaultsVisible) }
 
 func testConfigDefaultsVisible(t *testing.T, ad adapter) {
-	l, err := ad.new(fiberlogto.Config{Endpoint: "http://127.0.0.1:3001/", AppID: "app", AppSecret: "s", BaseURL: "http://localhost:3000"})
+	l, err := ad.new(config{Config: logto.Config{Endpoint: "http://127.0.0.1:3001/", AppID: "app", AppSecret: "s", BaseURL: "http://localhost:3000"}})
 	if err != nil {
 		t.Fatal(err)
 	}

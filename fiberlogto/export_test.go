@@ -1,9 +1,8 @@
 package fiberlogto
 
 import (
-	"github.com/gofiber/fiber/v2"
-
 	"github.com/fiberlogto/sdk/internal/engine"
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // StorageKeyForTest exposes the storage key of a session ID to the external
@@ -30,11 +29,11 @@ const (
 
 // SignInRecorderForTest is one instance's callback write path on store: it
 // saves a session of sub under a new ID and indexes it, as the callback does.
-func SignInRecorderForTest(store fiber.Storage) func(sub string) (string, error) {
+func SignInRecorderForTest(store logto.Storage) func(sub string) (string, error) {
 	return engine.SignInRecorder(store)
 }
 
 // IndexedForTest lists the session storage keys indexed for sub.
-func IndexedForTest(store fiber.Storage, sub string) []string {
+func IndexedForTest(store engine.Getter, sub string) []string {
 	return engine.IndexedSessions(store, sub)
 }

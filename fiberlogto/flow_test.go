@@ -9,6 +9,8 @@ import (
 
 	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
+
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // TestSignInFlow runs the tutorial's whole flow over real HTTP against the
@@ -18,7 +20,7 @@ func TestSignInFlow(t *testing.T) { forEachAdapter(t, testSignInFlow) }
 func testSignInFlow(t *testing.T, ad adapter) {
 	for name, mk := range storages(t) {
 		t.Run(name, func(t *testing.T) {
-			h := newHarness(t, ad, mk(), func(c *fiberlogto.Config) {
+			h := newHarness(t, ad, mk(), func(c *config) {
 				c.GetAccessToken = true
 				c.Resource = testResource
 			})
@@ -54,12 +56,12 @@ func testSignInFlow(t *testing.T, ad adapter) {
 				}
 			}
 			scopes := strings.Fields(q.Get("scope"))
-			for _, s := range []string{"openid", "offline_access", "profile", "email", fiberlogto.ScopeOrganizations} {
+			for _, s := range []string{"openid", "offline_access", "profile", "email", logto.ScopeOrganizations} {
 				if !contains(scopes, s) {
 					t.Errorf("scope %q missing from %v", s, scopes)
 				}
 			}
-			if r := q["resource"]; !contains(r, testResource) || !contains(r, fiberlogto.ResourceOrganizations) {
+			if r := q["resource"]; !contains(r, testResource) || !contains(r, logto.ResourceOrganizations) {
 				t.Errorf("resources = %v", r)
 			}
 			for _, k := range []string{"state", "nonce", "code_challenge"} {
@@ -161,7 +163,7 @@ func TestRefreshAfterExpiry(t *testing.T) { forEachAdapter(t, testRefreshAfterEx
 func testRefreshAfterExpiry(t *testing.T, ad adapter) {
 	for name, mk := range storages(t) {
 		t.Run(name, func(t *testing.T) {
-			h := newHarness(t, ad, mk(), func(c *fiberlogto.Config) {
+			h := newHarness(t, ad, mk(), func(c *config) {
 				c.GetAccessToken = true
 				c.Resource = testResource
 			})
@@ -197,7 +199,7 @@ func testRefreshAfterExpiry(t *testing.T, ad adapter) {
 func TestInvalidGrantSignsOut(t *testing.T) { forEachAdapter(t, testInvalidGrantSignsOut) }
 
 func testInvalidGrantSignsOut(t *testing.T, ad adapter) {
-	h := newHarness(t, ad, nil, func(c *fiberlogto.Config) { c.GetAccessToken = true })
+	h := newHarness(t, ad, nil, func(c *config) { c.GetAccessToken = true })
 	h.signIn()
 	cookie := h.sessionCookie().Value
 	if u := h.user(); u["isAuthenticated"] != true {
@@ -277,7 +279,7 @@ func TestProviderDownAtStart(t *testing.T) { forEachAdapter(t, testProviderDownA
 
 func testProviderDownAtStart(t *testing.T, ad adapter) {
 	down := providerSetup{before: func(p *logtotest.Provider) { p.SetDown(true) }}
-	h := newHarnessWith(t, ad, nil, down, func(c *fiberlogto.Config) { c.DiscoveryRetryInterval = time.Millisecond })
+	h := newHarnessWith(t, ad, nil, down, func(c *config) { c.DiscoveryRetryInterval = time.Millisecond })
 	// The app is up; sign-in says Logto is unavailable.
 	resp, body := h.do(http.MethodGet, "/logto/sign-in", map[string]string{"Accept": "text/html"})
 	if resp.StatusCode != http.StatusServiceUnavailable {
@@ -298,7 +300,7 @@ func TestEncryptionAtRest(t *testing.T) { forEachAdapter(t, testEncryptionAtRest
 
 func testEncryptionAtRest(t *testing.T, ad adapter) {
 	key := []byte("0123456789abcdef0123456789abcdef")
-	h := newHarness(t, ad, nil, func(c *fiberlogto.Config) { c.EncryptionKey = key })
+	h := newHarness(t, ad, nil, func(c *config) { c.EncryptionKey = key })
 	h.signIn()
 	cookie := h.sessionCookie().Value
 	raw, err := h.storage.Get(fiberlogto.StorageKeyForTest(cookie))

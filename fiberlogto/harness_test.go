@@ -18,14 +18,21 @@ import (
 
 	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
-	"github.com/fiberlogto/sdk/internal/engine"
 	"github.com/fiberlogto/sdk/storage/memory"
 	"github.com/fiberlogto/sdk/storage/sqlite"
+
+	"github.com/fiberlogto/sdk/logto"
+
+	"github.com/fiberlogto/sdk/internal/hooks"
 )
 
 const testResource = "https://api.example.test"
 
-// clock is a settable clock for Config.Now.
+// setClock sets the clock of the engine cfg builds (a hook of the engine's
+// tests, no field of the API).
+func setClock(cfg *config, now func() time.Time) { *hooks.Clock(&cfg.Config) = now }
+
+// clock is a settable clock.
 type clock struct {
 	mu     sync.Mutex
 	offset time.Duration
@@ -48,14 +55,14 @@ type harness struct {
 	t        *testing.T
 	adapter  adapter
 	provider *logtotest.Provider
-	cfg      fiberlogto.Config // the effective config (see middleware.cfg)
+	cfg      config // the effective config (see middleware.cfg)
 	storage  Storage
 	clock    *clock
 	baseURL  string
 	browser  *http.Client
 }
 
-type harnessOption func(*fiberlogto.Config)
+type harnessOption func(*config)
 
 // storages are the storages every flow test runs against.
 func storages(t *testing.T) map[string]func() Storage {
@@ -106,16 +113,16 @@ func newHarnessWith(t *testing.T, ad adapter, store Storage, ps providerSetup, o
 		store = memory.New()
 	}
 	clk := &clock{}
-	cfg := fiberlogto.Config{
+	cfg := config{Config: logto.Config{
 		Endpoint:  p.URL,
 		AppID:     p.ClientID,
 		AppSecret: p.ClientSecret,
 		BaseURL:   baseURL,
-		Scopes:    []string{"email", "read:data", fiberlogto.ScopeOrganizations},
+		Scopes:    []string{"email", "read:data", logto.ScopeOrganizations},
 		Resources: []string{testResource},
 		Storage:   store,
-	}
-	engine.SetClock(&cfg, clk.Now)
+	}}
+	setClock(&cfg, clk.Now)
 	for _, o := range opts {
 		o(&cfg)
 	}

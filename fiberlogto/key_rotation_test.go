@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
 )
 
@@ -35,7 +34,7 @@ func TestKeyRotationEverySecond(t *testing.T) { forEachAdapter(t, testKeyRotatio
 func testKeyRotationEverySecond(t *testing.T, ad adapter) {
 	for name, store := range storages(t) {
 		t.Run(name, func(t *testing.T) {
-			h := newHarnessWith(t, ad, store(), refreshEveryRequest, func(c *fiberlogto.Config) { c.GetAccessToken = true })
+			h := newHarnessWith(t, ad, store(), refreshEveryRequest, func(c *config) { c.GetAccessToken = true })
 			const users, run = 3, 3500 * time.Millisecond
 			stop := make(chan struct{})
 			var rotations atomic.Int64
@@ -160,7 +159,7 @@ func testKeyRotationAfterAFlood(t *testing.T, ad adapter) {
 		backchannelSetup(false).options(o)
 		refreshEveryRequest.options(o)
 	}
-	h := newHarnessWith(t, ad, nil, setup, func(c *fiberlogto.Config) { c.GetAccessToken = true })
+	h := newHarnessWith(t, ad, nil, setup, func(c *config) { c.GetAccessToken = true })
 	h.signIn()
 	for i := 0; i < 50; i++ {
 		kid := fmt.Sprintf("flood-%d", i)
@@ -204,7 +203,7 @@ func testKeyRotationAfterAFlood(t *testing.T, ad adapter) {
 func TestRefreshWhileJWKSDown(t *testing.T) { forEachAdapter(t, testRefreshWhileJWKSDown) }
 
 func testRefreshWhileJWKSDown(t *testing.T, ad adapter) {
-	h := newHarnessWith(t, ad, nil, refreshEveryRequest, func(c *fiberlogto.Config) { c.GetAccessToken = true })
+	h := newHarnessWith(t, ad, nil, refreshEveryRequest, func(c *config) { c.GetAccessToken = true })
 	h.signIn()
 	h.provider.RotateKeys()
 	h.provider.Misbehave(logtotest.Misbehavior{JWKSDown: true})

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fiberlogto/sdk/fiberlogto"
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // TestMistakeWrongAppSecret: Logto refuses the client credentials: 500 "the
@@ -23,7 +23,7 @@ func TestMistakeWrongAppSecret(t *testing.T) { forEachAdapter(t, testMistakeWron
 
 func testMistakeWrongAppSecret(t *testing.T, ad adapter) {
 	capture := &logCapture{}
-	h := newHarness(t, ad, nil, func(c *fiberlogto.Config) {
+	h := newHarness(t, ad, nil, func(c *config) {
 		c.Logger = slog.New(capture)
 		c.AppSecret = "a-wrong-secret"
 	})
@@ -42,12 +42,12 @@ func TestMistakeIssuerAsEndpoint(t *testing.T) { forEachAdapter(t, testMistakeIs
 
 func testMistakeIssuerAsEndpoint(t *testing.T, ad adapter) {
 	for _, endpoint := range []string{"http://localhost:3001/oidc", "http://localhost:3001/oidc/", "https://tenant.logto.app/oidc/.well-known/openid-configuration"} {
-		_, err := ad.new(fiberlogto.Config{Endpoint: endpoint, AppID: "app", AppSecret: "s", BaseURL: "http://localhost:3000"})
+		_, err := ad.new(config{Config: logto.Config{Endpoint: endpoint, AppID: "app", AppSecret: "s", BaseURL: "http://localhost:3000"}})
 		want := `use "http://localhost:3001"`
 		if strings.Contains(endpoint, "tenant") {
 			want = `use "https://tenant.logto.app"`
 		}
-		if !errors.Is(err, fiberlogto.ErrConfig) || !strings.Contains(err.Error(), want) {
+		if !errors.Is(err, logto.ErrConfig) || !strings.Contains(err.Error(), want) {
 			t.Errorf("Endpoint %q: %v, want ErrConfig saying %s", endpoint, err, want)
 		}
 	}
@@ -62,7 +62,7 @@ func testMistakeEndpointNotLogto(t *testing.T, ad adapter) {
 	notLogto := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(notLogto.Close)
 	capture := &logCapture{}
-	h := newHarness(t, ad, nil, func(c *fiberlogto.Config) {
+	h := newHarness(t, ad, nil, func(c *config) {
 		c.Endpoint = notLogto.URL
 		c.Logger = slog.New(capture)
 	})
@@ -121,8 +121,8 @@ func testMistakeFetchUnrequestedResource(t *testing.T, ad adapter) {
 	const unrequested = "https://unrequested.example.test"
 	capture := &logCapture{}
 	h := newHarnessWith(t, ad, nil, providerSetup{routes: []route{
-		{path: "/token", guard: true, fetch: &fiberlogto.FetchOptions{AccessToken: true, Resource: unrequested}, answer: answerAccessToken},
-	}}, func(c *fiberlogto.Config) { c.Logger = slog.New(capture) })
+		{path: "/token", guard: true, fetch: &logto.FetchOptions{AccessToken: true, Resource: unrequested}, answer: answerAccessToken},
+	}}, func(c *config) { c.Logger = slog.New(capture) })
 	h.signIn()
 	resp, body := h.do(http.MethodGet, "/token", map[string]string{"Accept": "application/json"})
 	if resp.StatusCode != http.StatusInternalServerError || strings.Contains(body, "sign in again") {
@@ -141,7 +141,7 @@ func TestMistakeOtherHostName(t *testing.T) { forEachAdapter(t, testMistakeOther
 
 func testMistakeOtherHostName(t *testing.T, ad adapter) {
 	var localhost string
-	h := newHarness(t, ad, nil, func(c *fiberlogto.Config) {
+	h := newHarness(t, ad, nil, func(c *config) {
 		localhost = strings.Replace(c.BaseURL, "127.0.0.1", "localhost", 1)
 		c.BaseURL = localhost
 	})
@@ -150,7 +150,7 @@ func testMistakeOtherHostName(t *testing.T, ad adapter) {
 		t.Fatalf("sign-in on 127.0.0.1 for a BaseURL on localhost: %d %q", resp.StatusCode, loc)
 	}
 	// Turned off, it goes straight to Logto.
-	stay := newHarness(t, ad, nil, func(c *fiberlogto.Config) {
+	stay := newHarness(t, ad, nil, func(c *config) {
 		c.BaseURL = strings.Replace(c.BaseURL, "127.0.0.1", "localhost", 1)
 		c.StayOnRequestHost = true
 	})

@@ -29,7 +29,7 @@ func (h *harness) secondInstance(store Storage) string {
 
 // secondInstanceWith is secondInstance with edit applied to its config (an
 // instance restarted with another config).
-func (h *harness) secondInstanceWith(store Storage, edit func(*fiberlogto.Config)) string {
+func (h *harness) secondInstanceWith(store Storage, edit func(*config)) string {
 	h.t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -119,7 +119,7 @@ func refreshRace(t *testing.T, ad adapter, first, second Storage) {
 	h := newHarnessWith(t, ad, first, providerSetup{options: func(o *logtotest.Options) {
 		o.RotateRefreshTokens = true
 		o.ReplayGrace = -1 // no grace: any replay revokes the grant
-	}}, func(c *fiberlogto.Config) {
+	}}, func(c *config) {
 		c.GetAccessToken = true
 		c.Resource = testResource
 	})

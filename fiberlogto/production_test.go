@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
-
 	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
 	"github.com/fiberlogto/sdk/logto"
@@ -85,9 +83,9 @@ func testLogsNeverHoldSecrets(t *testing.T, ad adapter) {
 	capture := &logCapture{}
 	setup := backchannelSetup(true)
 	setup.routes = append([]route{
-		{path: "/info", fetch: &fiberlogto.FetchOptions{UserInfo: true, AccessToken: true, Resource: testResource, OrganizationTokens: true}, answer: answerUser},
+		{path: "/info", fetch: &logto.FetchOptions{UserInfo: true, AccessToken: true, Resource: testResource, OrganizationTokens: true}, answer: answerUser},
 	}, apiRoutes[:1]...)
-	h := newHarnessWith(t, ad, nil, setup, func(c *fiberlogto.Config) {
+	h := newHarnessWith(t, ad, nil, setup, func(c *config) {
 		c.Logger = slog.New(capture)
 		c.GetAccessToken = true
 	})
@@ -185,7 +183,7 @@ func testLogTokenEndpointFailures(t *testing.T, ad adapter) {
 		capture := &logCapture{}
 		h := newHarnessWith(t, ad, nil, providerSetup{before: func(p *logtotest.Provider) {
 			p.Misbehave(logtotest.Misbehavior{IDToken: func(_, c map[string]any) { c["aud"] = "another-app" }})
-		}}, func(c *fiberlogto.Config) { c.Logger = slog.New(capture) })
+		}}, func(c *config) { c.Logger = slog.New(capture) })
 		h.get(h.authorize(h.startSignIn("/logto/sign-in")))
 		if capture.find(slog.LevelWarn, "fiberlogto: sign-in failed", "status=400", "check=id_token.aud") == "" {
 			t.Fatalf("no record naming the claim:\n%s", strings.Join(capture.lines(), "\n"))
@@ -201,9 +199,9 @@ func TestOnSignIn(t *testing.T) { forEachAdapter(t, testOnSignIn) }
 func testOnSignIn(t *testing.T, ad adapter) {
 	t.Run("lets the sign-in go on", func(t *testing.T) {
 		var seen []string
-		h := newHarness(t, ad, nil, func(c *fiberlogto.Config) {
-			c.OnSignIn = func(_ *fiber.Ctx, user *fiberlogto.UserContext) error {
-				seen = append(seen, user.Subject()+" "+user.IDTokenClaims().Subject)
+		h := newHarness(t, ad, nil, func(c *config) {
+			c.OnSignIn = func(user *logto.UserContext) error {
+				seen = append(seen, user.Subject+" "+user.IDTokenClaims().Subject)
 				return nil
 			}
 		})
@@ -212,14 +210,14 @@ func testOnSignIn(t *testing.T, ad adapter) {
 			t.Fatalf("hook saw %v", seen)
 		}
 	})
-	for name, hook := range map[string]func(*fiber.Ctx, *fiberlogto.UserContext) error{
-		"an error": func(*fiber.Ctx, *fiberlogto.UserContext) error { return errors.New("account suspended") },
-		"a panic":  func(*fiber.Ctx, *fiberlogto.UserContext) error { panic("the app's bug") },
+	for name, hook := range map[string]func(*logto.UserContext) error{
+		"an error": func(*logto.UserContext) error { return errors.New("account suspended") },
+		"a panic":  func(*logto.UserContext) error { panic("the app's bug") },
 	} {
 		t.Run("refuses with "+name, func(t *testing.T) {
 			capture := &logCapture{}
 			rs := newRecordingStorage(memory.New())
-			h := newHarness(t, ad, rs, func(c *fiberlogto.Config) {
+			h := newHarness(t, ad, rs, func(c *config) {
 				c.OnSignIn = hook
 				c.Logger = slog.New(capture)
 			})
@@ -309,7 +307,7 @@ func TestLogLastingFailures(t *testing.T) { forEachAdapter(t, testLogLastingFail
 func testLogLastingFailures(t *testing.T, ad adapter) {
 	capture := &logCapture{}
 	down := providerSetup{before: func(p *logtotest.Provider) { p.SetDown(true) }}
-	h := newHarnessWith(t, ad, nil, down, func(c *fiberlogto.Config) {
+	h := newHarnessWith(t, ad, nil, down, func(c *config) {
 		c.DiscoveryRetryInterval = time.Millisecond
 		c.Logger = slog.New(capture)
 	})

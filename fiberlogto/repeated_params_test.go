@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
 	"github.com/fiberlogto/sdk/logto"
 )
@@ -44,7 +43,7 @@ func TestRepeatedCallbackParameters(t *testing.T) {
 
 func testRepeatedCallbackParameters(t *testing.T, ad adapter) {
 	logs := &logCapture{}
-	s := newSecHarness(t, ad, providerSetup{}, func(c *fiberlogto.Config) { c.Logger = slog.New(logs) })
+	s := newSecHarness(t, ad, providerSetup{}, func(c *config) { c.Logger = slog.New(logs) })
 	for _, param := range callbackParams {
 		for _, same := range []bool{true, false} {
 			name := param + "/different values"
@@ -90,7 +89,7 @@ func TestRepeatedSignInParameters(t *testing.T) {
 func testRepeatedSignInParameters(t *testing.T, ad adapter) {
 	logs := &logCapture{}
 	signUpButton := route{path: "/join", signIn: &logto.SignInOptions{FirstScreen: "register"}}
-	h := newHarnessWith(t, ad, nil, providerSetup{routes: []route{signUpButton}}, func(c *fiberlogto.Config) { c.Logger = slog.New(logs) })
+	h := newHarnessWith(t, ad, nil, providerSetup{routes: []route{signUpButton}}, func(c *config) { c.Logger = slog.New(logs) })
 	for _, tc := range []struct{ path, query, param string }{
 		{"/logto/sign-in", "login_hint=a%40example.com&login_hint=b%40example.com", "login_hint"},
 		{"/logto/sign-in", "first_screen=register&first_screen=register", "first_screen"},
@@ -132,7 +131,7 @@ func TestRepeatedLogoutToken(t *testing.T) { forEachAdapter(t, testRepeatedLogou
 
 func testRepeatedLogoutToken(t *testing.T, ad adapter) {
 	logs := &logCapture{}
-	h := newHarnessWith(t, ad, nil, backchannelSetup(false), func(c *fiberlogto.Config) { c.Logger = slog.New(logs) })
+	h := newHarnessWith(t, ad, nil, backchannelSetup(false), func(c *config) { c.Logger = slog.New(logs) })
 	h.signIn()
 	cookie := h.sessionCookie().Value
 	logoutToken := func() string {

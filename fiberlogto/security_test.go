@@ -21,6 +21,8 @@ import (
 	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
 	"github.com/fiberlogto/sdk/storage/memory"
+
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // secHarness is a harness on a recording storage, signed in once, so every
@@ -265,7 +267,7 @@ func testSecurityA_AbandonedSignInsStayBounded(t *testing.T, ad adapter) {
 func TestSecurityB_IDToken(t *testing.T) { forEachAdapter(t, testSecurityB_IDToken) }
 
 func testSecurityB_IDToken(t *testing.T, ad adapter) {
-	s := newSecHarness(t, ad, providerSetup{}, func(c *fiberlogto.Config) { c.FetchUserInfo = true })
+	s := newSecHarness(t, ad, providerSetup{}, func(c *config) { c.FetchUserInfo = true })
 	type edit = func(h, c map[string]any)
 	cases := map[string]logtotest.Misbehavior{
 		"bad signature":         {IDTokenSigning: logtotest.SigningForeignKey},
@@ -333,7 +335,7 @@ func TestSecurityB_UserInfoSubMismatch(t *testing.T) {
 }
 
 func testSecurityB_UserInfoSubMismatch(t *testing.T, ad adapter) {
-	s := newSecHarness(t, ad, providerSetup{}, func(c *fiberlogto.Config) { c.FetchUserInfo = true })
+	s := newSecHarness(t, ad, providerSetup{}, func(c *config) { c.FetchUserInfo = true })
 	s.browser.Jar = newJar()
 	s.provider.Misbehave(logtotest.Misbehavior{UserInfo: func(c map[string]any) { c["sub"] = "someone-else"; c["name"] = "Mallory" }})
 	s.signIn()
@@ -350,7 +352,7 @@ func TestSecurityC_TokenEndpointFaults(t *testing.T) {
 }
 
 func testSecurityC_TokenEndpointFaults(t *testing.T, ad adapter) {
-	s := newSecHarness(t, ad, providerSetup{}, func(c *fiberlogto.Config) { c.HTTPTimeout = 500 * time.Millisecond })
+	s := newSecHarness(t, ad, providerSetup{}, func(c *config) { c.HTTPTimeout = 500 * time.Millisecond })
 	reply := func(status int, ctype, body string) func(http.ResponseWriter, *http.Request) bool {
 		return func(w http.ResponseWriter, r *http.Request) bool {
 			w.Header().Set("Content-Type", ctype)
@@ -429,7 +431,7 @@ func testSecurityD_RefreshedIDTokenRejected(t *testing.T, ad adapter) {
 		"bad signature": {IDTokenSigning: logtotest.SigningForeignKey},
 	} {
 		t.Run(name, func(t *testing.T) {
-			s := newSecHarness(t, ad, providerSetup{}, func(c *fiberlogto.Config) {
+			s := newSecHarness(t, ad, providerSetup{}, func(c *config) {
 				c.GetAccessToken = true
 				c.IdleTimeout = 10 * 24 * time.Hour // no idle-timeout touch in 2 hours: any write would be the refresh's
 			})
@@ -451,7 +453,7 @@ func TestSecurityD_RefreshTokenReplacement(t *testing.T) {
 
 func testSecurityD_RefreshTokenReplacement(t *testing.T, ad adapter) {
 	t.Run("kept when none returned", func(t *testing.T) {
-		s := newSecHarness(t, ad, providerSetup{}, func(c *fiberlogto.Config) { c.GetAccessToken = true })
+		s := newSecHarness(t, ad, providerSetup{}, func(c *config) { c.GetAccessToken = true })
 		rt := fiberlogto.RefreshTokenForTest(s.rs.Storage, s.cookie)
 		s.provider.Misbehave(logtotest.Misbehavior{TokenResponse: func(b map[string]any) { delete(b, "refresh_token") }})
 		s.clock.Advance(2 * time.Hour)
@@ -462,7 +464,7 @@ func testSecurityD_RefreshTokenReplacement(t *testing.T, ad adapter) {
 	})
 	t.Run("replaced when rotated", func(t *testing.T) {
 		s := newSecHarness(t, ad, providerSetup{options: func(o *logtotest.Options) { o.RotateRefreshTokens = true }},
-			func(c *fiberlogto.Config) { c.GetAccessToken = true })
+			func(c *config) { c.GetAccessToken = true })
 		rt := fiberlogto.RefreshTokenForTest(s.rs.Storage, s.cookie)
 		s.clock.Advance(2 * time.Hour)
 		s.user()
@@ -484,7 +486,7 @@ func TestSecurityD_TimeoutsAndLifetimes(t *testing.T) {
 
 func testSecurityD_TimeoutsAndLifetimes(t *testing.T, ad adapter) {
 	t.Run("refresh timeout keeps the refresh token", func(t *testing.T) {
-		s := newSecHarness(t, ad, providerSetup{}, func(c *fiberlogto.Config) {
+		s := newSecHarness(t, ad, providerSetup{}, func(c *config) {
 			c.GetAccessToken = true
 			c.HTTPTimeout = 300 * time.Millisecond
 		})
@@ -500,7 +502,7 @@ func testSecurityD_TimeoutsAndLifetimes(t *testing.T, ad adapter) {
 		}
 	})
 	t.Run("absolute timeout", func(t *testing.T) {
-		s := newSecHarness(t, ad, providerSetup{}, func(c *fiberlogto.Config) { c.AbsoluteTimeout = 3 * time.Hour; c.IdleTimeout = 48 * time.Hour })
+		s := newSecHarness(t, ad, providerSetup{}, func(c *config) { c.AbsoluteTimeout = 3 * time.Hour; c.IdleTimeout = 48 * time.Hour })
 		for i := 0; i < 3; i++ {
 			s.clock.Advance(55 * time.Minute)
 			if s.user()["isAuthenticated"] != true {
@@ -513,7 +515,7 @@ func testSecurityD_TimeoutsAndLifetimes(t *testing.T, ad adapter) {
 		}
 	})
 	t.Run("idle timeout", func(t *testing.T) {
-		s := newSecHarness(t, ad, providerSetup{}, func(c *fiberlogto.Config) { c.IdleTimeout = time.Hour })
+		s := newSecHarness(t, ad, providerSetup{}, func(c *config) { c.IdleTimeout = time.Hour })
 		s.clock.Advance(50 * time.Minute)
 		if s.user()["isAuthenticated"] != true {
 			t.Fatal("signed out before the idle timeout")
@@ -669,7 +671,7 @@ func TestSecurityF_SecureCookieOnHTTPS(t *testing.T) {
 
 func testSecurityF_SecureCookieOnHTTPS(t *testing.T, ad adapter) {
 	h := newHarness(t, ad, nil)
-	mw, err := ad.new(fiberlogto.Config{Endpoint: h.provider.URL, AppID: "a", AppSecret: "s", BaseURL: "https://app.example"})
+	mw, err := ad.new(config{Config: logto.Config{Endpoint: h.provider.URL, AppID: "a", AppSecret: "s", BaseURL: "https://app.example"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -737,7 +739,7 @@ func testSecurityF_StorageFailures(t *testing.T, ad adapter) {
 		}
 	})
 	t.Run("refresh result cannot be stored", func(t *testing.T) {
-		s := newSecHarness(t, ad, providerSetup{}, func(c *fiberlogto.Config) { c.GetAccessToken = true })
+		s := newSecHarness(t, ad, providerSetup{}, func(c *config) { c.GetAccessToken = true })
 		s.clock.Advance(2 * time.Hour)
 		before := s.snap()
 		s.rs.faults(onPrefix("session"), nil, nil)
@@ -774,7 +776,7 @@ func TestSecurityH_DiscoveryIssuerMismatchFailsClosed(t *testing.T) {
 func testSecurityH_DiscoveryIssuerMismatchFailsClosed(t *testing.T, ad adapter) {
 	h := newHarnessWith(t, ad, nil, providerSetup{before: func(p *logtotest.Provider) {
 		p.Misbehave(logtotest.Misbehavior{Discovery: func(d map[string]any) { d["issuer"] = "https://evil.example/oidc" }})
-	}}, func(c *fiberlogto.Config) { c.DiscoveryRetryInterval = time.Millisecond })
+	}}, func(c *config) { c.DiscoveryRetryInterval = time.Millisecond })
 	resp, body := h.do(http.MethodGet, "/logto/sign-in", map[string]string{"Accept": "text/html"})
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("sign-in with a foreign issuer's discovery: %d %s", resp.StatusCode, body)
@@ -786,7 +788,7 @@ func TestSecurityH_SlowProviderNoGoroutineLeak(t *testing.T) {
 }
 
 func testSecurityH_SlowProviderNoGoroutineLeak(t *testing.T, ad adapter) {
-	s := newSecHarness(t, ad, providerSetup{}, func(c *fiberlogto.Config) { c.HTTPTimeout = 200 * time.Millisecond })
+	s := newSecHarness(t, ad, providerSetup{}, func(c *config) { c.HTTPTimeout = 200 * time.Millisecond })
 	s.provider.Misbehave(logtotest.Misbehavior{Delay: map[string]time.Duration{"token": 2 * time.Second}})
 	base := runtime.NumGoroutine()
 	for i := 0; i < 5; i++ {
@@ -894,14 +896,14 @@ func testSecurityH_SignInNeverWaitsOnJWKS(t *testing.T, ad adapter) {
 		p.Misbehave(logtotest.Misbehavior{Delay: map[string]time.Duration{"jwks": 20 * time.Second}})
 	}}
 	t.Run("sign-in redirects", func(t *testing.T) {
-		h := newHarnessWith(t, ad, nil, slowJWKS, func(c *fiberlogto.Config) { c.HTTPTimeout = 15 * time.Second })
+		h := newHarnessWith(t, ad, nil, slowJWKS, func(c *config) { c.HTTPTimeout = 15 * time.Second })
 		h.browser.Timeout = 3 * time.Second // far below HTTPTimeout: fails if the redirect waits for the JWKS
 		for i := 0; i < 3; i++ {
 			h.startSignIn("/logto/sign-in")
 		}
 	})
 	t.Run("callback bounded by HTTPTimeout", func(t *testing.T) {
-		h := newHarnessWith(t, ad, nil, slowJWKS, func(c *fiberlogto.Config) { c.HTTPTimeout = time.Second })
+		h := newHarnessWith(t, ad, nil, slowJWKS, func(c *config) { c.HTTPTimeout = time.Second })
 		cb := h.authorize(h.startSignIn("/logto/sign-in"))
 		resp, body := h.do(http.MethodGet, cb, map[string]string{"Accept": "text/html"})
 		if resp.StatusCode != http.StatusGatewayTimeout {
@@ -998,7 +1000,7 @@ func testSecurityB_IdentifierLimits(t *testing.T, ad adapter) {
 			})
 		}
 		t.Run("refreshed ID token sid with "+name, func(t *testing.T) {
-			s := newSecHarness(t, ad, providerSetup{}, func(c *fiberlogto.Config) {
+			s := newSecHarness(t, ad, providerSetup{}, func(c *config) {
 				c.GetAccessToken = true
 				c.IdleTimeout = 10 * 24 * time.Hour
 			})
@@ -1063,10 +1065,10 @@ func TestSecurityA_SignInBoundToItsApp(t *testing.T) {
 
 func testSecurityA_SignInBoundToItsApp(t *testing.T, ad adapter) {
 	other := logtotest.NewServer(t, logtotest.Options{})
-	for name, edit := range map[string]func(c *fiberlogto.Config){
-		"another app ID":       func(c *fiberlogto.Config) { c.AppID = "another-app" },
-		"another redirect URI": func(c *fiberlogto.Config) { c.RoutesPrefix = "/auth" },
-		"another endpoint":     func(c *fiberlogto.Config) { c.Endpoint = other.URL },
+	for name, edit := range map[string]func(c *config){
+		"another app ID":       func(c *config) { c.AppID = "another-app" },
+		"another redirect URI": func(c *config) { c.RoutesPrefix = "/auth" },
+		"another endpoint":     func(c *config) { c.Endpoint = other.URL },
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := newSecHarness(t, ad, providerSetup{})

@@ -2,8 +2,6 @@ package fiberlogto_test
 
 import (
 	"testing"
-
-	"github.com/fiberlogto/sdk/fiberlogto"
 )
 
 // signedInRequestCost serves one request and returns what it cost: storage
@@ -24,7 +22,7 @@ func TestSignedInRequestStorageCost(t *testing.T) { forEachAdapter(t, testSigned
 func testSignedInRequestStorageCost(t *testing.T, ad adapter) {
 	cases := map[string][]benchOption{
 		"claims":       nil,
-		"access-token": {func(c *fiberlogto.Config) { c.GetAccessToken = true }},
+		"access-token": {func(c *config) { c.GetAccessToken = true }},
 	}
 	for _, kind := range []string{"memory", "sqlite"} {
 		for name, opts := range cases {

@@ -47,7 +47,7 @@ func prefixOf(key string) string {
 	return "other"
 }
 
-func (s *recordingStorage) Set(key string, val []byte, exp time.Duration) error {
+func (s *recordingStorage) SetWithContext(ctx context.Context, key string, val []byte, exp time.Duration) error {
 	s.mu.Lock()
 	fail := s.failSet
 	s.mu.Unlock()
@@ -62,10 +62,10 @@ func (s *recordingStorage) Set(key string, val []byte, exp time.Duration) error 
 		s.setExp = append(s.setExp, exp)
 	}
 	s.mu.Unlock()
-	return s.Storage.Set(key, val, exp)
+	return s.Storage.SetWithContext(ctx, key, val, exp)
 }
 
-func (s *recordingStorage) Get(key string) ([]byte, error) {
+func (s *recordingStorage) GetWithContext(ctx context.Context, key string) ([]byte, error) {
 	s.mu.Lock()
 	fail := s.failGet
 	s.mu.Unlock()
@@ -74,10 +74,10 @@ func (s *recordingStorage) Get(key string) ([]byte, error) {
 			return nil, err
 		}
 	}
-	return s.Storage.Get(key)
+	return s.Storage.GetWithContext(ctx, key)
 }
 
-func (s *recordingStorage) Delete(key string) error {
+func (s *recordingStorage) DeleteWithContext(ctx context.Context, key string) error {
 	s.mu.Lock()
 	fail := s.failDel
 	s.mu.Unlock()
@@ -86,7 +86,7 @@ func (s *recordingStorage) Delete(key string) error {
 			return err
 		}
 	}
-	return s.Storage.Delete(key)
+	return s.Storage.DeleteWithContext(ctx, key)
 }
 
 func (s *recordingStorage) setCount(prefix string) int {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
+
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // TestRS256 signs in against a provider configured for RS256, as a Logto
@@ -51,7 +53,7 @@ func testKeyRotation(t *testing.T, ad adapter) {
 func TestSignedInRequestIsLocal(t *testing.T) { forEachAdapter(t, testSignedInRequestIsLocal) }
 
 func testSignedInRequestIsLocal(t *testing.T, ad adapter) {
-	h := newHarness(t, ad, nil, func(c *fiberlogto.Config) {
+	h := newHarness(t, ad, nil, func(c *config) {
 		c.GetAccessToken = true
 		c.Resource = testResource
 	})
@@ -73,7 +75,7 @@ func testSignedInRequestIsLocal(t *testing.T, ad adapter) {
 func TestOrganizationTokens(t *testing.T) { forEachAdapter(t, testOrganizationTokens) }
 
 func testOrganizationTokens(t *testing.T, ad adapter) {
-	h := newHarness(t, ad, nil, func(c *fiberlogto.Config) { c.GetOrganizationToken = true })
+	h := newHarness(t, ad, nil, func(c *config) { c.GetOrganizationToken = true })
 	h.signIn()
 	u := h.user()
 	orgs, _ := u["organizationTokens"].(map[string]any)
@@ -95,7 +97,7 @@ func testOrganizationTokens(t *testing.T, ad adapter) {
 func TestFetchUserInfo(t *testing.T) { forEachAdapter(t, testFetchUserInfo) }
 
 func testFetchUserInfo(t *testing.T, ad adapter) {
-	h := newHarness(t, ad, nil, func(c *fiberlogto.Config) { c.FetchUserInfo = true })
+	h := newHarness(t, ad, nil, func(c *config) { c.FetchUserInfo = true })
 	h.signIn()
 	u := h.user()
 	info, _ := u["userInfo"].(map[string]any)
@@ -121,7 +123,7 @@ func TestTransientRefreshFailureKeepsSession(t *testing.T) {
 }
 
 func testTransientRefreshFailureKeepsSession(t *testing.T, ad adapter) {
-	h := newHarness(t, ad, nil, func(c *fiberlogto.Config) { c.GetAccessToken = true })
+	h := newHarness(t, ad, nil, func(c *config) { c.GetAccessToken = true })
 	h.signIn()
 	cookie := h.sessionCookie().Value
 	rt := fiberlogto.RefreshTokenForTest(h.storage, cookie)
@@ -149,7 +151,7 @@ func TestFetchPerRoute(t *testing.T) { forEachAdapter(t, testFetchPerRoute) }
 
 func testFetchPerRoute(t *testing.T, ad adapter) {
 	h := newHarnessWith(t, ad, nil, providerSetup{routes: []route{{
-		path: "/user/info", fetch: &fiberlogto.FetchOptions{UserInfo: true, AccessToken: true, Resource: testResource},
+		path: "/user/info", fetch: &logto.FetchOptions{UserInfo: true, AccessToken: true, Resource: testResource},
 		answer: answerUser,
 	}}})
 	h.signIn()
@@ -182,7 +184,7 @@ func TestUserInfoRejectedTokenIsRefreshed(t *testing.T) {
 }
 
 func testUserInfoRejectedTokenIsRefreshed(t *testing.T, ad adapter) {
-	h := newHarness(t, ad, nil, func(c *fiberlogto.Config) { c.FetchUserInfo = true; c.UserInfoTTL = time.Second })
+	h := newHarness(t, ad, nil, func(c *config) { c.FetchUserInfo = true; c.UserInfoTTL = time.Second })
 	h.signIn()
 	cookie := h.sessionCookie().Value
 	h.revokeAccess(fiberlogto.AccessTokenForTest(h.storage, cookie, ""))
@@ -213,7 +215,7 @@ func testFetchAfterRequireAuthSignedOut(t *testing.T, ad adapter) {
 			ran := false
 			h := newHarnessWith(t, ad, nil, providerSetup{routes: []route{{
 				path: "/access-token", guard: true,
-				fetch: &fiberlogto.FetchOptions{AccessToken: true, Resource: testResource},
+				fetch: &logto.FetchOptions{AccessToken: true, Resource: testResource},
 				ran:   func() { ran = true }, answer: answerAccessToken,
 			}}})
 			h.signIn()
@@ -241,8 +243,8 @@ func TestConfigAccessTokenWithoutRefreshToken(t *testing.T) {
 
 func testConfigAccessTokenWithoutRefreshToken(t *testing.T, ad adapter) {
 	h := newHarnessWith(t, ad, nil, providerSetup{routes: []route{{
-		path: "/needs-token", fetch: &fiberlogto.FetchOptions{AccessToken: true}, answer: answerAccessToken,
-	}}}, func(c *fiberlogto.Config) {
+		path: "/needs-token", fetch: &logto.FetchOptions{AccessToken: true}, answer: answerAccessToken,
+	}}}, func(c *config) {
 		c.GetAccessToken = true
 		c.Prompt = []string{"login"} // Logto issues no refresh token without consent
 	})

@@ -34,6 +34,7 @@ import (
 
 	"github.com/fiberlogto/sdk/fiberlogto"
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
+	"github.com/fiberlogto/sdk/logto"
 	"github.com/fiberlogto/sdk/storage/memory"
 	"github.com/fiberlogto/sdk/storage/sqlite"
 )
@@ -105,7 +106,10 @@ func run(users int, duration time.Duration, failShare float64, rotateEvery time.
 		return true
 	})
 
-	var st fiber.Storage
+	var st interface {
+		logto.Storage
+		Close() error
+	}
 	switch storeKind {
 	case "memory":
 		st = memory.New()
@@ -125,11 +129,11 @@ func run(users int, duration time.Duration, failShare float64, rotateEvery time.
 	}
 	defer st.Close()
 
-	lg, err := fiberlogto.New(fiberlogto.Config{
+	lg, err := fiberlogto.New(fiberlogto.Config{Config: logto.Config{
 		Endpoint: p.URL, AppID: p.ClientID, AppSecret: p.ClientSecret, BaseURL: base,
 		Scopes: []string{"read:data"}, Resource: resource, GetAccessToken: true,
 		Storage: st, HTTPTimeout: time.Second,
-	})
+	}})
 	if err != nil {
 		return err
 	}

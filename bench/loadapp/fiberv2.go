@@ -11,7 +11,7 @@ import (
 // fiberV2 builds loadapp's apps on Fiber v2.
 var fiberV2 = major{
 	logtoApp: func(s settings) (server, error) {
-		lg, err := fiberlogto.New(logtoConfig[*fiber.Ctx, fiber.Storage](s, s.store))
+		lg, err := fiberlogto.New(fiberlogto.Config{Config: logtoConfig(s)})
 		if err != nil {
 			return server{}, err
 		}
@@ -29,7 +29,7 @@ var fiberV2 = major{
 			}
 			mw = peer.Handler()
 		} else {
-			lg, err := fiberlogto.New(apiConfig[*fiber.Ctx, fiber.Storage](s))
+			lg, err := fiberlogto.New(fiberlogto.Config{Config: apiConfig(s)})
 			if err != nil {
 				return server{}, err
 			}

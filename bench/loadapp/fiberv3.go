@@ -18,7 +18,7 @@ type storage = fiber.Storage
 // fiberV3 builds loadapp's apps on Fiber v3.
 var fiberV3 = major{
 	logtoApp: func(s settings) (server, error) {
-		lg, err := fiberlogto.New(logtoConfig[fiber.Ctx, fiber.Storage](s, s.store))
+		lg, err := fiberlogto.New(fiberlogto.Config{Config: logtoConfig(s)})
 		if err != nil {
 			return server{}, err
 		}
@@ -31,7 +31,7 @@ var fiberV3 = major{
 		if mode != "bearer" {
 			return server{}, fmt.Errorf("-mode %s: Fiber v2 only", mode)
 		}
-		lg, err := fiberlogto.New(apiConfig[fiber.Ctx, fiber.Storage](s))
+		lg, err := fiberlogto.New(fiberlogto.Config{Config: apiConfig(s)})
 		if err != nil {
 			return server{}, err
 		}

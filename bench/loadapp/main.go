@@ -62,7 +62,6 @@ import (
 	"time"
 
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
-	"github.com/fiberlogto/sdk/internal/engine"
 	"github.com/fiberlogto/sdk/logto"
 	"github.com/fiberlogto/sdk/storage/memory"
 	"github.com/fiberlogto/sdk/storage/sqlite"
@@ -82,7 +81,7 @@ const (
 )
 
 // cookieName is the session cookie's name: the default of both majors.
-var cookieName = engine.ConfigDefault[any, any]().CookieName
+var cookieName = logto.ConfigDefault.CookieName
 
 // server is a Fiber app of either major, as loadapp runs it.
 type server struct {
@@ -112,17 +111,16 @@ type settings struct {
 	store    storage
 }
 
-// logtoConfig is the example app's Config for either major's adapter
-// (fiberlogto.Config is engine.Config of the major's context and storage).
-func logtoConfig[C, S any](s settings, store S) engine.Config[C, S] {
-	return engine.Config[C, S]{
+// logtoConfig is the example app's core config, for any adapter.
+func logtoConfig(s settings) logto.Config {
+	return logto.Config{
 		Endpoint:  s.provider.URL,
 		AppID:     s.provider.ClientID,
 		AppSecret: s.provider.ClientSecret,
 		BaseURL:   s.baseURL,
 		Scopes:    strings.Fields(scopes),
 		Resources: []string{resource},
-		Storage:   store,
+		Storage:   s.store,
 	}
 }
 
@@ -334,10 +332,10 @@ func sameAPIBody(ctx context.Context, target, token string, want []byte) error {
 	return nil
 }
 
-// apiSettings is an API's Config for either major's adapter: the
-// endpoint alone (no sign-in).
-func apiConfig[C, S any](s settings) engine.Config[C, S] {
-	return engine.Config[C, S]{Endpoint: s.provider.URL}
+// apiConfig is an API's core config, for any adapter: the endpoint alone
+// (no sign-in).
+func apiConfig(s settings) logto.Config {
+	return logto.Config{Endpoint: s.provider.URL}
 }
 
 // apiPolicy is what /api/data takes: a user's token for the resource with

@@ -7,6 +7,7 @@ import (
 
 	"github.com/fiberlogto/sdk/example/internal/tutorial"
 	"github.com/fiberlogto/sdk/fiberlogto/v3"
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // server is the Fiber v3 app as tutorial.Run serves it: v3 takes its
@@ -18,9 +19,8 @@ func (s server) Listener(ln net.Listener) error {
 	return s.App.Listener(ln, fiber.ListenConfig{DisableStartupMessage: true})
 }
 
-// newApp builds the tutorial app for cfg, with its sessions in store (every
-// backend of package storage is a Fiber v3 fiber.Storage too).
-func newApp(cfg tutorial.Config, store fiber.Storage) (tutorial.App, error) {
+// newApp builds the tutorial app for cfg, with its sessions in store.
+func newApp(cfg tutorial.Config, store logto.Storage) (tutorial.App, error) {
 	app := fiber.New(fiber.Config{
 		AppName:      tutorial.AppName,
 		ReadTimeout:  tutorial.ReadTimeout,
@@ -34,11 +34,11 @@ func newApp(cfg tutorial.Config, store fiber.Storage) (tutorial.App, error) {
 	// The /logto/* routes, and fiberlogto.User(c) on every other request.
 	// CookieName stays fiberlogto_session: not one of Logto's own cookies,
 	// which a browser sends to every port of localhost.
-	lg, err := fiberlogto.New(fiberlogto.Config{
+	lg, err := fiberlogto.New(fiberlogto.Config{Config: logto.Config{
 		Endpoint: cfg.Endpoint, AppID: cfg.AppID, AppSecret: cfg.AppSecret, BaseURL: cfg.BaseURL,
 		Scopes: cfg.Scopes, Resources: cfg.Resources(),
 		Storage: store, EncryptionKey: cfg.EncryptionKey, Logger: cfg.Logger,
-	})
+	}})
 	if err != nil {
 		return nil, err
 	}

@@ -15,17 +15,17 @@ import (
 // The tutorial's app on Fiber v3: sign-in routes, the user context as JSON
 // and a protected route. Handlers take v3's fiber.Ctx.
 func ExampleWithLogto() {
-	withLogto := fiberlogto.WithLogto(fiberlogto.Config{
+	withLogto := fiberlogto.WithLogto(fiberlogto.Config{Config: logto.Config{
 		Endpoint:  "https://tenant.logto.app",
 		AppID:     "your-app-id",
 		AppSecret: "your-app-secret",
 		BaseURL:   "http://localhost:3000",
-	})
+	}})
 	app := fiber.New()
 	app.Use(withLogto)
 	app.Get("/user", fiberlogto.SendUser)
 	app.Get("/protected", fiberlogto.RequireAuth(), func(c fiber.Ctx) error {
-		return c.SendString("Hello, " + fiberlogto.User(c).Subject())
+		return c.SendString("Hello, " + fiberlogto.User(c).DisplayName())
 	})
 	log.Fatal(app.Listen("127.0.0.1:3000", fiber.ListenConfig{DisableStartupMessage: true}))
 }
@@ -38,7 +38,7 @@ func ExampleConfig_accessToken() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	lg, err := fiberlogto.New(fiberlogto.Config{
+	lg, err := fiberlogto.New(fiberlogto.Config{Config: logto.Config{
 		GetAccessToken: true,
 		Resource:       "https://api.example.com",
 		Scopes:         []string{logto.ScopeEmail, "read:data"},
@@ -47,7 +47,7 @@ func ExampleConfig_accessToken() {
 		AppID:          "your-app-id",
 		AppSecret:      "your-app-secret",
 		BaseURL:        "http://localhost:3000",
-	})
+	}})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func ExampleConfig_accessToken() {
 
 // A bad config is an error that wraps logto.ErrConfig and names the field.
 func ExampleNew() {
-	cfg := fiberlogto.Config{Endpoint: "https://tenant.logto.app", AppID: "your-app-id", AppSecret: "your-app-secret"}
+	cfg := fiberlogto.Config{Config: logto.Config{Endpoint: "https://tenant.logto.app", AppID: "your-app-id", AppSecret: "your-app-secret"}}
 	cfg.BaseURL = "localhost:3000" // no scheme
 	_, err := fiberlogto.New(cfg)
 	fmt.Println(errors.Is(err, logto.ErrConfig))

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // Back-channel logout (OpenID Connect Back-Channel Logout 1.0): Logto POSTs
@@ -64,7 +66,7 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func (e *Engine) backchannelLogout(ctx context.Context, r Request) *Answer {
+func (e *Engine) backchannelLogout(ctx context.Context, r Request, _ SignInHook) *Answer {
 	a := &Answer{}
 	a.header("Cache-Control", "no-store")
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.HTTPTimeout)
@@ -89,7 +91,7 @@ func (e *Engine) backchannelLogout(ctx context.Context, r Request) *Answer {
 	}
 	ended, err := e.store.endIndexed(ctx, key, sub)
 	if err == nil {
-		err = e.rememberLogoutToken(claims)
+		err = e.rememberLogoutToken(ctx, claims)
 	}
 	if err != nil {
 		e.logFailure(ctx, slog.LevelWarn, msgBackchannel, err, "by", by, "sessions", ended)
@@ -162,9 +164,9 @@ func (e *Engine) verifyLogoutToken(ctx context.Context, token string) (*logoutCl
 	}
 	// A jti seen before is a replay (see rememberLogoutToken).
 	jtiKey := storageKey(jtiKeyPrefix, claims.Issuer+" "+claims.JTI)
-	seen, err := e.store.storage.Get(jtiKey)
+	seen, err := e.store.storage.GetWithContext(ctx, jtiKey)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
+		return nil, fmt.Errorf("%w: %w", logto.ErrStorage, err)
 	}
 	if len(seen) > 0 {
 		return nil, fmt.Errorf("%w: jti replayed", errInvalidLogoutToken)
@@ -175,10 +177,10 @@ func (e *Engine) verifyLogoutToken(ctx context.Context, token string) (*logoutCl
 // rememberLogoutToken marks the token's jti as used, for as long as the
 // token could pass the iat check. It runs after the sessions are deleted,
 // so a delete that failed can be retried by Logto with the same token.
-func (e *Engine) rememberLogoutToken(claims *logoutClaims) error {
+func (e *Engine) rememberLogoutToken(ctx context.Context, claims *logoutClaims) error {
 	key := storageKey(jtiKeyPrefix, claims.Issuer+" "+claims.JTI)
-	if err := e.store.storage.Set(key, []byte{1}, logoutTokenMaxAge+2*e.cfg.ClockSkew); err != nil {
-		return fmt.Errorf("%w: %w", ErrStorage, err)
+	if err := e.store.storage.SetWithContext(ctx, key, []byte{1}, logoutTokenMaxAge+2*e.cfg.ClockSkew); err != nil {
+		return fmt.Errorf("%w: %w", logto.ErrStorage, err)
 	}
 	return nil
 }

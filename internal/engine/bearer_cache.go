@@ -3,6 +3,8 @@ package engine
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // tokenCache keeps verified access tokens by the SHA-256 of the token, so
@@ -19,7 +21,7 @@ type tokenCache struct {
 }
 
 type cachedToken struct {
-	claims  *AccessTokenClaims
+	claims  *logto.AccessTokenClaims
 	thumb   string        // the verifying key's thumbprint
 	version atomic.Uint64 // the key set's version when last checked
 	size    int
@@ -35,7 +37,7 @@ func newTokenCache() *tokenCache {
 }
 
 // get returns the claims of a cached token still valid at now.
-func (c *tokenCache) get(key [32]byte, now int64, ks *keySet) (*AccessTokenClaims, bool) {
+func (c *tokenCache) get(key [32]byte, now int64, ks *keySet) (*logto.AccessTokenClaims, bool) {
 	c.mu.RLock()
 	ct := c.m[key]
 	c.mu.RUnlock()
@@ -69,7 +71,7 @@ func (c *tokenCache) drop(key [32]byte) {
 
 // put caches claims verified by the key of thumbprint thumb while the key
 // set was at version.
-func (c *tokenCache) put(key [32]byte, claims *AccessTokenClaims, thumb string, version uint64, now int64) {
+func (c *tokenCache) put(key [32]byte, claims *logto.AccessTokenClaims, thumb string, version uint64, now int64) {
 	ct := &cachedToken{claims: claims, thumb: thumb, size: claimsSize(claims)}
 	ct.version.Store(version)
 	c.mu.Lock()
@@ -102,7 +104,7 @@ func (c *tokenCache) evict(now int64) {
 }
 
 // claimsSize is about what an entry holds in memory.
-func claimsSize(t *AccessTokenClaims) int {
+func claimsSize(t *logto.AccessTokenClaims) int {
 	n := 256 + len(t.Raw) + len(t.Issuer) + len(t.Subject) + len(t.ClientID) + len(t.OrganizationID) + len(t.JTI)
 	for _, s := range t.Audience {
 		n += 16 + len(s)

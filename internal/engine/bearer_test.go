@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
+
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // bearerEngine is an API-only engine (Endpoint alone) on a logtotest
@@ -24,7 +26,7 @@ func bearerEngine(tb testing.TB) (*Engine, *logtotest.Provider) {
 	return e, p
 }
 
-func mustPolicy(tb testing.TB, opts AccessTokenOptions) *AccessTokenPolicy {
+func mustPolicy(tb testing.TB, opts logto.AccessTokenOptions) *AccessTokenPolicy {
 	tb.Helper()
 	p, err := NewAccessTokenPolicy(opts)
 	if err != nil {
@@ -48,10 +50,10 @@ func TestAPIOnlyConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Endpoint alone: %v", err)
 	}
-	if _, ok := e.Serve(context.Background(), "/logto/sign-in", fuzzRequest{}); ok {
+	if _, ok := e.Serve(context.Background(), "/logto/sign-in", fuzzRequest{}, nil); ok {
 		t.Fatal("an API-only config serves the sign-in routes")
 	}
-	if _, err := newForTest(testConfig{Endpoint: "http://127.0.0.1:1", AppID: "app", BaseURL: "http://localhost:3000"}); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "AppSecret") {
+	if _, err := newForTest(testConfig{Endpoint: "http://127.0.0.1:1", AppID: "app", BaseURL: "http://localhost:3000"}); !errors.Is(err, logto.ErrConfig) || !strings.Contains(err.Error(), "AppSecret") {
 		t.Fatalf("AppID without AppSecret: %v", err)
 	}
 }
@@ -59,7 +61,7 @@ func TestAPIOnlyConfig(t *testing.T) {
 // TestAccessTokenPolicyConfig: options that cannot describe a route fail
 // at setup, naming the field.
 func TestAccessTokenPolicyConfig(t *testing.T) {
-	for name, opts := range map[string]AccessTokenOptions{
+	for name, opts := range map[string]logto.AccessTokenOptions{
 		"nothing":              {},
 		"both organizations":   {Resource: "https://api.example.test", OrganizationParam: "id", OrganizationID: "o"},
 		"resource not a URI":   {Resource: "api"},
@@ -78,7 +80,7 @@ func TestAccessTokenPolicyConfig(t *testing.T) {
 // the key that verified it has left the key set.
 func TestAccessTokenCache(t *testing.T) {
 	e, p := bearerEngine(t)
-	policy := mustPolicy(t, AccessTokenOptions{Resource: logtotest.DefaultResource, Scopes: []string{"read:data"}})
+	policy := mustPolicy(t, logto.AccessTokenOptions{Resource: logtotest.DefaultResource, Scopes: []string{"read:data"}})
 	tok := mustToken(p.MintAccessToken(logtotest.AccessToken{Audience: logtotest.DefaultResource, Subject: "u1", Scopes: []string{"read:data"}, TTL: time.Hour}))
 	ctx := context.Background()
 	first, refused := e.CheckAccessToken(ctx, []string{"Bearer " + tok}, "", policy)
@@ -111,7 +113,7 @@ func TestAccessTokenCacheBounded(t *testing.T) {
 	c := newTokenCache()
 	c.maxEntries, c.maxBytes = 100, 64<<10
 	for i := 0; i < 10000; i++ {
-		claims := &AccessTokenClaims{Subject: fmt.Sprint("user-", i), Expiry: 2e9, Raw: RawClaims(strings.Repeat("x", 300))}
+		claims := &logto.AccessTokenClaims{Subject: fmt.Sprint("user-", i), Expiry: 2e9, Raw: logto.RawClaims(strings.Repeat("x", 300))}
 		c.put(sha256.Sum256([]byte(claims.Subject)), claims, "k", 0, 1e9)
 		if len(c.m) > c.maxEntries || c.bytes > c.maxBytes+claimsSize(claims) {
 			t.Fatalf("after %d tokens: %d entries, %d bytes", i+1, len(c.m), c.bytes)
@@ -124,7 +126,7 @@ func TestAccessTokenCacheBounded(t *testing.T) {
 // token is echoed.
 func FuzzBearerHeader(f *testing.F) {
 	e, p := bearerEngine(f)
-	policy := mustPolicy(f, AccessTokenOptions{Resource: logtotest.DefaultResource})
+	policy := mustPolicy(f, logto.AccessTokenOptions{Resource: logtotest.DefaultResource})
 	valid := "Bearer " + mustToken(p.UserAccessToken(logtotest.DefaultResource, "read:data"))
 	for _, s := range []string{"", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", valid, valid + "x", valid[:len(valid)-3],
 		"Bearer a.b.c", "Bearer ..", "bEaReR   " + valid[7:], "Bearer <script>", strings.Repeat("A", 9000), "Bearer " + strings.Repeat("a.", 5000)} {
@@ -156,7 +158,7 @@ func FuzzBearerHeader(f *testing.F) {
 // ES384 verification with the key's precomputed tables, the claims).
 func BenchmarkAccessToken(b *testing.B) {
 	e, p := bearerEngine(b)
-	policy := mustPolicy(b, AccessTokenOptions{Resource: logtotest.DefaultResource, Scopes: []string{"read:data"}, Callers: UsersAndMachines})
+	policy := mustPolicy(b, logto.AccessTokenOptions{Resource: logtotest.DefaultResource, Scopes: []string{"read:data"}, Callers: logto.UsersAndMachines})
 	ctx := context.Background()
 	warm := []string{"Bearer " + mustToken(p.UserAccessToken(logtotest.DefaultResource, "read:data"))}
 	if _, a := e.CheckAccessToken(ctx, warm, "", policy); a != nil {

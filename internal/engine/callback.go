@@ -6,17 +6,19 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // callback finishes a sign-in, and logs how it went: one record, naming
 // the check that failed.
-func (e *Engine) callback(ctx context.Context, r Request) *Answer {
-	a, user := e.finishSignIn(ctx, r)
+func (e *Engine) callback(ctx context.Context, r Request, hook SignInHook) *Answer {
+	a, sess := e.finishSignIn(ctx, r, hook)
 	switch {
 	case a.Err != nil:
 		e.logFailure(ctx, slog.LevelWarn, msgSignInFailed, a.Err)
-	case user != nil:
-		e.log.InfoContext(ctx, msgSignInSucceeded, "sub", string(user.record.Subject), "session", fingerprint(user.sessionID))
+	case sess != nil:
+		e.log.InfoContext(ctx, msgSignInSucceeded, "sub", sess.User.Subject, "session", fingerprint(sess.id))
 	}
 	return a
 }
@@ -24,9 +26,9 @@ func (e *Engine) callback(ctx context.Context, r Request) *Answer {
 // finishSignIn is the callback. Every check that can fail without the
 // provider runs before the code is exchanged, and the existing session is
 // only replaced once the new one is stored: a bad or hostile callback leaves
-// the browser's session as it was. It returns the new user context when a
-// session was started.
-func (e *Engine) finishSignIn(ctx context.Context, r Request) (*Answer, *UserContext) {
+// the browser's session as it was. It returns the new session when one
+// was started.
+func (e *Engine) finishSignIn(ctx context.Context, r Request, hook SignInHook) (*Answer, *Session) {
 	a := &Answer{}
 	a.header("Cache-Control", "no-store")
 	a.header("Referrer-Policy", "no-referrer")
@@ -36,7 +38,7 @@ func (e *Engine) finishSignIn(ctx context.Context, r Request) (*Answer, *UserCon
 	}
 	state := r.Query("state")
 	if state == "" {
-		return a.fail(because("state", fmt.Errorf("%w: no state", ErrInvalidCallback))), nil
+		return a.fail(because("state", fmt.Errorf("%w: no state", logto.ErrInvalidCallback))), nil
 	}
 	now := e.cfg.Now()
 	tx, rest := takeTransaction(e.sealer.pending(r.Cookie(e.signInCookie), now), state)
@@ -44,16 +46,16 @@ func (e *Engine) finishSignIn(ctx context.Context, r Request) (*Answer, *UserCon
 		// Unknown, expired, or started in another browser (which holds
 		// the sign-in cookie). A replayed or stale callback of a
 		// signed-in browser goes home.
-		if rec, _ := e.store.load(r.Cookie(e.cfg.CookieName)); rec != nil {
+		if rec, _ := e.store.load(ctx, r.Cookie(e.cfg.CookieName)); rec != nil {
 			return a.redirect(e.cfg.BaseURL), nil
 		}
 		if r.Cookie(e.signInCookie) == "" {
 			// No sign-in under way in this browser at all: started in another
 			// browser, or on another host name (127.0.0.1 for a BaseURL on
 			// localhost), whose cookies this one is not sent.
-			return a.fail(because("sign-in cookie", fmt.Errorf("%w: the callback came without the sign-in cookie (the sign-in was started in another browser, or on another host name than BaseURL's %q)", ErrNoSignInUnderWay, e.cfg.BaseURL))), nil
+			return a.fail(because("sign-in cookie", fmt.Errorf("%w: the callback came without the sign-in cookie (the sign-in was started in another browser, or on another host name than BaseURL's %q)", logto.ErrNoSignInUnderWay, e.cfg.BaseURL))), nil
 		}
-		return a.fail(because("state", fmt.Errorf("%w: no pending sign-in for this state in this browser", ErrInvalidCallback))), nil
+		return a.fail(because("state", fmt.Errorf("%w: no pending sign-in for this state in this browser", logto.ErrInvalidCallback))), nil
 	}
 	// Whatever happens next, this transaction is used up in the browser.
 	if v := e.sealer.seal(rest); v != "" {
@@ -64,32 +66,32 @@ func (e *Engine) finishSignIn(ctx context.Context, r Request) (*Answer, *UserCon
 	if tx.For != e.sealer.startedFor {
 		// Started under another app ID, redirect URI or Logto (a restart
 		// with another config): the code was issued to someone else.
-		return a.fail(because("started for", fmt.Errorf("%w: the sign-in was started for another app ID, redirect URI or endpoint", ErrInvalidCallback))), nil
+		return a.fail(because("started for", fmt.Errorf("%w: the sign-in was started for another app ID, redirect URI or endpoint", logto.ErrInvalidCallback))), nil
 	}
 	// One callback per state, across instances: a code used twice makes
 	// Logto revoke the grant of the first exchange. The loser answers as
 	// for a replay.
-	claimed, err := e.store.claim(claimKey(state), transactionTTL-now.Sub(time.Unix(tx.CreatedAt, 0))+time.Minute)
+	claimed, err := e.store.claim(ctx, claimKey(state), transactionTTL-now.Sub(time.Unix(tx.CreatedAt, 0))+time.Minute)
 	if err != nil {
 		return a.fail(because("state claim", err)), nil
 	}
 	if !claimed {
-		if rec, _ := e.store.load(r.Cookie(e.cfg.CookieName)); rec != nil {
+		if rec, _ := e.store.load(ctx, r.Cookie(e.cfg.CookieName)); rec != nil {
 			return a.redirect(e.cfg.BaseURL), nil
 		}
-		return a.fail(because("state", fmt.Errorf("%w: the state was used already", ErrInvalidCallback))), nil
+		return a.fail(because("state", fmt.Errorf("%w: the state was used already", logto.ErrInvalidCallback))), nil
 	}
 	// RFC 9207: Logto names itself in every authorization response, errors
 	// included; a response without it, or naming another issuer, is a mix-up.
 	if r.Query("iss") != e.provider.issuer() {
-		return a.fail(because("iss", fmt.Errorf("%w: the callback's iss is not Logto's issuer", ErrIssuerMismatch))), nil
+		return a.fail(because("iss", fmt.Errorf("%w: the callback's iss is not Logto's issuer", logto.ErrIssuerMismatch))), nil
 	}
 	if denied := r.Query("error"); denied != "" {
-		return a.fail(because("error", fmt.Errorf("%w: Logto answered an error", ErrAuthorizationDenied), "error", oauthErrorCode(denied))), nil
+		return a.fail(because("error", fmt.Errorf("%w: Logto answered an error", logto.ErrAuthorizationDenied), "error", oauthErrorCode(denied))), nil
 	}
 	code := r.Query("code")
 	if code == "" {
-		return a.fail(because("code", fmt.Errorf("%w: no code", ErrInvalidCallback))), nil
+		return a.fail(because("code", fmt.Errorf("%w: no code", logto.ErrInvalidCallback))), nil
 	}
 
 	ts, err := e.provider.exchangeCode(ctx, code, tx.Verifier, tx.Nonce)
@@ -114,8 +116,9 @@ func (e *Engine) finishSignIn(ctx context.Context, r Request) (*Answer, *UserCon
 	// A new session ID at every sign-in: an ID planted before sign-in
 	// (session fixation) never becomes a signed-in session.
 	id := newID()
-	user := &UserContext{IsAuthenticated: true, Claims: rec.Claims, sessionID: id, record: rec}
-	if err := r.OnSignIn(user); err != nil {
+	sess := &Session{}
+	sess.signIn(id, rec)
+	if err := runHook(hook, &sess.User); err != nil {
 		// The app turned the sign-in away: nothing is stored, and the
 		// grant Logto just made goes too.
 		if ts.RefreshToken != "" {
@@ -126,15 +129,15 @@ func (e *Engine) finishSignIn(ctx context.Context, r Request) (*Answer, *UserCon
 			level = slog.LevelError
 		}
 		e.log.Log(ctx, level, msgSignInRefused, "sub", ts.Claims.Subject, "reason", err.Error())
-		return a.fail(because("OnSignIn", fmt.Errorf("%w: %w", ErrSignInRefused, err))), nil
+		return a.fail(because("OnSignIn", fmt.Errorf("%w: %w", logto.ErrSignInRefused, err))), nil
 	}
-	if err := e.store.save(id, rec); err != nil {
+	if err := e.store.save(ctx, id, rec); err != nil {
 		return a.fail(err), nil
 	}
 	// For back-channel logout. A failure here leaves a session that only
 	// its own expiry or sign-out ends, so the sign-in fails instead.
 	if err := e.store.index(ctx, id, rec); err != nil {
-		_ = e.store.delete(id)
+		_ = e.store.delete(ctx, id)
 		return a.fail(err), nil
 	}
 	if old := r.Cookie(e.cfg.CookieName); old != "" {
@@ -149,7 +152,22 @@ func (e *Engine) finishSignIn(ctx context.Context, r Request) (*Answer, *UserCon
 	if tx.ReturnTo != "" {
 		target = originOf(e.cfg.BaseURL) + tx.ReturnTo
 	}
-	return a.redirect(target), user
+	return a.redirect(target), sess
+}
+
+// runHook runs the app's sign-in hook, nil for none. A panic in it is the
+// app's error (ErrHookPanicked), never the process's end: the sign-in is
+// refused.
+func runHook(hook SignInHook, user *logto.UserContext) (err error) {
+	if hook == nil {
+		return nil
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %v", ErrHookPanicked, p)
+		}
+	}()
+	return hook(user)
 }
 
 // oauthErrorCode is the callback's error parameter as it may be logged: one

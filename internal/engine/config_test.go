@@ -6,19 +6,19 @@ import (
 	"testing"
 
 	"github.com/fiberlogto/sdk/storage/memory"
+
+	"github.com/fiberlogto/sdk/logto"
 )
 
-// testConfig is Config as an adapter instantiates it, for the engine's own
-// tests.
-type testConfig = Config[struct{}, Storage]
+// testConfig is the config the engine's own tests write.
+type testConfig = logto.Config
 
 // newForTest builds an engine as an adapter would, on a memory storage.
 func newForTest(cfg testConfig) (*Engine, error) {
-	c, err := Prepare(cfg)
-	if err != nil {
-		return nil, err
+	if cfg.Storage == nil {
+		cfg.Storage = memory.New()
 	}
-	return New(&c, memory.New())
+	return New(cfg)
 }
 
 func TestConfigNamesTheBadField(t *testing.T) {
@@ -32,19 +32,19 @@ func TestConfigNamesTheBadField(t *testing.T) {
 		"EncryptionKey":        func(c *testConfig) { c.EncryptionKey = []byte("short") },
 		"Resource":             func(c *testConfig) { c.Resource = "not a uri" },
 		"GetOrganizationToken": func(c *testConfig) { c.GetOrganizationToken = true },
-		"DirectSignIn":         func(c *testConfig) { c.SignInOptions.DirectSignIn = &DirectSignIn{Method: "magic"} },
+		"DirectSignIn":         func(c *testConfig) { c.SignInOptions.DirectSignIn = &logto.DirectSignIn{Method: "magic"} },
 	} {
 		c := good
 		edit(&c)
 		_, err := newForTest(c)
-		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), field) {
-			t.Errorf("%s: err = %v, want ErrConfig naming the field", field, err)
+		if !errors.Is(err, logto.ErrConfig) || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: err = %v, want logto.ErrConfig naming the field", field, err)
 		}
 	}
 	if _, err := newForTest(good); err != nil {
 		t.Fatalf("good config: %v", err)
 	}
-	if _, err := Prepare(testConfig{}); !errors.Is(err, ErrConfig) {
+	if _, err := Prepare(testConfig{}); !errors.Is(err, logto.ErrConfig) {
 		t.Fatalf("empty config: %v", err)
 	}
 }
@@ -54,9 +54,9 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := settingsOf(&c, memory.New())
+	cfg := settingsOf(&c)
 	if cfg.Endpoint != "http://x" || cfg.BaseURL != "https://app.example" || cfg.RoutesPrefix != "/logto" ||
-		cfg.CookieName != "fiberlogto_session" || c.ContextKey != "user" || cfg.Storage == nil || cfg.HTTPClient == nil ||
+		cfg.CookieName != "fiberlogto_session" || cfg.Storage == nil || cfg.HTTPClient == nil ||
 		cfg.PostLogoutRedirectURI != "https://app.example" || !cfg.secureCookies() {
 		t.Fatalf("defaults: %+v", cfg)
 	}
@@ -92,8 +92,8 @@ func TestConfigRejectsWhatBreaksAtRuntime(t *testing.T) {
 	} {
 		c := good
 		tc.edit(&c)
-		if _, err := newForTest(c); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tc.field) {
-			t.Errorf("%s: err = %v, want ErrConfig naming %s", name, err, tc.field)
+		if _, err := newForTest(c); !errors.Is(err, logto.ErrConfig) || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%s: err = %v, want logto.ErrConfig naming %s", name, err, tc.field)
 		}
 	}
 	for name, edit := range map[string]func(c *testConfig){
@@ -117,7 +117,7 @@ func TestBaseURLCaseNormalised(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := settingsOf(&c, nil)
+	cfg := settingsOf(&c)
 	if cfg.BaseURL != "https://app.example.com" || !cfg.secureCookies() || cfg.redirectURI() != "https://app.example.com/logto/sign-in-callback" {
 		t.Fatalf("BaseURL %q, secure %v, redirect URI %q", cfg.BaseURL, cfg.secureCookies(), cfg.redirectURI())
 	}

@@ -1,16 +1,20 @@
-// Package engine is fiberlogto without Fiber: OpenID Connect with Logto,
-// sessions, tokens and leases. Its operations take the facts of a request
-// (Request) and return what to answer (Answer); the adapters for Fiber v2
-// (package fiberlogto) and v3 (fiberlogto/v3) translate both ways, and are
-// the public API. Nothing here imports a web framework.
+// Package engine is fiberlogto's machinery behind the public core (package
+// logto) and without a web framework: OpenID Connect with Logto, sessions,
+// tokens, leases, the bearer checks, and every security rule (cookie
+// attributes, the sign-in hook's recovery, body limits, repeated
+// parameters). Its operations take the facts of a request (Request) and
+// return what to answer (Answer); the adapters for Fiber v2, Fiber v3 and
+// net/http translate both ways and only copy the answer onto their
+// response. Nothing here imports a web framework.
 package engine
 
 import (
 	"context"
-	"errors"
 	"log/slog"
+	"net/http"
 	"strings"
-	"time"
+
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // Engine is the state shared by the routes and the middleware: config,
@@ -20,7 +24,7 @@ type Engine struct {
 	provider *provider
 	store    *sessionStore
 	routes   map[string]route
-	fetch    FetchOptions // what Config asks for on every request
+	fetch    logto.FetchOptions // what Config asks for on every request
 	// signInCookie holds the browser's pending sign-ins, sealed by sealer.
 	signInCookie string
 	sealer       *signInSealer
@@ -31,39 +35,31 @@ type Engine struct {
 
 type route struct {
 	methods []string
-	handle  func(ctx context.Context, r Request) *Answer
+	handle  func(ctx context.Context, r Request, hook SignInHook) *Answer
 }
 
-// Storage is the session storage the engine needs: Fiber v2's
-// fiber.Storage; v3's is a superset.
-type Storage interface {
-	Get(key string) ([]byte, error)
-	Set(key string, val []byte, exp time.Duration) error
-	Delete(key string) error
-	Reset() error
-	Close() error
-}
+// SignInHook is an adapter's OnSignIn, bound to the request: it runs when
+// a sign-in is about to succeed (see the adapters' Config.OnSignIn). The
+// engine recovers its panics.
+type SignInHook func(user *logto.UserContext) error
 
-// ErrMethodNotAllowed: a route of ours was asked with another method. The
-// adapters answer it with their framework's 405.
-var ErrMethodNotAllowed = errors.New("method not allowed")
-
-// New builds the engine for a config Prepare accepted. It does not contact
+// New builds the engine for cfg: defaults filled and checked by Prepare
+// (an error wrapping logto.ErrConfig names the field). It does not contact
 // Logto: discovery runs in the background now and on first use, so an app
 // starts even while Logto is down.
-func New[C, S any](cfg *Config[C, S], store Storage) (*Engine, error) {
-	e := &Engine{cfg: settingsOf(cfg, store), tokens: newTokenCache(), log: cfg.Logger}
-	if e.log == nil { // a config New was given without Prepare (tests)
-		e.log = defaultLogger()
+func New(config logto.Config) (*Engine, error) {
+	cfg, err := Prepare(config)
+	if err != nil {
+		return nil, err
 	}
+	e := &Engine{cfg: settingsOf(&cfg), tokens: newTokenCache(), log: cfg.Logger}
 	e.fetch = e.cfg.fetchOptions()
 	e.provider = newProvider(e.cfg)
-	var err error
 	if e.store, err = newSessionStore(e.cfg); err != nil {
 		return nil, err
 	}
 	go func() { _, _ = e.provider.get(context.Background()) }()
-	if cfg.apiOnly() {
+	if apiOnly(&cfg) {
 		return e, nil // no sign-in routes: API protection only
 	}
 	e.signInCookie = e.cfg.CookieName + "_signin"
@@ -81,9 +77,12 @@ func New[C, S any](cfg *Config[C, S], store Storage) (*Engine, error) {
 	return e, nil
 }
 
+// Config returns the effective config: defaults filled.
+func (e *Engine) Config() logto.Config { return e.cfg.Config }
+
 // Serve answers a request to one of the routes under RoutesPrefix. It
 // reports false for any other path, which the middleware passes on.
-func (e *Engine) Serve(ctx context.Context, path string, r Request) (*Answer, bool) {
+func (e *Engine) Serve(ctx context.Context, path string, r Request, hook SignInHook) (*Answer, bool) {
 	rt, ok := e.routes[strings.TrimSuffix(path, "/")]
 	if !ok {
 		return nil, false
@@ -91,12 +90,12 @@ func (e *Engine) Serve(ctx context.Context, path string, r Request) (*Answer, bo
 	method := r.Method()
 	for _, m := range rt.methods {
 		if method == m {
-			return rt.handle(ctx, r), true
+			return rt.handle(ctx, r, hook), true
 		}
 	}
 	a := &Answer{}
 	a.header("Allow", strings.Join(rt.methods, ", "))
-	return a.fail(ErrMethodNotAllowed), true
+	return a.fail(logto.ErrMethodNotAllowed), true
 }
 
 // RoutesPrefix is where the routes live, with a trailing slash.
@@ -106,6 +105,6 @@ func (e *Engine) RoutesPrefix() string { return e.cfg.RoutesPrefix + "/" }
 func (e *Engine) CookieName() string { return e.cfg.CookieName }
 
 // ClearSessionCookie is the cookie that removes the session cookie.
-func (e *Engine) ClearSessionCookie() Cookie {
-	return Cookie{Name: e.cfg.CookieName, Path: "/", Domain: e.cfg.CookieDomain, MaxAge: -1, Secure: e.cfg.secureCookies()}
+func (e *Engine) ClearSessionCookie() *http.Cookie {
+	return e.cfg.cookie(e.cfg.CookieName, "", "/", -1)
 }

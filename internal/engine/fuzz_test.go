@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fiberlogto/sdk/storage/memory"
 )
 
 // fuzzRequest is a Request made of a query string and cookies.
@@ -14,15 +16,15 @@ type fuzzRequest struct {
 	cookies map[string]string
 }
 
-func (r fuzzRequest) Query(k string) string       { return r.query.Get(k) }
-func (r fuzzRequest) QueryCount(k string) int     { return len(r.query[k]) }
-func (r fuzzRequest) FormCount(string) int        { return 0 }
-func (r fuzzRequest) Cookie(n string) string      { return r.cookies[n] }
-func (r fuzzRequest) Header(string) string        { return "" }
-func (r fuzzRequest) FormValue(string) string     { return "" }
-func (r fuzzRequest) Method() string              { return "GET" }
-func (r fuzzRequest) OriginalURL() string         { return "/" }
-func (r fuzzRequest) OnSignIn(*UserContext) error { return nil }
+func (r fuzzRequest) Query(k string) string   { return r.query.Get(k) }
+func (r fuzzRequest) QueryCount(k string) int { return len(r.query[k]) }
+func (r fuzzRequest) FormCount(string) int    { return 0 }
+func (r fuzzRequest) Cookie(n string) string  { return r.cookies[n] }
+func (r fuzzRequest) Header(string) string    { return "" }
+func (r fuzzRequest) FormValue(string) string { return "" }
+func (r fuzzRequest) Method() string          { return "GET" }
+func (r fuzzRequest) OriginalURL() string     { return "/" }
+func (r fuzzRequest) Host() string            { return "" }
 
 // rendered is what the default error handler makes of an answer: its
 // status and body.
@@ -77,7 +79,7 @@ func FuzzSignInCookie(f *testing.F) {
 			return
 		}
 		for _, path := range []string{"/logto/sign-in-callback", "/logto/sign-in"} {
-			a, _ := e.Serve(context.Background(), path, fuzzRequest{query: callback, cookies: map[string]string{e.signInCookie: cookie}})
+			a, _ := e.Serve(context.Background(), path, fuzzRequest{query: callback, cookies: map[string]string{e.signInCookie: cookie}}, nil)
 			if status, body := rendered(a); status != 400 && status != 503 {
 				t.Fatalf("sign-in cookie %q at %s: %d %s", cookie, path, status, body)
 			}
@@ -100,9 +102,9 @@ func FuzzCallbackQuery(f *testing.F) {
 	f.Fuzz(func(t *testing.T, rawQuery string) {
 		// A live, unclaimed transaction for fuzzState, so mutations reach
 		// the iss, error and code checks.
-		_ = e.cfg.Storage.Reset()
+		_ = e.cfg.Storage.(*memory.Storage).Reset()
 		q, _ := url.ParseQuery(rawQuery) // what parsed: servers are as lenient
-		a, _ := e.Serve(context.Background(), "/logto/sign-in-callback", fuzzRequest{query: q, cookies: map[string]string{e.signInCookie: fuzzSignInCookie(e)}})
+		a, _ := e.Serve(context.Background(), "/logto/sign-in-callback", fuzzRequest{query: q, cookies: map[string]string{e.signInCookie: fuzzSignInCookie(e)}}, nil)
 		status, body := rendered(a)
 		if status >= 500 && status != 503 && status != 504 {
 			t.Fatalf("query %q: status %d %s", rawQuery, status, body)
@@ -119,7 +121,7 @@ func FuzzSessionCookie(f *testing.F) {
 	e := fuzzEngine(f)
 	id := newID()
 	rec := &sessionRecord{CreatedAt: time.Now().Unix(), Subject: []byte("u"), Claims: []byte(`{"sub":"u"}`)}
-	if err := e.store.save(id, rec); err != nil {
+	if err := e.store.save(context.Background(), id, rec); err != nil {
 		f.Fatal(err)
 	}
 	for _, s := range []string{"", "x", id[:42], id + "x", strings.Repeat("A", 43), "%3Cscript%3E", "\x00\xff", strings.Repeat("é", 30)} {
@@ -129,9 +131,10 @@ func FuzzSessionCookie(f *testing.F) {
 		if cookie == id {
 			return
 		}
-		user, _, err := e.User(context.Background(), cookie)
-		if err != nil || user == nil || user.IsAuthenticated {
-			t.Fatalf("cookie %q: %+v, %v", cookie, user, err)
+		var sess Session
+		_, err := e.User(context.Background(), cookie, &sess)
+		if err != nil || sess.User.IsAuthenticated {
+			t.Fatalf("cookie %q: %+v, %v", cookie, sess.User, err)
 		}
 	})
 }

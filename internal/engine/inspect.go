@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"time"
+
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // What follows lets the adapters' tests look into the storage from outside,
@@ -22,7 +24,7 @@ func SessionStorageKey(id string) string { return storageKey(sessionKeyPrefix, i
 // ClaimStorageKey is the storage key of a callback's claim on its state.
 func ClaimStorageKey(state string) string { return claimKey(state) }
 
-// Getter reads a storage.
+// Getter reads a storage without context (every storage of this module).
 type Getter interface{ Get(string) ([]byte, error) }
 
 func storedRecord(s Getter, id string) *sessionRecord {
@@ -57,15 +59,15 @@ func StoredAccessToken(s Getter, id, key string) string {
 
 // SignInRecorder is one instance's callback write path on store: it saves
 // a session of sub under a new ID and indexes it, as the callback does.
-func SignInRecorder(store Storage) func(sub string) (string, error) {
-	s, err := newSessionStore(&settings{Storage: store, IdleTimeout: time.Hour, AbsoluteTimeout: time.Hour, Now: time.Now})
+func SignInRecorder(store logto.Storage) func(sub string) (string, error) {
+	s, err := newSessionStore(&settings{Config: logto.Config{Storage: store, IdleTimeout: time.Hour, AbsoluteTimeout: time.Hour}, Now: time.Now})
 	if err != nil {
 		panic(err)
 	}
 	return func(sub string) (string, error) {
 		id := newID()
 		rec := &sessionRecord{CreatedAt: time.Now().Unix(), Subject: []byte(sub)}
-		if err := s.save(id, rec); err != nil {
+		if err := s.save(context.Background(), id, rec); err != nil {
 			return "", err
 		}
 		return id, s.index(context.Background(), id, rec)

@@ -16,6 +16,8 @@ import (
 	"weak"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // keySet is Logto's JWKS, cached for the life of the process.
@@ -147,8 +149,8 @@ type logtoKeys struct{ *keySet }
 // VerifySignature implements zitadel's oidc.KeySet. The algorithm has been
 // checked against discovery's list by the caller. A JWKS endpoint that
 // cannot be reached or does not answer in time is the provider's failure,
-// not the token's: the error then wraps ErrProviderUnavailable or
-// ErrProviderTimeout, so the request answers 503 or 504, not 400.
+// not the token's: the error then wraps logto.ErrProviderUnavailable or
+// logto.ErrProviderTimeout, so the request answers 503 or 504, not 400.
 func (k logtoKeys) VerifySignature(ctx context.Context, jws *jose.JSONWebSignature) ([]byte, error) {
 	payload, _, err := k.verify(ctx, jws, fromLogto)
 	return payload, err
@@ -204,10 +206,10 @@ func (ks *keySet) has(thumb string) bool {
 // too slow is a 504, anything else (unreachable, an error status, a body
 // that is no key set) a 503.
 func jwksFailure(err error) error {
-	if errors.Is(err, context.Canceled) || classifyTransport(err) == ErrProviderTimeout {
-		return fmt.Errorf("%w: JWKS: %w", ErrProviderTimeout, err)
+	if errors.Is(err, context.Canceled) || classifyTransport(err) == logto.ErrProviderTimeout {
+		return fmt.Errorf("%w: JWKS: %w", logto.ErrProviderTimeout, err)
 	}
-	return fmt.Errorf("%w: JWKS: %w", ErrProviderUnavailable, err)
+	return fmt.Errorf("%w: JWKS: %w", logto.ErrProviderUnavailable, err)
 }
 
 // verifyCached tries the cached keys that can have signed the token: the
@@ -234,7 +236,7 @@ func (ks *keySet) verifyCached(jws *jose.JSONWebSignature, kid, alg string) ([]b
 }
 
 // refetch loads the JWKS for a token from src that the cached keys do not
-// verify, and returns the number of the fetch it waited for. Callers share
+// verify, and returns the number of the fetch it waited for. logto.Callers share
 // one fetch in flight, and wait for it at most until their ctx ends. Once
 // the set is loaded, a new fetch for a token from outside starts at most
 // every refetchCooldown (errKeySetBusy otherwise); one for a token from

@@ -6,29 +6,9 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
-)
 
-// Leaser is implemented by a session storage that can grant a short
-// exclusive lease atomically (package storage's SQLite, Redis, PostgreSQL
-// and memory storages do). fiber.Storage has no compare-and-set, so every
-// read-modify-write that several instances may run at once takes one:
-//
-//   - a session's refresh, so one rotating refresh token is never sent
-//     twice (Logto revokes the whole grant when it is), and every other
-//     write of the session (touch, userinfo answer, sign-out), so none
-//     puts back a token another instance has just rotated;
-//   - the back-channel logout index of a user, so concurrent sign-ins never
-//     drop each other from it;
-//   - a callback's claim on its state, so a code is exchanged once.
-//
-// Without one, all of these are serialised inside each process only.
-type Leaser interface {
-	// AcquireLease takes key for owner until ttl passes, unless another
-	// owner holds it. It reports whether owner holds it now.
-	AcquireLease(key, owner string, ttl time.Duration) (bool, error)
-	// ReleaseLease gives key up if owner holds it.
-	ReleaseLease(key, owner string) error
-}
+	"github.com/fiberlogto/sdk/logto"
+)
 
 // Every lock key is built here, from storage keys (hashes), never from a
 // session ID: the back-channel logout knows sessions by storage key only,
@@ -59,9 +39,9 @@ func indexLock(key string) string { return storageKey(indexLockPrefix, key) }
 func claimKey(state string) string { return storageKey(claimKeyPrefix, state) }
 
 // locker serialises work on a key: inside the process with a mutex per key,
-// across instances with the storage's lease when it is a Leaser.
+// across instances with the storage's lease when it is a logto.Leaser.
 type locker struct {
-	storage Storage
+	storage logto.Storage
 	mu      sync.Mutex
 	local   map[string]*localLock
 }
@@ -100,17 +80,23 @@ func (lk *locker) lockLocal(key string) func() {
 // lease is a key held by hold: always inside the process, and across
 // instances when held is true.
 type lease struct {
+	ctx        context.Context // of the request that holds it
 	unlock     func()
-	leaser     Leaser
+	leaser     logto.Leaser
 	key, owner string
 	ttl        time.Duration
 	held       bool
 }
 
-// release gives the key up, across instances and in the process.
+// release gives the key up, across instances and in the process. It runs
+// when the work is done, the request's context possibly cancelled by
+// then: the release runs on a context of its own (shortLeaseWait at most),
+// rather than leave the key taken until its lease expires.
 func (l *lease) release() {
 	if l.held && l.leaser != nil {
-		_ = l.leaser.ReleaseLease(l.key, l.owner)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(l.ctx), shortLeaseWait)
+		_ = l.leaser.ReleaseLease(ctx, l.key, l.owner)
+		cancel()
 	}
 	l.unlock()
 }
@@ -120,7 +106,7 @@ func (l *lease) release() {
 // read cache, so what is read next is what the database holds.
 func (l *lease) renew() {
 	if l.held && l.leaser != nil {
-		_, _ = l.leaser.AcquireLease(l.key, l.owner, l.ttl)
+		_, _ = l.leaser.AcquireLease(l.ctx, l.key, l.owner, l.ttl)
 	}
 }
 
@@ -130,11 +116,11 @@ func (l *lease) renew() {
 // still worth it (another instance has done the work meanwhile); a true
 // stops the wait. The lease comes back not held after a give-up or a wait
 // that ran out: the caller decides whether to go on unserialised. A storage
-// that is no Leaser has nothing to take across instances: held at once.
+// that is no logto.Leaser has nothing to take across instances: held at once.
 // The returned lease must be released.
 func (lk *locker) hold(ctx context.Context, key string, ttl, wait time.Duration, gaveUp func() bool) (*lease, error) {
-	l := &lease{unlock: lk.lockLocal(key), key: key, ttl: ttl}
-	leaser, ok := lk.storage.(Leaser)
+	l := &lease{ctx: ctx, unlock: lk.lockLocal(key), key: key, ttl: ttl}
+	leaser, ok := lk.storage.(logto.Leaser)
 	if !ok {
 		l.held = true
 		return l, nil
@@ -143,10 +129,10 @@ func (lk *locker) hold(ctx context.Context, key string, ttl, wait time.Duration,
 	deadline := time.Now().Add(wait)
 	pause := 5 * time.Millisecond
 	for {
-		got, err := leaser.AcquireLease(key, l.owner, ttl)
+		got, err := leaser.AcquireLease(ctx, key, l.owner, ttl)
 		if err != nil {
 			l.unlock()
-			return nil, fmt.Errorf("%w: lease: %w", ErrStorage, err)
+			return nil, fmt.Errorf("%w: lease: %w", logto.ErrStorage, err)
 		}
 		if got {
 			l.held = true
@@ -161,35 +147,35 @@ func (lk *locker) hold(ctx context.Context, key string, ttl, wait time.Duration,
 		case <-ctx.Done():
 			t.Stop()
 			l.unlock()
-			return nil, fmt.Errorf("%w: waiting for a lease: %w", ErrProviderTimeout, ctx.Err())
+			return nil, fmt.Errorf("%w: waiting for a lease: %w", logto.ErrProviderTimeout, ctx.Err())
 		}
 		pause = min(2*pause, 100*time.Millisecond)
 	}
 }
 
-// claim takes key once: with a Leaser, a lease no other owner can take
+// claim takes key once: with a logto.Leaser, a lease no other owner can take
 // before it expires; otherwise a marker written under the process's lock
 // (exact within one instance only). It reports false when key was claimed
 // already.
-func (lk *locker) claim(key string, ttl time.Duration) (bool, error) {
-	if leaser, ok := lk.storage.(Leaser); ok {
-		got, err := leaser.AcquireLease(key, newID(), ttl)
+func (lk *locker) claim(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if leaser, ok := lk.storage.(logto.Leaser); ok {
+		got, err := leaser.AcquireLease(ctx, key, newID(), ttl)
 		if err != nil {
-			return false, fmt.Errorf("%w: claim: %w", ErrStorage, err)
+			return false, fmt.Errorf("%w: claim: %w", logto.ErrStorage, err)
 		}
 		return got, nil
 	}
 	unlock := lk.lockLocal(key)
 	defer unlock()
-	seen, err := lk.storage.Get(key)
+	seen, err := lk.storage.GetWithContext(ctx, key)
 	if err != nil {
-		return false, fmt.Errorf("%w: claim: %w", ErrStorage, err)
+		return false, fmt.Errorf("%w: claim: %w", logto.ErrStorage, err)
 	}
 	if len(seen) > 0 {
 		return false, nil
 	}
-	if err := lk.storage.Set(key, []byte{1}, ttl); err != nil {
-		return false, fmt.Errorf("%w: claim: %w", ErrStorage, err)
+	if err := lk.storage.SetWithContext(ctx, key, []byte{1}, ttl); err != nil {
+		return false, fmt.Errorf("%w: claim: %w", logto.ErrStorage, err)
 	}
 	return true, nil
 }

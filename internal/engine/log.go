@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // The engine's log records, one per event, with stable messages and
@@ -128,7 +130,7 @@ func idTokenCheck(err error) string {
 // otherwise write one per request.
 func (e *Engine) logFailure(ctx context.Context, level slog.Level, msg string, err error, attrs ...any) {
 	check, extra := checkOf(err)
-	if (check == "discovery" || check == "jwks") && !errors.Is(err, ErrConfig) {
+	if (check == "discovery" || check == "jwks") && !errors.Is(err, logto.ErrConfig) {
 		return
 	}
 	status, _ := StatusOf(err)
@@ -138,13 +140,13 @@ func (e *Engine) logFailure(ctx context.Context, level slog.Level, msg string, e
 	}
 	attrs = append(attrs, extra...)
 	switch {
-	case errors.Is(err, ErrInvalidClient):
+	case errors.Is(err, logto.ErrInvalidClient):
 		e.log.ErrorContext(ctx, msgClientRefused, append(attrs, "event", msg)...)
-	case errors.Is(err, ErrConfig):
+	case errors.Is(err, logto.ErrConfig):
 		e.log.ErrorContext(ctx, msgConfigError, append(attrs, "event", msg, "error", err.Error())...)
-	case errors.Is(err, ErrStorage):
+	case errors.Is(err, logto.ErrStorage):
 		e.log.ErrorContext(ctx, msgStorageError, append(attrs, "event", msg, "error", err.Error())...)
-	case errors.Is(err, ErrProviderUnavailable), errors.Is(err, ErrProviderTimeout):
+	case errors.Is(err, logto.ErrProviderUnavailable), errors.Is(err, logto.ErrProviderTimeout):
 		e.log.ErrorContext(ctx, msgProviderError, append(attrs, "event", msg, "error", err.Error())...)
 	default:
 		e.log.Log(ctx, level, msg, attrs...)

@@ -1,6 +1,10 @@
 package engine
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/fiberlogto/sdk/logto"
+)
 
 // One rule for repeated protocol parameters. RFC 6749 section 3.1:
 // "Request and response parameters MUST NOT be included more than once."
@@ -9,7 +13,7 @@ import "fmt"
 // reads the first; and the RFC 9207 iss check is only as strong as the rule
 // that there is exactly one iss. So a message that repeats one of the
 // parameters an entry point reads is malformed and refused whole (400,
-// ErrInvalidRequest), before anything is used up: no token call, no
+// logto.ErrInvalidRequest), before anything is used up: no token call, no
 // session, the pending sign-in left as it was. Other parameters are not
 // protocol parameters and are ignored, repeated or not.
 var (
@@ -43,5 +47,5 @@ func repeatedParam(count func(string) int, names []string) string {
 // refuseRepeated is the error of a message that repeats param: the log
 // record names the parameter, never its values.
 func refuseRepeated(param string) error {
-	return because("repeated parameter", fmt.Errorf("%w: parameter %s is repeated (RFC 6749 section 3.1)", ErrInvalidRequest, param), "parameter", param)
+	return because("repeated parameter", fmt.Errorf("%w: parameter %s is repeated (RFC 6749 section 3.1)", logto.ErrInvalidRequest, param), "parameter", param)
 }

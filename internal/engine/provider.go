@@ -21,6 +21,8 @@ import (
 	httphelper "github.com/zitadel/oidc/v3/pkg/http"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // provider is the only part of the package that talks to Logto. It runs
@@ -108,7 +110,7 @@ func (p *provider) get(ctx context.Context) (*discovered, error) {
 		}
 		return run.d, nil
 	case <-ctx.Done():
-		return nil, because("discovery", fmt.Errorf("%w: waiting for discovery: %w", ErrProviderTimeout, ctx.Err()))
+		return nil, because("discovery", fmt.Errorf("%w: waiting for discovery: %w", logto.ErrProviderTimeout, ctx.Err()))
 	}
 }
 
@@ -118,7 +120,7 @@ func (p *provider) runDiscovery(run *discovery) {
 	run.d, run.err = p.discover(ctx)
 	if run.err != nil {
 		msg := msgDiscoveryFailed
-		if errors.Is(run.err, ErrConfig) {
+		if errors.Is(run.err, logto.ErrConfig) {
 			msg = msgConfigError // a server that is not Logto: the operator's to fix
 		}
 		p.failing.fail(p.cfg.Logger, p.cfg.Now(), msg, "issuer", p.issuer(),
@@ -142,7 +144,7 @@ func (p *provider) discover(ctx context.Context) (*discovered, error) {
 		return nil, err
 	}
 	if dc.AuthorizationEndpoint == "" || dc.TokenEndpoint == "" || dc.JwksURI == "" {
-		return nil, fmt.Errorf("%w: discovery lacks the authorization, token or JWKS endpoint", ErrProviderUnavailable)
+		return nil, fmt.Errorf("%w: discovery lacks the authorization, token or JWKS endpoint", logto.ErrProviderUnavailable)
 	}
 	// Our own key set rather than zitadel's: it rate-limits refetches for
 	// unknown kids and skips keys it cannot use instead of failing.
@@ -185,7 +187,7 @@ func (p *provider) discover(ctx context.Context) (*discovered, error) {
 		Endpoint:     oauth2.Endpoint{AuthURL: dc.AuthorizationEndpoint, TokenURL: dc.TokenEndpoint},
 	}, rp.WithHTTPClient(p.cfg.HTTPClient), rp.WithAuthStyle(oauth2.AuthStyleInHeader))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		return nil, fmt.Errorf("%w: %w", logto.ErrConfig, err)
 	}
 	d.rp = userInfoRP{RelyingParty: relying, endpoint: dc.UserinfoEndpoint}
 	// Every ID token verified here came from Logto's token endpoint: an
@@ -218,7 +220,7 @@ func (p *provider) fetchDiscovery(ctx context.Context) (*oidc.DiscoveryConfigura
 	wellKnown := p.issuer() + oidc.DiscoveryEndpoint
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, wellKnown, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: discovery: %w", ErrConfig, err)
+		return nil, fmt.Errorf("%w: discovery: %w", logto.ErrConfig, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := p.cfg.HTTPClient.Do(req)
@@ -232,20 +234,20 @@ func (p *provider) fetchDiscovery(ctx context.Context) (*oidc.DiscoveryConfigura
 	}
 	switch {
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		return nil, fmt.Errorf("%w: discovery answered %s", ErrProviderUnavailable, resp.Status)
+		return nil, fmt.Errorf("%w: discovery answered %s", logto.ErrProviderUnavailable, resp.Status)
 	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("%w: Endpoint %q answers %s for %s: it is not a Logto endpoint (Logto Cloud's looks like https://<tenant>.logto.app, a self-hosted one like http://localhost:3001)",
-			ErrConfig, p.cfg.Endpoint, resp.Status, wellKnown)
+			logto.ErrConfig, p.cfg.Endpoint, resp.Status, wellKnown)
 	case len(body) > maxDiscoveryBytes:
-		return nil, fmt.Errorf("%w: discovery document too large", ErrProviderResponse)
+		return nil, fmt.Errorf("%w: discovery document too large", logto.ErrProviderResponse)
 	}
 	dc := new(oidc.DiscoveryConfiguration)
 	if err := json.Unmarshal(body, dc); err != nil {
 		return nil, fmt.Errorf("%w: Endpoint %q answers %s with something that is not a discovery document: it is not a Logto endpoint",
-			ErrConfig, p.cfg.Endpoint, wellKnown)
+			logto.ErrConfig, p.cfg.Endpoint, wellKnown)
 	}
 	if dc.Issuer != p.issuer() {
-		return nil, fmt.Errorf("%w: discovery names issuer %q, not %q", ErrProviderUnavailable, dc.Issuer, p.issuer())
+		return nil, fmt.Errorf("%w: discovery names issuer %q, not %q", logto.ErrProviderUnavailable, dc.Issuer, p.issuer())
 	}
 	return dc, nil
 }
@@ -325,7 +327,7 @@ func (t tokenCaller) HttpClient() *http.Client { return t.client } //nolint:revi
 // keep the session's subject (OIDC Core 12.2); its nonce, when present, must
 // be the one of the sign-in. When the ID token cannot be verified for a
 // reason that may pass (the key set cannot be fetched), the error wraps
-// ErrProviderUnavailable or ErrProviderTimeout and the token set holds the
+// logto.ErrProviderUnavailable or logto.ErrProviderTimeout and the token set holds the
 // refresh token of the answer only.
 func (p *provider) refresh(ctx context.Context, refreshToken, resource, organizationID, subject, nonce string) (*tokenSet, error) {
 	d, err := p.get(ctx)
@@ -359,10 +361,10 @@ func (p *provider) refresh(ctx context.Context, refreshToken, resource, organiza
 	}
 	if ts.Claims != nil {
 		if ts.Claims.Subject != subject {
-			return nil, because("id_token.sub", fmt.Errorf("%w: refreshed ID token has another subject", ErrInvalidIDToken))
+			return nil, because("id_token.sub", fmt.Errorf("%w: refreshed ID token has another subject", logto.ErrInvalidIDToken))
 		}
 		if ts.Claims.Nonce != "" && ts.Claims.Nonce != nonce {
-			return nil, because("id_token.nonce", fmt.Errorf("%w: refreshed ID token has another nonce", ErrInvalidIDToken))
+			return nil, because("id_token.nonce", fmt.Errorf("%w: refreshed ID token has another nonce", logto.ErrInvalidIDToken))
 		}
 	}
 	return ts, nil
@@ -372,10 +374,10 @@ func (p *provider) refresh(ctx context.Context, refreshToken, resource, organiza
 // an ID token (required if needIDToken), verifies it.
 func (p *provider) verifyTokenResponse(ctx context.Context, d *discovered, v *rp.IDTokenVerifier, tok *oauth2.Token, needIDToken bool) (*tokenSet, error) {
 	if tok.AccessToken == "" {
-		return nil, fmt.Errorf("%w: token response has no access_token", ErrProviderResponse)
+		return nil, fmt.Errorf("%w: token response has no access_token", logto.ErrProviderResponse)
 	}
 	if tt := tok.TokenType; tt != "" && !strings.EqualFold(tt, "bearer") {
-		return nil, fmt.Errorf("%w: token_type %q", ErrProviderResponse, tt)
+		return nil, fmt.Errorf("%w: token_type %q", logto.ErrProviderResponse, tt)
 	}
 	ts := &tokenSet{
 		AccessToken:  tok.AccessToken,
@@ -388,7 +390,7 @@ func (p *provider) verifyTokenResponse(ctx context.Context, d *discovered, v *rp
 	idToken, _ := tok.Extra("id_token").(string)
 	if idToken == "" {
 		if needIDToken {
-			return nil, fmt.Errorf("%w: token response has no id_token", ErrProviderResponse)
+			return nil, fmt.Errorf("%w: token response has no id_token", logto.ErrProviderResponse)
 		}
 		return ts, nil
 	}
@@ -399,14 +401,14 @@ func (p *provider) verifyTokenResponse(ctx context.Context, d *discovered, v *rp
 			// refresh token comes back with the error (see refresh).
 			return &tokenSet{RefreshToken: tok.RefreshToken}, because("jwks", err)
 		}
-		return nil, because(idTokenCheck(err), fmt.Errorf("%w: %w", ErrInvalidIDToken, err))
+		return nil, because(idTokenCheck(err), fmt.Errorf("%w: %w", logto.ErrInvalidIDToken, err))
 	}
 	if err := p.checkIDTokenExtras(claims); err != nil {
 		return nil, err
 	}
 	raw, err := claimsJSON(idToken)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidIDToken, err)
+		return nil, fmt.Errorf("%w: %w", logto.ErrInvalidIDToken, err)
 	}
 	ts.IDToken = idToken
 	ts.Claims = claims
@@ -442,18 +444,18 @@ func expiresIn(tok *oauth2.Token) time.Duration {
 // nbf must have passed and sub must not be empty.
 func (p *provider) checkIDTokenExtras(claims *oidc.IDTokenClaims) error {
 	if len(claims.Audience) != 1 || claims.Audience[0] != p.cfg.AppID {
-		return because("id_token.aud", fmt.Errorf("%w: aud must be exactly the app ID", ErrInvalidIDToken))
+		return because("id_token.aud", fmt.Errorf("%w: aud must be exactly the app ID", logto.ErrInvalidIDToken))
 	}
 	if !validIdentifier(claims.Subject) {
-		return because("id_token.sub", fmt.Errorf("%w: sub is empty, longer than %d characters or not printable ASCII", ErrInvalidIDToken, maxIdentifierLen))
+		return because("id_token.sub", fmt.Errorf("%w: sub is empty, longer than %d characters or not printable ASCII", logto.ErrInvalidIDToken, maxIdentifierLen))
 	}
 	if sid, ok := claims.Claims["sid"]; ok {
 		if s, isString := sid.(string); !isString || !validIdentifier(s) {
-			return because("id_token.sid", fmt.Errorf("%w: sid is not a string of 1 to %d printable ASCII characters", ErrInvalidIDToken, maxIdentifierLen))
+			return because("id_token.sid", fmt.Errorf("%w: sid is not a string of 1 to %d printable ASCII characters", logto.ErrInvalidIDToken, maxIdentifierLen))
 		}
 	}
 	if nbf := claims.NotBefore.AsTime(); !nbf.IsZero() && nbf.After(p.cfg.Now().Add(p.cfg.ClockSkew)) {
-		return because("id_token.nbf", fmt.Errorf("%w: nbf is in the future", ErrInvalidIDToken))
+		return because("id_token.nbf", fmt.Errorf("%w: nbf is in the future", logto.ErrInvalidIDToken))
 	}
 	return nil
 }
@@ -512,7 +514,7 @@ func (p *provider) userInfo(ctx context.Context, accessToken, subject string) ([
 	info, err := rp.Userinfo[*userInfoAnswer](ctx, accessToken, "Bearer", subject, d.rp)
 	if err != nil {
 		if errors.Is(err, rp.ErrUserInfoSubNotMatching) {
-			return nil, fmt.Errorf("%w: userinfo sub differs from the ID token's", ErrProviderResponse)
+			return nil, fmt.Errorf("%w: userinfo sub differs from the ID token's", logto.ErrProviderResponse)
 		}
 		return nil, classifyTokenError(err)
 	}
@@ -569,7 +571,7 @@ func appendQuery(base string, q url.Values) string {
 
 // errTokenRejected: Logto refused an access token at userinfo
 // (invalid_token); the caller refreshes it once.
-var errTokenRejected = fmt.Errorf("%w: access token rejected", ErrNoToken)
+var errTokenRejected = fmt.Errorf("%w: access token rejected", logto.ErrNoToken)
 
 // classifyTokenError maps an error of a call to Logto onto a sentinel.
 // The log says which endpoint failed, its status and its OAuth error
@@ -597,19 +599,19 @@ func statusOf(resp *http.Response) int {
 func classifyOAuthError(code string, status int, err error) error {
 	switch code {
 	case "invalid_grant":
-		return fmt.Errorf("%w: %w", ErrInvalidGrant, err)
+		return fmt.Errorf("%w: %w", logto.ErrInvalidGrant, err)
 	case "invalid_client", "unauthorized_client":
-		return fmt.Errorf("%w: %s", ErrInvalidClient, code) // never the body: it may echo credentials
+		return fmt.Errorf("%w: %s", logto.ErrInvalidClient, code) // never the body: it may echo credentials
 	case "invalid_token":
 		return fmt.Errorf("%w: %w", errTokenRejected, err)
 	case "access_denied", "insufficient_scope", "invalid_target", "invalid_scope":
-		return fmt.Errorf("%w: %s", ErrNoToken, code)
+		return fmt.Errorf("%w: %s", logto.ErrNoToken, code)
 	case "":
 	default:
-		return fmt.Errorf("%w: %s", ErrProviderResponse, code)
+		return fmt.Errorf("%w: %s", logto.ErrProviderResponse, code)
 	}
 	if status == http.StatusServiceUnavailable {
-		return fmt.Errorf("%w: %w", ErrProviderUnavailable, err)
+		return fmt.Errorf("%w: %w", logto.ErrProviderUnavailable, err)
 	}
 	return fmt.Errorf("%w: %w", classifyTransport(err), err)
 }
@@ -617,25 +619,25 @@ func classifyOAuthError(code string, status int, err error) error {
 // providerFailure reports whether err is Logto failing or slow (the key
 // set's fetch included) rather than a bad answer.
 func providerFailure(err error) bool {
-	return errors.Is(err, ErrProviderTimeout) || errors.Is(err, ErrProviderUnavailable)
+	return errors.Is(err, logto.ErrProviderTimeout) || errors.Is(err, logto.ErrProviderUnavailable)
 }
 
 // classifyTransport tells a timeout and an unreachable Logto from a bad answer.
 func classifyTransport(err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
-		return ErrProviderTimeout
+		return logto.ErrProviderTimeout
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return ErrProviderTimeout
+		return logto.ErrProviderTimeout
 	}
 	var oe *net.OpError
 	if errors.As(err, &oe) {
-		return ErrProviderUnavailable
+		return logto.ErrProviderUnavailable
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return ErrProviderUnavailable
+		return logto.ErrProviderUnavailable
 	}
-	return ErrProviderResponse
+	return logto.ErrProviderResponse
 }

@@ -3,37 +3,21 @@ package engine
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // errSignedOut: Logto refused the refresh token for good (invalid_grant);
 // the session has been deleted and the request goes on anonymous.
 var errSignedOut = errors.New("session signed out after invalid_grant")
 
-// FetchOptions ask for more than the claims: an access token, organization
-// tokens, Logto's userinfo. Config sets them for every request; Fetch sets
-// them for one route, as @logto/express's per-route withLogto config does.
-type FetchOptions struct {
-	// UserInfo fills UserContext.UserInfo (cached for Config.UserInfoTTL).
-	UserInfo bool
-	// AccessToken fills UserContext.AccessToken and Scopes: the JWT for
-	// Resource when set (it must be in Config.Resources or Config.Resource),
-	// Logto's opaque token otherwise.
-	AccessToken bool
-	Resource    string
-	// OrganizationTokens fills UserContext.OrganizationTokens for
-	// OrganizationID, or for every organization in the claims.
-	OrganizationTokens bool
-	OrganizationID     string
-}
-
-func (cfg *settings) fetchOptions() FetchOptions {
-	return FetchOptions{
+func (cfg *settings) fetchOptions() logto.FetchOptions {
+	return logto.FetchOptions{
 		UserInfo:           cfg.FetchUserInfo,
 		AccessToken:        cfg.GetAccessToken,
 		Resource:           cfg.Resource,
@@ -42,60 +26,63 @@ func (cfg *settings) fetchOptions() FetchOptions {
 	}
 }
 
-func (o FetchOptions) any() bool { return o.UserInfo || o.AccessToken || o.OrganizationTokens }
+// wantsTokens reports whether o asks for anything beyond the claims.
+func wantsTokens(o logto.FetchOptions) bool {
+	return o.UserInfo || o.AccessToken || o.OrganizationTokens
+}
 
 // CheckFetchOptions checks what a route's Fetch asks for, at setup.
-func CheckFetchOptions(opts FetchOptions) error {
+func CheckFetchOptions(opts logto.FetchOptions) error {
 	if opts.Resource != "" {
-		return checkResource("FetchOptions.Resource", opts.Resource)
+		return checkResource("logto.FetchOptions.Resource", opts.Resource)
 	}
 	return nil
 }
 
 // fillTokens adds what opts asks for beyond the claims. Each comes from the
 // session when fresh, and is refreshed otherwise. With lenient (Config's
-// options, on every request) what the session cannot give (ErrNoToken: no
+// options, on every request) what the session cannot give (logto.ErrNoToken: no
 // refresh token, a resource Logto refuses) is left empty rather than
 // failing every page of the site; a route that needs it asks with Fetch.
-func (e *Engine) fillTokens(ctx context.Context, user *UserContext, opts FetchOptions, lenient bool) error {
-	if !opts.any() {
+func (e *Engine) fillTokens(ctx context.Context, sess *Session, opts logto.FetchOptions, lenient bool) error {
+	if !wantsTokens(opts) {
 		return nil
 	}
 	if opts.AccessToken {
-		t, err := e.accessToken(ctx, user, resourceKey(opts.Resource), opts.Resource, "", nil)
+		t, err := e.accessToken(ctx, sess, resourceKey(opts.Resource), opts.Resource, "", nil)
 		switch {
 		case err == nil:
-			user.AccessToken = string(t.Token)
-			user.Scopes = strings.Fields(string(t.Scope))
-		case !lenient || !errors.Is(err, ErrNoToken):
+			sess.User.AccessToken = string(t.Token)
+			sess.User.Scopes = strings.Fields(string(t.Scope))
+		case !lenient || !errors.Is(err, logto.ErrNoToken):
 			return err
 		}
 	}
 	if opts.OrganizationTokens {
 		orgs := []string{opts.OrganizationID}
 		if opts.OrganizationID == "" {
-			orgs = user.organizations()
+			orgs = sess.organizations()
 		}
 		for _, org := range orgs {
-			t, err := e.accessToken(ctx, user, "o:"+org, "", org, nil)
+			t, err := e.accessToken(ctx, sess, "o:"+org, "", org, nil)
 			if err != nil {
-				if errors.Is(err, ErrNoToken) {
+				if errors.Is(err, logto.ErrNoToken) {
 					continue // not a member (any more), or no organization scope
 				}
 				return err
 			}
-			if user.OrganizationTokens == nil {
-				user.OrganizationTokens = make(map[string]string, len(orgs))
+			if sess.User.OrganizationTokens == nil {
+				sess.User.OrganizationTokens = make(map[string]string, len(orgs))
 			}
-			user.OrganizationTokens[org] = string(t.Token)
+			sess.User.OrganizationTokens[org] = string(t.Token)
 		}
 	}
 	if opts.UserInfo {
-		info, err := e.userInfo(ctx, user)
+		info, err := e.userInfo(ctx, sess)
 		switch {
 		case err == nil:
-			user.UserInfo = info
-		case !lenient || !errors.Is(err, ErrNoToken):
+			sess.User.UserInfo = info
+		case !lenient || !errors.Is(err, logto.ErrNoToken):
 			return err
 		}
 	}
@@ -109,14 +96,6 @@ func resourceKey(resource string) string {
 	return "r:" + resource
 }
 
-func (u *UserContext) organizations() []string {
-	var c struct {
-		Organizations []string `json:"organizations"`
-	}
-	_ = json.Unmarshal(u.Claims, &c)
-	return c.Organizations
-}
-
 // fresh reports whether a token is good for at least ClockSkew more.
 func (e *Engine) fresh(t *accessTokenEntry) bool {
 	return t != nil && len(t.Token) > 0 && e.cfg.Now().Unix()+int64(e.cfg.ClockSkew.Seconds()) < t.ExpiresAt
@@ -127,11 +106,11 @@ func (e *Engine) fresh(t *accessTokenEntry) bool {
 // Refreshes of one session never overlap: the second request waits,
 // re-reads the session and finds the first one's token, so a rotating
 // refresh token is never sent twice.
-func (e *Engine) accessToken(ctx context.Context, user *UserContext, key, resource, org string, rejected []byte) (*accessTokenEntry, error) {
+func (e *Engine) accessToken(ctx context.Context, sess *Session, key, resource, org string, rejected []byte) (*accessTokenEntry, error) {
 	usable := func(t *accessTokenEntry) bool {
 		return e.fresh(t) && (rejected == nil || !bytes.Equal(t.Token, rejected))
 	}
-	if t := user.record.accessToken(key); usable(t) {
+	if t := sess.record.accessToken(key); usable(t) {
 		return t, nil
 	}
 	// One refresh per session at a time, across instances: while another
@@ -140,10 +119,10 @@ func (e *Engine) accessToken(ctx context.Context, user *UserContext, key, resour
 	var rec *sessionRecord
 	var readErr error
 	landed := func() bool {
-		rec, readErr = e.store.load(user.sessionID)
+		rec, readErr = e.store.load(ctx, sess.id)
 		return readErr != nil || rec == nil || usable(rec.accessToken(key))
 	}
-	lease, err := e.store.hold(ctx, sessionLockOf(user.sessionID), e.cfg.HTTPTimeout+5*time.Second, e.cfg.HTTPTimeout, landed)
+	lease, err := e.store.hold(ctx, sessionLockOf(sess.id), e.cfg.HTTPTimeout+5*time.Second, e.cfg.HTTPTimeout, landed)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +130,7 @@ func (e *Engine) accessToken(ctx context.Context, user *UserContext, key, resour
 	if lease.held {
 		landed() // read under the lease
 	} else if readErr == nil && rec != nil && !usable(rec.accessToken(key)) {
-		return nil, fmt.Errorf("%w: another instance is refreshing this session", ErrProviderUnavailable)
+		return nil, fmt.Errorf("%w: another instance is refreshing this session", logto.ErrProviderUnavailable)
 	}
 	if readErr != nil {
 		return nil, readErr
@@ -159,14 +138,13 @@ func (e *Engine) accessToken(ctx context.Context, user *UserContext, key, resour
 	if rec == nil {
 		return nil, errSignedOut
 	}
-	user.record = rec
-	user.Claims = rec.Claims
+	sess.setRecord(rec)
 	if t := rec.accessToken(key); usable(t) {
 		return t, nil
 	}
 	for attempt := 0; ; attempt++ {
 		if len(rec.RefreshToken) == 0 {
-			return nil, fmt.Errorf("%w: the session has no refresh token (was prompt=consent sent?)", ErrNoToken)
+			return nil, fmt.Errorf("%w: the session has no refresh token (was prompt=consent sent?)", logto.ErrNoToken)
 		}
 		sent := rec.RefreshToken
 		ts, err := e.provider.refresh(ctx, string(sent), resource, org, string(rec.Subject), string(rec.Nonce))
@@ -175,7 +153,7 @@ func (e *Engine) accessToken(ctx context.Context, user *UserContext, key, resour
 			// lease may have ended the session while Logto answered: saving
 			// it now would bring it back, with a refresh token nobody revoked.
 			lease.renew()
-			if cur, err := e.store.load(user.sessionID); err != nil {
+			if cur, err := e.store.load(ctx, sess.id); err != nil {
 				return nil, err
 			} else if cur == nil {
 				if ts.RefreshToken != "" {
@@ -184,16 +162,15 @@ func (e *Engine) accessToken(ctx context.Context, user *UserContext, key, resour
 				return nil, errSignedOut
 			}
 			e.applyRefresh(rec, ts, key)
-			if err := e.store.save(user.sessionID, rec); err != nil {
-				e.logFailure(ctx, slog.LevelWarn, msgRefreshFailed, err, "session", fingerprint(user.sessionID))
+			if err := e.store.save(ctx, sess.id, rec); err != nil {
+				e.logFailure(ctx, slog.LevelWarn, msgRefreshFailed, err, "session", fingerprint(sess.id))
 				return nil, err
 			}
-			e.log.DebugContext(ctx, msgRefreshSucceeded, "session", fingerprint(user.sessionID), "resource", resource, "organization", org, "rotated", ts.RefreshToken != "" && ts.RefreshToken != string(sent))
-			user.record = rec
-			user.Claims = rec.Claims
+			e.log.DebugContext(ctx, msgRefreshSucceeded, "session", fingerprint(sess.id), "resource", resource, "organization", org, "rotated", ts.RefreshToken != "" && ts.RefreshToken != string(sent))
+			sess.setRecord(rec)
 			return rec.accessToken(key), nil
 		}
-		if !errors.Is(err, ErrInvalidGrant) {
+		if !errors.Is(err, logto.ErrInvalidGrant) {
 			if ts != nil && ts.RefreshToken != "" && ts.RefreshToken != string(sent) {
 				// Logto rotated the refresh token, but its answer could not
 				// be verified (the JWKS is unreachable): the old token is
@@ -201,33 +178,33 @@ func (e *Engine) accessToken(ctx context.Context, user *UserContext, key, resour
 				// successor came over the app's own authenticated call to
 				// the token endpoint, and is kept alone; the unverified ID
 				// and access tokens are dropped, the next request refreshes.
-				e.keepRotatedRefreshToken(ctx, user.sessionID, lease, ts.RefreshToken)
+				e.keepRotatedRefreshToken(ctx, sess.id, lease, ts.RefreshToken)
 			}
 			err = refreshFailure(err)
-			if !errors.Is(err, ErrNoToken) { // a resource or organization Logto refuses is not a failure of the session
-				e.logFailure(ctx, slog.LevelWarn, msgRefreshFailed, err, "session", fingerprint(user.sessionID), "transient", true)
+			if !errors.Is(err, logto.ErrNoToken) { // a resource or organization Logto refuses is not a failure of the session
+				e.logFailure(ctx, slog.LevelWarn, msgRefreshFailed, err, "session", fingerprint(sess.id), "transient", true)
 			}
 			return nil, err
 		}
 		// Another instance sharing the storage may have rotated the refresh
 		// token meanwhile: a rotation race is not a revoked grant. Re-read
 		// before giving up, and use the winner's tokens.
-		cur, lerr := e.store.load(user.sessionID)
+		cur, lerr := e.store.load(ctx, sess.id)
 		if lerr != nil {
 			return nil, lerr
 		}
 		if attempt == 0 && cur != nil && !bytes.Equal(cur.RefreshToken, sent) {
 			rec = cur
-			user.record, user.Claims = rec, rec.Claims
+			sess.setRecord(rec)
 			if t := rec.accessToken(key); usable(t) {
 				return t, nil
 			}
 			continue
 		}
 		// The grant is gone (revoked, expired, replayed): sign out cleanly.
-		e.log.WarnContext(ctx, msgRefreshFailed, "session", fingerprint(user.sessionID), "transient", false,
+		e.log.WarnContext(ctx, msgRefreshFailed, "session", fingerprint(sess.id), "transient", false,
 			"check", "token endpoint", "oauth_error", "invalid_grant", "outcome", "signed out")
-		_ = e.store.delete(user.sessionID)
+		_ = e.store.delete(ctx, sess.id)
 		return nil, errSignedOut
 	}
 }
@@ -236,12 +213,12 @@ func (e *Engine) accessToken(ctx context.Context, user *UserContext, key, resour
 // the lease the refresh holds, when the session still exists.
 func (e *Engine) keepRotatedRefreshToken(ctx context.Context, id string, lease *lease, token string) {
 	lease.renew()
-	cur, err := e.store.load(id)
+	cur, err := e.store.load(ctx, id)
 	if err != nil || cur == nil {
 		return
 	}
 	cur.RefreshToken = []byte(token)
-	if err := e.store.save(id, cur); err != nil {
+	if err := e.store.save(ctx, id, cur); err != nil {
 		e.logFailure(ctx, slog.LevelWarn, msgRefreshFailed, err, "session", fingerprint(id))
 	}
 }
@@ -255,10 +232,10 @@ func (e *Engine) keepRotatedRefreshToken(ctx context.Context, id string, lease *
 // cause's status instead.
 func refreshFailure(err error) error {
 	switch {
-	case errors.Is(err, ErrProviderTimeout), errors.Is(err, ErrProviderUnavailable), errors.Is(err, ErrProviderResponse):
-		return fmt.Errorf("%w: refresh: %v", ErrProviderUnavailable, err)
-	case errors.Is(err, ErrInvalidIDToken):
-		return fmt.Errorf("%w: refreshed ID token rejected: %v", ErrProviderResponse, err)
+	case errors.Is(err, logto.ErrProviderTimeout), errors.Is(err, logto.ErrProviderUnavailable), errors.Is(err, logto.ErrProviderResponse):
+		return fmt.Errorf("%w: refresh: %v", logto.ErrProviderUnavailable, err)
+	case errors.Is(err, logto.ErrInvalidIDToken):
+		return fmt.Errorf("%w: refreshed ID token rejected: %v", logto.ErrProviderResponse, err)
 	}
 	return err
 }
@@ -281,19 +258,19 @@ func (e *Engine) applyRefresh(rec *sessionRecord, ts *tokenSet, key string) {
 // opaque access token. A token Logto rejects (revoked, or issued before a
 // restart of a test provider) is refreshed once; if the grant is gone the
 // session ends.
-func (e *Engine) userInfo(ctx context.Context, user *UserContext) ([]byte, error) {
+func (e *Engine) userInfo(ctx context.Context, sess *Session) ([]byte, error) {
 	now := e.cfg.Now().Unix()
-	if rec := user.record; len(rec.UserInfo) > 0 && now < rec.UserInfoAt+int64(e.cfg.UserInfoTTL.Seconds()) {
+	if rec := sess.record; len(rec.UserInfo) > 0 && now < rec.UserInfoAt+int64(e.cfg.UserInfoTTL.Seconds()) {
 		return rec.UserInfo, nil
 	}
 	var rejected []byte
 	var info []byte
 	for attempt := 0; ; attempt++ {
-		t, err := e.accessToken(ctx, user, "", "", "", rejected)
+		t, err := e.accessToken(ctx, sess, "", "", "", rejected)
 		if err != nil {
 			return nil, err
 		}
-		info, err = e.provider.userInfo(ctx, string(t.Token), string(user.record.Subject))
+		info, err = e.provider.userInfo(ctx, string(t.Token), sess.User.Subject)
 		if err == nil {
 			break
 		}
@@ -302,14 +279,14 @@ func (e *Engine) userInfo(ctx context.Context, user *UserContext) ([]byte, error
 		}
 		rejected = t.Token
 	}
-	rec, err := e.store.update(ctx, user.sessionID, func(rec *sessionRecord) {
+	rec, err := e.store.update(ctx, sess.id, func(rec *sessionRecord) {
 		rec.UserInfo, rec.UserInfoAt = info, now
 	})
 	if err != nil {
 		return nil, err
 	}
 	if rec != nil {
-		user.record = rec
+		sess.setRecord(rec)
 	}
 	return info, nil
 }

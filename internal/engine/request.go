@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
@@ -12,6 +13,12 @@ import (
 // adapter implements it over its framework's request; the engine never
 // sees the framework.
 type Request interface {
+	// Method is the request method.
+	Method() string
+	// Host is the host the client asked for (the Host header, r.Host).
+	Host() string
+	// OriginalURL is the request's path and query, as the client sent them.
+	OriginalURL() string
 	// Query returns a query parameter ("" when absent): its first value.
 	Query(key string) string
 	// QueryCount returns how many times the query holds key.
@@ -20,46 +27,40 @@ type Request interface {
 	Cookie(name string) string
 	// Header returns a request header ("" when absent).
 	Header(name string) string
-	// FormValue returns a field of a url-encoded POST body: its first value.
+	// FormValue returns a field of a url-encoded POST body of at most
+	// MaxFormBytes: its first value.
 	FormValue(key string) string
-	// FormCount returns how many times a url-encoded POST body holds key.
+	// FormCount returns how many times that body holds key.
 	FormCount(key string) int
-	// Method is the request method.
-	Method() string
-	// OriginalURL is the request's path and query, as the client sent them.
-	OriginalURL() string
-	// OnSignIn runs Config.OnSignIn for a sign-in about to succeed (nil
-	// without one); a panic in it is an error.
-	OnSignIn(user *UserContext) error
 }
+
+// MaxFormBytes bounds the url-encoded body of the one route that reads one
+// (the back-channel logout: a logout token is about 1 KiB). The net/http
+// adapter reads no more (http.MaxBytesReader); Fiber reads the body within
+// its own BodyLimit, and the engine refuses a logout token over
+// maxLogoutTokenLen.
+const MaxFormBytes = 64 << 10
 
 // Answer is what an operation asks the adapter to answer: headers and
 // cookies first, then either Err through the app's error handler, a
-// redirect to Location, or Status with Body.
+// redirect to Location, or Status with Body. Cookies are complete: the
+// engine has set every attribute (HttpOnly, SameSite, Secure, Path,
+// Domain, Max-Age); the adapter writes them as they are.
 type Answer struct {
 	Status   int
 	Location string
 	Headers  []Header
-	Cookies  []Cookie
+	Cookies  []*http.Cookie
 	// Body is sent with ContentType when no redirect or error is set.
 	Body        []byte
 	ContentType string
 	// Err, when set, is rendered by the app's error handler; it wraps one
-	// of the sentinel errors.
+	// of logto's sentinel errors.
 	Err error
 }
 
 // Header is a response header to set.
 type Header struct{ Name, Value string }
-
-// Cookie is a cookie of ours to set, or to clear when MaxAge < 0. Every
-// cookie is HttpOnly and SameSite=Lax (Lax, not Strict: the callback
-// arrives as a cross-site navigation from Logto).
-type Cookie struct {
-	Name, Value, Path, Domain string
-	MaxAge                    int // seconds; < 0 clears
-	Secure                    bool
-}
 
 func (a *Answer) header(name, value string) { a.Headers = append(a.Headers, Header{name, value}) }
 
@@ -75,15 +76,25 @@ func (a *Answer) fail(err error) *Answer {
 	return a
 }
 
-// setCookie sends a cookie of ours: Secure when the app is served over
+// cookie is a cookie of ours, or one that clears it when maxAge < 0: always
+// HttpOnly and SameSite=Lax (Lax, not Strict: the callback arrives as a
+// cross-site navigation from Logto), Secure when the app is served over
 // https, on CookieDomain.
+func (cfg *settings) cookie(name, value, path string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name: name, Value: value, Path: path, Domain: cfg.CookieDomain, MaxAge: maxAge,
+		Secure: cfg.secureCookies(), HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	}
+}
+
+// setCookie sends a cookie of ours for maxAge.
 func (cfg *settings) setCookie(a *Answer, name, value, path string, maxAge time.Duration) {
-	a.Cookies = append(a.Cookies, Cookie{Name: name, Value: value, Path: path, Domain: cfg.CookieDomain, MaxAge: int(maxAge / time.Second), Secure: cfg.secureCookies()})
+	a.Cookies = append(a.Cookies, cfg.cookie(name, value, path, int(maxAge/time.Second)))
 }
 
 // clearCookie expires a cookie of ours in the browser.
 func (cfg *settings) clearCookie(a *Answer, name, path string) {
-	a.Cookies = append(a.Cookies, Cookie{Name: name, Path: path, Domain: cfg.CookieDomain, MaxAge: -1, Secure: cfg.secureCookies()})
+	a.Cookies = append(a.Cookies, cfg.cookie(name, "", path, -1))
 }
 
 // IsPageRequest tells a browser navigation (which gets redirects and HTML)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // The session index maps a Logto user (sub) and a Logto session (sid) to
@@ -54,7 +56,7 @@ func (s *sessionStore) addToIndex(ctx context.Context, key string, member []byte
 		return err
 	}
 	defer l.release()
-	list, err := s.indexList(key)
+	list, err := s.indexList(ctx, key)
 	if err != nil {
 		return err
 	}
@@ -66,20 +68,20 @@ func (s *sessionStore) addToIndex(ctx context.Context, key string, member []byte
 		if bytes.Equal(m, member) {
 			continue
 		}
-		if v, err := s.storage.Get(string(m)); err == nil && len(v) > 0 {
+		if v, err := s.storage.GetWithContext(ctx, string(m)); err == nil && len(v) > 0 {
 			kept = append(kept, m)
 		}
 	}
-	if err := s.storage.Set(key, bytes.Join(kept, []byte("\n")), s.cfg.AbsoluteTimeout); err != nil {
-		return fmt.Errorf("%w: %w", ErrStorage, err)
+	if err := s.storage.SetWithContext(ctx, key, bytes.Join(kept, []byte("\n")), s.cfg.AbsoluteTimeout); err != nil {
+		return fmt.Errorf("%w: %w", logto.ErrStorage, err)
 	}
 	return nil
 }
 
-func (s *sessionStore) indexList(key string) ([][]byte, error) {
-	raw, err := s.storage.Get(key)
+func (s *sessionStore) indexList(ctx context.Context, key string) ([][]byte, error) {
+	raw, err := s.storage.GetWithContext(ctx, key)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
+		return nil, fmt.Errorf("%w: %w", logto.ErrStorage, err)
 	}
 	if len(raw) == 0 {
 		return nil, nil
@@ -120,12 +122,12 @@ func (s *sessionStore) takeIndex(ctx context.Context, key string) ([][]byte, err
 		return nil, err
 	}
 	defer l.release()
-	list, err := s.indexList(key)
+	list, err := s.indexList(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.storage.Delete(key); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
+	if err := s.storage.DeleteWithContext(ctx, key); err != nil {
+		return nil, fmt.Errorf("%w: %w", logto.ErrStorage, err)
 	}
 	return list, nil
 }
@@ -141,16 +143,16 @@ func (s *sessionStore) endStored(ctx context.Context, m, sub string) (int, error
 	}
 	defer l.release()
 	if sub != "" {
-		raw, err := s.storage.Get(m)
+		raw, err := s.storage.GetWithContext(ctx, m)
 		if err != nil {
-			return 0, fmt.Errorf("%w: %w", ErrStorage, err)
+			return 0, fmt.Errorf("%w: %w", logto.ErrStorage, err)
 		}
 		if rec := s.decodeStored(m, raw); rec != nil && string(rec.Subject) != sub {
 			return 0, nil
 		}
 	}
-	if err := s.storage.Delete(m); err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrStorage, err)
+	if err := s.storage.DeleteWithContext(ctx, m); err != nil {
+		return 0, fmt.Errorf("%w: %w", logto.ErrStorage, err)
 	}
 	return 1, nil
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/fiberlogto/sdk/storage/memory"
 	"github.com/fiberlogto/sdk/storage/sqlite"
+
+	"github.com/fiberlogto/sdk/logto"
 )
 
 func sampleRecord() *sessionRecord {
@@ -156,9 +159,9 @@ func TestLargestValidRecordRoundTrip(t *testing.T) {
 	}
 	sqlitePath := filepath.Join(t.TempDir(), "large.sqlite3")
 	for _, key := range [][]byte{nil, bytes.Repeat([]byte("k"), 32)} {
-		for name, open := range map[string]func() Storage{
-			"memory": func() Storage { return memory.New() },
-			"sqlite": func() Storage {
+		for name, open := range map[string]func() logto.Storage{
+			"memory": func() logto.Storage { return memory.New() },
+			"sqlite": func() logto.Storage {
 				s, err := sqlite.New(sqlite.Config{Path: sqlitePath, CacheTTL: -1})
 				if err != nil {
 					t.Fatal(err)
@@ -168,16 +171,16 @@ func TestLargestValidRecordRoundTrip(t *testing.T) {
 			},
 		} {
 			t.Run(fmt.Sprintf("%s encrypted=%v", name, key != nil), func(t *testing.T) {
-				cfg := &settings{Storage: open(), EncryptionKey: key, IdleTimeout: time.Hour, AbsoluteTimeout: time.Hour, Now: time.Now}
+				cfg := &settings{Config: logto.Config{Storage: open(), EncryptionKey: key, IdleTimeout: time.Hour, AbsoluteTimeout: time.Hour}, Now: time.Now}
 				s, err := newSessionStore(cfg)
 				if err != nil {
 					t.Fatal(err)
 				}
 				id := newID()
-				if err := s.save(id, rec); err != nil {
+				if err := s.save(context.Background(), id, rec); err != nil {
 					t.Fatal(err)
 				}
-				got, err := s.load(id)
+				got, err := s.load(context.Background(), id)
 				if err != nil || got == nil {
 					t.Fatalf("load = %v, %v", got, err)
 				}

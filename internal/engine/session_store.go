@@ -10,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/fiberlogto/sdk/logto"
 )
 
-// sessionStore keeps session records in a fiber.Storage.
+// sessionStore keeps session records in the storage (logto.Storage).
 //
 // The cookie holds a random session ID; storage keys are a hash of it, so a
 // leaked storage dump holds no usable cookie. Records are encrypted with
@@ -21,7 +23,7 @@ import (
 type sessionStore struct {
 	locker  // every lock and lease of the engine
 	cfg     *settings
-	storage Storage
+	storage logto.Storage
 	aead    cipher.AEAD
 }
 
@@ -37,11 +39,11 @@ func newSessionStore(cfg *settings) (*sessionStore, error) {
 	if len(cfg.EncryptionKey) > 0 {
 		block, err := aes.NewCipher(cfg.EncryptionKey)
 		if err != nil {
-			return nil, fmt.Errorf("%w: EncryptionKey: %w", ErrConfig, err)
+			return nil, fmt.Errorf("%w: EncryptionKey: %w", logto.ErrConfig, err)
 		}
 		s.aead, err = cipher.NewGCM(block)
 		if err != nil {
-			return nil, fmt.Errorf("%w: EncryptionKey: %w", ErrConfig, err)
+			return nil, fmt.Errorf("%w: EncryptionKey: %w", logto.ErrConfig, err)
 		}
 	}
 	return s, nil
@@ -95,9 +97,9 @@ func storageKey(prefix, id string) string {
 // load reads and decodes the session of id. A missing, corrupt or expired
 // record yields (nil, nil): an unreadable session reads as no session. Only a
 // failing storage is an error.
-func (s *sessionStore) load(id string) (*sessionRecord, error) {
+func (s *sessionStore) load(ctx context.Context, id string) (*sessionRecord, error) {
 	rec := new(sessionRecord)
-	ok, err := s.loadInto(id, rec, s.cfg.Now())
+	ok, err := s.loadInto(ctx, id, rec, s.cfg.Now())
 	if !ok {
 		return nil, err
 	}
@@ -105,16 +107,16 @@ func (s *sessionStore) load(id string) (*sessionRecord, error) {
 }
 
 // loadInto is load decoding into rec, which the hot path keeps inside its
-// UserContext to save an allocation. It reports whether a live session was
+// logto.UserContext to save an allocation. It reports whether a live session was
 // found.
-func (s *sessionStore) loadInto(id string, rec *sessionRecord, now time.Time) (bool, error) {
+func (s *sessionStore) loadInto(ctx context.Context, id string, rec *sessionRecord, now time.Time) (bool, error) {
 	if !validID(id) {
 		return false, nil
 	}
 	key := storageKey(sessionKeyPrefix, id)
-	raw, err := s.storage.Get(key)
+	raw, err := s.storage.GetWithContext(ctx, key)
 	if err != nil {
-		return false, fmt.Errorf("%w: %w", ErrStorage, err)
+		return false, fmt.Errorf("%w: %w", logto.ErrStorage, err)
 	}
 	if !s.decodeStoredInto(key, raw, rec) {
 		return false, nil
@@ -163,7 +165,7 @@ func (s *sessionStore) needsTouch(rec *sessionRecord, now time.Time) bool {
 
 // save writes rec under id, with a storage expiry at the earlier of the idle
 // and absolute deadlines.
-func (s *sessionStore) save(id string, rec *sessionRecord) error {
+func (s *sessionStore) save(ctx context.Context, id string, rec *sessionRecord) error {
 	now := s.cfg.Now()
 	rec.LastSeen = now.Unix()
 	exp := s.cfg.IdleTimeout
@@ -171,25 +173,25 @@ func (s *sessionStore) save(id string, rec *sessionRecord) error {
 		exp = left
 	}
 	if exp <= 0 {
-		return s.delete(id)
+		return s.delete(ctx, id)
 	}
 	key := storageKey(sessionKeyPrefix, id)
 	raw := rec.encode(make([]byte, 0, 2048))
 	if s.aead != nil {
 		raw = s.seal(key, raw)
 	}
-	if err := s.storage.Set(key, raw, exp); err != nil {
-		return fmt.Errorf("%w: %w", ErrStorage, err)
+	if err := s.storage.SetWithContext(ctx, key, raw, exp); err != nil {
+		return fmt.Errorf("%w: %w", logto.ErrStorage, err)
 	}
 	return nil
 }
 
-func (s *sessionStore) delete(id string) error {
+func (s *sessionStore) delete(ctx context.Context, id string) error {
 	if !validID(id) {
 		return nil
 	}
-	if err := s.storage.Delete(storageKey(sessionKeyPrefix, id)); err != nil {
-		return fmt.Errorf("%w: %w", ErrStorage, err)
+	if err := s.storage.DeleteWithContext(ctx, storageKey(sessionKeyPrefix, id)); err != nil {
+		return fmt.Errorf("%w: %w", logto.ErrStorage, err)
 	}
 	return nil
 }
@@ -226,10 +228,10 @@ func (s *sessionStore) update(ctx context.Context, id string, change func(*sessi
 		return nil, err
 	}
 	defer l.release()
-	rec, err := s.load(id)
+	rec, err := s.load(ctx, id)
 	if err != nil || rec == nil || !l.held {
 		return rec, err
 	}
 	change(rec)
-	return rec, s.save(id, rec)
+	return rec, s.save(ctx, id, rec)
 }

@@ -9,13 +9,15 @@ import (
 	"net/url"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // signIn starts a sign-in: a new transaction (state, nonce, PKCE verifier,
 // return path) goes to the browser in the sign-in cookie, and the browser
 // is sent to Logto's authorization endpoint. The link may choose Logto's
 // sign-in options (see requestOptions) over Config.SignInOptions.
-func (e *Engine) signIn(ctx context.Context, r Request) *Answer {
+func (e *Engine) signIn(ctx context.Context, r Request, _ SignInHook) *Answer {
 	if a := e.refuseRepeatedSignIn(ctx, r, signInParams); a != nil {
 		return a
 	}
@@ -23,7 +25,7 @@ func (e *Engine) signIn(ctx context.Context, r Request) *Answer {
 }
 
 // signUp is signIn opening Logto's registration screen.
-func (e *Engine) signUp(ctx context.Context, r Request) *Answer {
+func (e *Engine) signUp(ctx context.Context, r Request, _ SignInHook) *Answer {
 	if a := e.refuseRepeatedSignIn(ctx, r, signInParams); a != nil {
 		return a
 	}
@@ -34,7 +36,7 @@ func (e *Engine) signUp(ctx context.Context, r Request) *Answer {
 
 // SignInWith starts a sign-in with fixed options, for a route of the app's
 // own (the adapters' SignIn); only returnTo is read from the request.
-func (e *Engine) SignInWith(ctx context.Context, r Request, opts SignInOptions) *Answer {
+func (e *Engine) SignInWith(ctx context.Context, r Request, opts logto.SignInOptions) *Answer {
 	if a := e.refuseRepeatedSignIn(ctx, r, returnToParams); a != nil {
 		return a
 	}
@@ -66,7 +68,7 @@ func (e *Engine) otherHostRedirect(r Request) string {
 	if e.cfg.StayOnRequestHost || !e.cfg.loopbackBaseURL() {
 		return ""
 	}
-	host := r.Header("Host")
+	host := r.Host()
 	base, err := url.Parse(e.cfg.BaseURL)
 	if err != nil || host == "" || strings.EqualFold(host, base.Host) || r.Query(hostRedirectMark) != "" {
 		return ""
@@ -79,21 +81,21 @@ func (e *Engine) otherHostRedirect(r Request) string {
 }
 
 // CheckSignInOptions checks fixed sign-in options, naming the field.
-func CheckSignInOptions(opts SignInOptions) error {
+func CheckSignInOptions(opts logto.SignInOptions) error {
 	if opts.FirstScreen != "" && !firstScreens[opts.FirstScreen] {
-		return fmt.Errorf("%w: SignInOptions.FirstScreen %q is not one of Logto's first screens", ErrConfig, opts.FirstScreen)
+		return fmt.Errorf("%w: logto.SignInOptions.FirstScreen %q is not one of Logto's first screens", logto.ErrConfig, opts.FirstScreen)
 	}
 	for _, id := range opts.Identifiers {
 		if !identifiers[id] {
-			return fmt.Errorf("%w: SignInOptions.Identifiers: %q is not email, phone or username", ErrConfig, id)
+			return fmt.Errorf("%w: logto.SignInOptions.Identifiers: %q is not email, phone or username", logto.ErrConfig, id)
 		}
 	}
 	if ds := opts.DirectSignIn; ds != nil {
 		if ds.Method != "social" && ds.Method != "sso" {
-			return fmt.Errorf("%w: SignInOptions.DirectSignIn.Method must be \"social\" or \"sso\"", ErrConfig)
+			return fmt.Errorf("%w: logto.SignInOptions.DirectSignIn.Method must be \"social\" or \"sso\"", logto.ErrConfig)
 		}
 		if !validConnectorID(ds.Target) {
-			return fmt.Errorf("%w: SignInOptions.DirectSignIn.Target must be a connector ID (letters, digits, -._)", ErrConfig)
+			return fmt.Errorf("%w: logto.SignInOptions.DirectSignIn.Target must be a connector ID (letters, digits, -._)", logto.ErrConfig)
 		}
 	}
 	return nil
@@ -114,7 +116,7 @@ const maxLoginHint = 256
 // identifier (email, phone, username). A value that does not pass is
 // ignored, and any other parameter is never forwarded: a link cannot add
 // prompt, scope, resource or anything else to the authorization request.
-func requestOptions(r Request, base SignInOptions) SignInOptions {
+func requestOptions(r Request, base logto.SignInOptions) logto.SignInOptions {
 	opts := base
 	if v := r.Query("first_screen"); firstScreens[v] {
 		opts.FirstScreen = v
@@ -125,7 +127,7 @@ func requestOptions(r Request, base SignInOptions) SignInOptions {
 	if v := r.Query("direct_sign_in"); v != "" {
 		method, target, _ := strings.Cut(v, ":")
 		if (method == "social" || method == "sso") && validConnectorID(target) {
-			opts.DirectSignIn = &DirectSignIn{Method: method, Target: target}
+			opts.DirectSignIn = &logto.DirectSignIn{Method: method, Target: target}
 		}
 	}
 	if v := r.Query("identifier"); v != "" {
@@ -171,7 +173,7 @@ func validConnectorID(s string) bool {
 	return true
 }
 
-func (e *Engine) startSignIn(ctx context.Context, r Request, opts SignInOptions) *Answer {
+func (e *Engine) startSignIn(ctx context.Context, r Request, opts logto.SignInOptions) *Answer {
 	a := &Answer{}
 	a.header("Cache-Control", "no-store")
 	if to := e.otherHostRedirect(r); to != "" {
@@ -202,7 +204,7 @@ func (e *Engine) startSignIn(ctx context.Context, r Request, opts SignInOptions)
 
 // authorizationURL builds the authorization request by hand: oauth2's
 // AuthCodeURL cannot repeat the resource parameter.
-func (e *Engine) authorizationURL(endpoint, state, nonce, verifier string, opts SignInOptions) string {
+func (e *Engine) authorizationURL(endpoint, state, nonce, verifier string, opts logto.SignInOptions) string {
 	cfg := e.cfg
 	q := url.Values{}
 	q.Set("client_id", cfg.AppID)

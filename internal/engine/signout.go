@@ -3,17 +3,19 @@ package engine
 import (
 	"context"
 	"log/slog"
+
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // signOut ends the session here and at Logto. GET works for the tutorial's
 // plain link; a request from another site is refused, so a third-party page
 // cannot sign the user out. The refresh token is revoked first because
 // Logto's end-session does not revoke it.
-func (e *Engine) signOut(ctx context.Context, r Request) *Answer {
+func (e *Engine) signOut(ctx context.Context, r Request, _ SignInHook) *Answer {
 	a := &Answer{}
 	a.header("Cache-Control", "no-store")
 	if !e.sameSiteRequest(r) {
-		return a.fail(ErrCrossSiteRequest)
+		return a.fail(logto.ErrCrossSiteRequest)
 	}
 	id := r.Cookie(e.cfg.CookieName)
 	rec, err := e.endSession(ctx, id)
@@ -58,8 +60,8 @@ func (e *Engine) endSession(ctx context.Context, id string) (*sessionRecord, err
 		return nil, err
 	}
 	defer l.release()
-	rec, _ := e.store.load(id)
-	if err := e.store.delete(id); err != nil {
+	rec, _ := e.store.load(ctx, id)
+	if err := e.store.delete(ctx, id); err != nil {
 		return nil, err
 	}
 	return rec, nil

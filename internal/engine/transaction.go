@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // A pending sign-in (state, nonce, PKCE verifier, return path) lives in the
@@ -29,7 +31,7 @@ import (
 // EncryptionKey when set), which every instance of the app shares.
 //
 // Sealing makes a transaction unreadable and unforgeable, not single-use:
-// the callback claims its state in the storage (a Leaser's lease, taken
+// the callback claims its state in the storage (a logto.Leaser's lease, taken
 // once) before the code is exchanged, so a callback reloaded onto several
 // instances exchanges the code once. Logto revokes the grant of a code used
 // twice. Only callbacks write that claim, and it expires with the
@@ -67,15 +69,15 @@ func newSignInSealer(cfg *settings, name string) (*signInSealer, error) {
 	ikm = append(ikm, cfg.EncryptionKey...)
 	key, err := hkdf.Key(sha256.New, ikm, nil, "fiberlogto sign-in cookie v1", 32)
 	if err != nil {
-		return nil, fmt.Errorf("%w: sign-in cookie key: %w", ErrConfig, err)
+		return nil, fmt.Errorf("%w: sign-in cookie key: %w", logto.ErrConfig, err)
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
-		return nil, fmt.Errorf("%w: sign-in cookie key: %w", ErrConfig, err)
+		return nil, fmt.Errorf("%w: sign-in cookie key: %w", logto.ErrConfig, err)
 	}
 	aead, err := cipher.NewGCM(block)
 	if err != nil {
-		return nil, fmt.Errorf("%w: sign-in cookie key: %w", ErrConfig, err)
+		return nil, fmt.Errorf("%w: sign-in cookie key: %w", logto.ErrConfig, err)
 	}
 	s := &signInSealer{aead: aead, name: name}
 	sum := sha256.Sum256([]byte(cfg.AppID + "\x00" + cfg.redirectURI() + "\x00" + cfg.Endpoint + "/oidc"))

@@ -6,62 +6,65 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+
+	"github.com/fiberlogto/sdk/logto"
 )
 
-// User returns the user context of a request whose session cookie holds id:
-// never nil, anonymous when there is no live session. clear reports that
-// the cookie names no live session (unknown, expired, corrupt, or signed out
-// by Logto meanwhile) and should be removed. A signed-in request whose
-// tokens are fresh makes no network call and no storage write: it reads
-// one record and decodes it without copying, in one allocation.
-func (e *Engine) User(ctx context.Context, id string) (user *UserContext, clear bool, err error) {
+// User fills sess for a request whose session cookie holds id: anonymous
+// when there is no live session. clear reports that the cookie names no
+// live session (unknown, expired, corrupt, or signed out by Logto
+// meanwhile) and should be removed. A signed-in request whose tokens are
+// fresh makes no network call and no storage write: it reads one record and
+// decodes it into sess without copying, allocating nothing. The adapter
+// keeps sess for the request (Fetch needs it) and gives the app &sess.User.
+func (e *Engine) User(ctx context.Context, id string, sess *Session) (clear bool, err error) {
 	if id == "" {
-		return &UserContext{}, false, nil
+		return false, nil
 	}
-	si := &signedIn{}
 	now := e.cfg.Now()
-	ok, err := e.store.loadInto(id, &si.rec, now)
+	ok, err := e.store.loadInto(ctx, id, &sess.rec, now)
 	if err != nil {
 		e.logFailure(ctx, slog.LevelError, msgRequestFailed, err)
-		return nil, false, err
+		return false, err
 	}
 	if !ok {
-		return &UserContext{}, true, nil
+		return true, nil
 	}
-	rec := &si.rec
+	rec := &sess.rec
 	if e.store.needsTouch(rec, now) { // a write for the idle timeout: save sets LastSeen
 		if rec, err = e.store.update(ctx, id, func(*sessionRecord) {}); err != nil || rec == nil {
-			return &UserContext{}, false, err
+			return false, err
 		}
 	}
-	user = &si.UserContext
-	user.IsAuthenticated, user.Claims, user.sessionID, user.record = true, rec.Claims, id, rec
-	if err := e.fillTokens(ctx, user, e.fetch, true); err != nil {
+	sess.signIn(id, rec)
+	if err := e.fillTokens(ctx, sess, e.fetch, true); err != nil {
 		if errors.Is(err, errSignedOut) {
-			return &UserContext{}, true, nil
+			sess.signOut()
+			return true, nil
 		}
 		e.logFailure(ctx, slog.LevelError, msgRequestFailed, err)
-		return nil, false, err
+		return false, err
 	}
-	return user, false, nil
+	return false, nil
 }
 
-// Fetch adds what opts asks for to a signed-in user's context, for one
-// route (see FetchOptions). signedOut reports that Logto refused the grant
-// meanwhile: the session is gone and the request is anonymous now.
-func (e *Engine) Fetch(ctx context.Context, user *UserContext, opts FetchOptions) (signedOut bool, err error) {
-	if !user.IsAuthenticated {
+// Fetch adds what opts asks for to a signed-in session's user context, for
+// one route (see logto.FetchOptions). signedOut reports that Logto refused
+// the grant meanwhile: the session is gone and sess is anonymous now.
+func (e *Engine) Fetch(ctx context.Context, sess *Session, opts logto.FetchOptions) (signedOut bool, err error) {
+	if !sess.User.IsAuthenticated || sess.record == nil {
 		return false, nil
 	}
 	if opts.Resource != "" && !containsString(e.cfg.resources(), opts.Resource) {
 		// Signing in again cannot help: Logto only gives tokens for
 		// resources requested at sign-in.
-		err := fmt.Errorf("%w: FetchOptions.Resource %q was not requested at sign-in: add it to Config.Resources", ErrConfig, opts.Resource)
+		err := fmt.Errorf("%w: FetchOptions.Resource %q was not requested at sign-in: add it to Config.Resources", logto.ErrConfig, opts.Resource)
 		e.logFailure(ctx, slog.LevelError, msgRequestFailed, err, "during", "Fetch")
 		return false, err
 	}
-	if err := e.fillTokens(ctx, user, opts, false); err != nil {
+	if err := e.fillTokens(ctx, sess, opts, false); err != nil {
 		if errors.Is(err, errSignedOut) {
+			sess.signOut()
 			return true, nil
 		}
 		e.logFailure(ctx, slog.LevelWarn, msgRequestFailed, err, "during", "Fetch")
@@ -79,5 +82,5 @@ func (e *Engine) DenyAnonymous(r Request) *Answer {
 		return a.redirect(e.cfg.RoutesPrefix + "/sign-in?returnTo=" + url.QueryEscape(r.OriginalURL()))
 	}
 	a.header("WWW-Authenticate", `Bearer realm="`+e.cfg.BaseURL+`"`)
-	return a.fail(ErrNotAuthenticated)
+	return a.fail(logto.ErrNotAuthenticated)
 }

@@ -4,20 +4,21 @@
 // *fasthttp.Request and *fasthttp.Response; what differs between the
 // majors (the context a request carries, Fiber's own error type) comes in a
 // Framework from each adapter package, which only names types. It imports
-// no Fiber package.
+// no Fiber package, and decides nothing: the engine's answers (cookies with
+// their attributes, statuses, bodies) are copied onto the response.
 package fiberadapter
 
 import (
 	"context"
 	"errors"
-	"fmt"
+	"net/http"
 	"strings"
 	"unsafe"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/fiberlogto/sdk/internal/engine"
-	"github.com/fiberlogto/sdk/storage/memory"
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // Ctx is what Fiber v2's *fiber.Ctx and v3's fiber.Ctx have in common, and
@@ -36,7 +37,8 @@ type Ctx interface {
 // Framework is what differs between the Fiber majors: C is the handler's
 // context, H the major's fiber.Handler.
 type Framework[C Ctx, H ~func(C) error] struct {
-	// Context is the request's context.Context, for calls to Logto.
+	// Context is the request's context.Context, for calls to Logto and to
+	// the storage.
 	Context func(c C) context.Context
 	// FiberError reads Fiber's own *fiber.Error of that major.
 	FiberError func(err error) (status int, message string, ok bool)
@@ -48,96 +50,107 @@ type Framework[C Ctx, H ~func(C) error] struct {
 	SetLocal func(c C, key, value any)
 }
 
-// Logto is an adapter's middleware: the engine and the config, built once.
-// S is the major's fiber.Storage.
-type Logto[C Ctx, S any, H ~func(C) error] struct {
-	*state[C, H]
-	cfg engine.Config[C, S]
+// Hooks are an adapter config's fields that take the major's context, and
+// its Locals key.
+type Hooks[C Ctx] struct {
+	Next         func(c C) bool
+	ErrorHandler func(c C, err error) error
+	OnSignIn     func(c C, user *logto.UserContext) error
+	ContextKey   string
 }
 
-// state is what a request needs, independent of the storage type: it is
-// what the middleware leaves in Locals for RequireAuth and Fetch.
+// DefaultContextKey is the Locals key of the *logto.UserContext.
+const DefaultContextKey = "user"
+
+// Logto is an adapter's middleware: the engine and the hooks, built once.
+type Logto[C Ctx, H ~func(C) error] struct {
+	*state[C, H]
+}
+
+// state is what a request needs: the middleware leaves it in Locals (in
+// its request's reqState) for RequireAuth and Fetch.
 type state[C Ctx, H ~func(C) error] struct {
 	eng          *engine.Engine
 	fw           Framework[C, H]
-	next         func(C) bool
+	hooks        Hooks[C]
 	errorHandler func(C, error) error
-	// userKey is Config.ContextKey boxed once: c.Locals takes an interface,
-	// and boxing the string on every request would allocate.
+	// userKey is ContextKey boxed once: c.Locals takes an interface, and
+	// boxing the string on every request would allocate.
 	userKey    any
 	prefix     string // RoutesPrefix + "/"
 	cookieName string
-	onSignIn   func(C, *engine.UserContext) error
 }
 
-// localsKey is where the middleware leaves its *state for RequireAuth and
-// Fetch.
+// reqState is one request's: the session (and the user context the app
+// reads) and the middleware's state, in one allocation.
+type reqState[C Ctx, H ~func(C) error] struct {
+	sess engine.Session
+	s    *state[C, H]
+}
+
+// localsKey is where the middleware leaves the request's *reqState for
+// RequireAuth and Fetch.
 const localsKey = "fiberlogto.logto"
 
 // New checks the config and builds the middleware's state. It does not
 // contact Logto (see engine.New).
-func New[C Ctx, S any, H ~func(C) error](fw Framework[C, H], config engine.Config[C, S]) (*Logto[C, S, H], error) {
-	cfg, err := engine.Prepare(config)
+func New[C Ctx, H ~func(C) error](fw Framework[C, H], cfg logto.Config, hooks Hooks[C]) (*Logto[C, H], error) {
+	eng, err := engine.New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	var store engine.Storage
-	if any(cfg.Storage) == nil {
-		mem := memory.New()
-		cfg.Storage, _ = any(mem).(S)
-		store = mem
-	} else if store, _ = any(cfg.Storage).(engine.Storage); store == nil {
-		return nil, errors.New("fiberlogto: invalid config: Storage lacks Get, Set, Delete, Reset or Close")
+	if hooks.ContextKey == "" {
+		hooks.ContextKey = DefaultContextKey
 	}
-	if cfg.ErrorHandler == nil {
-		cfg.ErrorHandler = func(c C, err error) error { return DefaultErrorHandler(fw, c, err) }
+	s := &state[C, H]{
+		eng: eng, fw: fw, hooks: hooks, errorHandler: hooks.ErrorHandler,
+		userKey: hooks.ContextKey, prefix: eng.RoutesPrefix(), cookieName: eng.CookieName(),
 	}
-	eng, err := engine.New(&cfg, store)
-	if err != nil {
-		return nil, err
+	if s.errorHandler == nil {
+		s.errorHandler = func(c C, err error) error { return DefaultErrorHandler(fw, c, err) }
 	}
-	return &Logto[C, S, H]{cfg: cfg, state: &state[C, H]{
-		eng: eng, fw: fw, next: cfg.Next, errorHandler: cfg.ErrorHandler,
-		userKey: cfg.ContextKey, prefix: eng.RoutesPrefix(), cookieName: eng.CookieName(), onSignIn: cfg.OnSignIn,
-	}}, nil
+	return &Logto[C, H]{state: s}, nil
 }
 
-// WithLogto builds the middleware for config and returns its handler; it
-// panics on an invalid config, at startup, as Fiber's own middleware does.
-func WithLogto[C Ctx, S any, H ~func(C) error](fw Framework[C, H], config engine.Config[C, S]) H {
-	l, err := New(fw, config)
-	if err != nil {
-		panic(err)
-	}
-	return l.Handler()
-}
+// Engine is the engine behind the middleware.
+func (l *Logto[C, H]) Engine() *engine.Engine { return l.eng }
 
-// Config returns the effective config, defaults filled.
-func (l *Logto[C, S, H]) Config() engine.Config[C, S] { return l.cfg }
+// EffectiveHooks returns the hooks with their defaults filled (ContextKey).
+func (l *Logto[C, H]) EffectiveHooks() Hooks[C] { return l.hooks }
 
 // Handler returns the middleware: it serves the routes under RoutesPrefix
-// and puts the request's *UserContext in Locals for every other request.
-func (l *Logto[C, S, H]) Handler() H { return l.handle }
+// and puts the request's *logto.UserContext in Locals for every other
+// request.
+func (l *Logto[C, H]) Handler() H { return l.handle }
 
 func (s *state[C, H]) handle(c C) error {
-	s.fw.SetLocal(c, localsKey, s)
+	rs := &reqState[C, H]{s: s}
+	s.fw.SetLocal(c, localsKey, rs)
 	if path := c.Path(); strings.HasPrefix(path, s.prefix) {
-		if a, ok := s.eng.Serve(s.fw.Context(c), path, request[C]{c: c, onSignIn: s.onSignIn}); ok {
+		if a, ok := s.eng.Serve(s.fw.Context(c), path, request[C]{c: c}, s.signInHook(c)); ok {
 			return s.answer(c, a)
 		}
 	}
-	if s.next != nil && s.next(c) {
+	if s.hooks.Next != nil && s.hooks.Next(c) {
 		return c.Next()
 	}
-	user, clear, err := s.eng.User(s.fw.Context(c), cookie(c, s.cookieName))
+	clear, err := s.eng.User(s.fw.Context(c), cookie(c, s.cookieName), &rs.sess)
 	if clear {
 		setCookie(c.Response(), s.eng.ClearSessionCookie())
 	}
 	if err != nil {
 		return s.errorHandler(c, err)
 	}
-	s.fw.SetLocal(c, s.userKey, user)
+	s.fw.SetLocal(c, s.userKey, &rs.sess.User)
 	return c.Next()
+}
+
+// signInHook binds the app's OnSignIn to the request (nil without one).
+func (s *state[C, H]) signInHook(c C) engine.SignInHook {
+	if s.hooks.OnSignIn == nil {
+		return nil
+	}
+	return func(user *logto.UserContext) error { return s.hooks.OnSignIn(c, user) }
 }
 
 // answer writes what the engine answered: headers and cookies, then the
@@ -152,11 +165,17 @@ func (s *state[C, H]) answer(c C, a *engine.Answer) error {
 	}
 	if a.Err != nil {
 		err := a.Err
-		if errors.Is(err, engine.ErrMethodNotAllowed) {
+		if errors.Is(err, logto.ErrMethodNotAllowed) {
 			err = s.fw.MethodNotAllowed
 		}
 		return s.errorHandler(c, err)
 	}
+	writeAnswer(resp, a)
+	return nil
+}
+
+// writeAnswer writes an answer's redirect, or its status and body.
+func writeAnswer(resp *fasthttp.Response, a *engine.Answer) {
 	if a.Location != "" {
 		resp.Header.Set(fasthttp.HeaderLocation, a.Location)
 	}
@@ -167,12 +186,11 @@ func (s *state[C, H]) answer(c C, a *engine.Answer) error {
 	if a.Body != nil {
 		resp.SetBody(a.Body)
 	}
-	return nil
 }
 
-// setCookie sends a cookie of ours: HttpOnly and SameSite=Lax always; a
-// cookie to clear expires in 1970.
-func setCookie(resp *fasthttp.Response, ck engine.Cookie) {
+// setCookie writes a cookie of the engine's as it is: every attribute was
+// decided there. A cookie to clear (MaxAge < 0) expires in 1970.
+func setCookie(resp *fasthttp.Response, ck *http.Cookie) {
 	fc := fasthttp.AcquireCookie()
 	defer fasthttp.ReleaseCookie(fc)
 	fc.SetKey(ck.Name)
@@ -184,9 +202,16 @@ func setCookie(resp *fasthttp.Response, ck engine.Cookie) {
 	} else {
 		fc.SetMaxAge(ck.MaxAge)
 	}
-	fc.SetHTTPOnly(true)
+	fc.SetHTTPOnly(ck.HttpOnly)
 	fc.SetSecure(ck.Secure)
-	fc.SetSameSite(fasthttp.CookieSameSiteLaxMode)
+	switch ck.SameSite {
+	case http.SameSiteLaxMode:
+		fc.SetSameSite(fasthttp.CookieSameSiteLaxMode)
+	case http.SameSiteStrictMode:
+		fc.SetSameSite(fasthttp.CookieSameSiteStrictMode)
+	case http.SameSiteNoneMode:
+		fc.SetSameSite(fasthttp.CookieSameSiteNoneMode)
+	}
 	resp.Header.SetCookie(fc)
 }
 
@@ -201,22 +226,7 @@ func cookie[C Ctx](c C, name string) string {
 }
 
 // request is the engine's view of a Fiber request.
-type request[C Ctx] struct {
-	c        C
-	onSignIn func(C, *engine.UserContext) error
-}
-
-func (r request[C]) OnSignIn(user *engine.UserContext) (err error) {
-	if r.onSignIn == nil {
-		return nil
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: %v", engine.ErrHookPanicked, p)
-		}
-	}()
-	return r.onSignIn(r.c, user)
-}
+type request[C Ctx] struct{ c C }
 
 func (r request[C]) Query(key string) string {
 	return string(r.c.Request().URI().QueryArgs().Peek(key))
@@ -248,6 +258,8 @@ func (r request[C]) Cookie(name string) string {
 func (r request[C]) Header(name string) string {
 	return string(r.c.Request().Header.Peek(name))
 }
+
+func (r request[C]) Host() string { return string(r.c.Request().Host()) }
 
 func (r request[C]) FormValue(key string) string {
 	return string(r.c.Request().PostArgs().Peek(key))

@@ -4,6 +4,7 @@ import (
 	"unsafe"
 
 	"github.com/fiberlogto/sdk/internal/engine"
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // accessTokenKey is where RequireAccessToken leaves the verified claims,
@@ -15,7 +16,7 @@ var accessTokenKey any = "fiberlogto.access-token"
 // its claims for AccessToken; any other gets 401, 403 or 400 with
 // WWW-Authenticate, through the error handler. It shares l's discovery and
 // key set. It panics on invalid opts, at setup.
-func (l *Logto[C, S, H]) RequireAccessToken(opts engine.AccessTokenOptions) H {
+func (l *Logto[C, H]) RequireAccessToken(opts logto.AccessTokenOptions) H {
 	policy, err := engine.NewAccessTokenPolicy(opts)
 	if err != nil {
 		panic(err)
@@ -46,7 +47,7 @@ func (l *Logto[C, S, H]) RequireAccessToken(opts engine.AccessTokenOptions) H {
 
 // AccessToken returns the claims RequireAccessToken verified for the
 // request, nil when it did not run.
-func AccessToken[C Ctx](c C) *engine.AccessTokenClaims {
-	t, _ := c.Locals(accessTokenKey).(*engine.AccessTokenClaims)
+func AccessToken[C Ctx](c C) *logto.AccessTokenClaims {
+	t, _ := c.Locals(accessTokenKey).(*logto.AccessTokenClaims)
 	return t
 }

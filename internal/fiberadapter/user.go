@@ -4,31 +4,33 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	"github.com/valyala/bytebufferpool"
 
 	"github.com/fiberlogto/sdk/internal/engine"
+	"github.com/fiberlogto/sdk/logto"
 )
 
 // defaultUserKey is the default ContextKey "user", boxed once.
-var defaultUserKey any = "user"
+var defaultUserKey any = DefaultContextKey
 
 // User returns the *UserContext the middleware stored under key (nil: the
 // default key "user"). It never returns nil: without the middleware, or for
 // an anonymous request, it returns a context with IsAuthenticated false.
-func User[C Ctx](c C, key any) *engine.UserContext {
+func User[C Ctx](c C, key any) *logto.UserContext {
 	if key == nil {
 		key = defaultUserKey
 	}
-	if u, ok := c.Locals(key).(*engine.UserContext); ok && u != nil {
+	if u, ok := c.Locals(key).(*logto.UserContext); ok && u != nil {
 		return u
 	}
-	return &engine.UserContext{}
+	return &logto.UserContext{}
 }
 
 // SendUser answers with u as JSON (@logto/express's LogtoContext), without
 // encoding/json: the claims are written as Logto sent them.
-func SendUser[C Ctx](c C, u *engine.UserContext) error {
+func SendUser[C Ctx](c C, u *logto.UserContext) error {
 	resp := c.Response()
 	resp.Header.SetContentType("application/json")
 	bb := bytebufferpool.Get()
@@ -41,19 +43,19 @@ func SendUser[C Ctx](c C, u *engine.UserContext) error {
 // authRequiredKey marks a request that passed RequireAuth.
 const authRequiredKey = "fiberlogto.auth-required"
 
-// stateOf returns the middleware's state, or answers the misconfiguration
-// of a route that runs without it.
+// stateOf returns the request's state, or answers the misconfiguration
+// of a route that runs without the middleware.
 //
 // A route registered before app.Use(WithLogto(...)) never sees the
 // middleware: that is the app's mistake, not the user's, so it answers 500
 // and says so in the log, rather than 401 to a signed-in user.
-func stateOf[C Ctx, H ~func(C) error](fw Framework[C, H], c C, what string) (*state[C, H], error) {
-	s, _ := c.Locals(localsKey).(*state[C, H])
+func stateOf[C Ctx, H ~func(C) error](fw Framework[C, H], c C, what string) (*reqState[C, H], error) {
+	s, _ := c.Locals(localsKey).(*reqState[C, H])
 	if s == nil {
 		slog.Default().Error("fiberlogto: configuration error",
 			"error", what+" ran without WithLogto: register the route after app.Use(fiberlogto.WithLogto(...)), or mount it on a group that uses it",
 			"path", c.Path())
-		return nil, DefaultErrorHandler(fw, c, fmt.Errorf("%w: %s runs after WithLogto", engine.ErrConfig, what))
+		return nil, DefaultErrorHandler(fw, c, fmt.Errorf("%w: %s runs after WithLogto", logto.ErrConfig, what))
 	}
 	return s, nil
 }
@@ -63,39 +65,39 @@ func stateOf[C Ctx, H ~func(C) error](fw Framework[C, H], c C, what string) (*st
 // API request gets 401.
 func RequireAuth[C Ctx, H ~func(C) error](fw Framework[C, H]) H {
 	return func(c C) error {
-		s, err := stateOf(fw, c, "fiberlogto.RequireAuth")
-		if s == nil {
+		rs, err := stateOf(fw, c, "fiberlogto.RequireAuth")
+		if rs == nil {
 			return err
 		}
-		if User(c, s.userKey).IsAuthenticated {
+		if User(c, rs.s.userKey).IsAuthenticated {
 			// A Fetch after this guard that signs the user out (the
 			// grant was revoked) answers as the guard would.
 			fw.SetLocal(c, authRequiredKey, true)
 			return c.Next()
 		}
-		return s.answer(c, s.eng.DenyAnonymous(request[C]{c: c}))
+		return rs.s.answer(c, rs.s.eng.DenyAnonymous(request[C]{c: c}))
 	}
 }
 
 // Fetch adds what opts asks for to the request's UserContext. It runs after
 // the middleware and shares its sessions and its refresh lock.
-func Fetch[C Ctx, H ~func(C) error](fw Framework[C, H], opts engine.FetchOptions) H {
+func Fetch[C Ctx, H ~func(C) error](fw Framework[C, H], opts logto.FetchOptions) H {
 	if err := engine.CheckFetchOptions(opts); err != nil {
 		panic(err)
 	}
 	return func(c C) error {
-		s, err := stateOf(fw, c, "fiberlogto.Fetch")
-		if s == nil {
+		rs, err := stateOf(fw, c, "fiberlogto.Fetch")
+		if rs == nil {
 			return err
 		}
-		user := User(c, s.userKey)
-		signedOut, err := s.eng.Fetch(fw.Context(c), user, opts)
+		s := rs.s
+		signedOut, err := s.eng.Fetch(fw.Context(c), &rs.sess, opts)
 		if err != nil {
 			return s.errorHandler(c, err)
 		}
 		if signedOut {
 			setCookie(c.Response(), s.eng.ClearSessionCookie())
-			fw.SetLocal(c, s.userKey, &engine.UserContext{})
+			fw.SetLocal(c, s.userKey, &rs.sess.User)
 			if required, _ := c.Locals(authRequiredKey).(bool); required {
 				return s.answer(c, s.eng.DenyAnonymous(request[C]{c: c}))
 			}
@@ -113,7 +115,7 @@ func StatusOf[C Ctx, H ~func(C) error](fw Framework[C, H], err error) int {
 	if status, _, ok := fw.FiberError(err); ok {
 		return status
 	}
-	return engine.StatusInternalServerError
+	return http.StatusInternalServerError
 }
 
 // DefaultErrorHandler answers JSON to API clients and a small HTML page to
@@ -122,22 +124,18 @@ func DefaultErrorHandler[C Ctx, H ~func(C) error](fw Framework[C, H], c C, err e
 	status := StatusOf(fw, err)
 	msg := engine.PublicMessage(err)
 	if msg == "" {
-		if code, m, ok := fw.FiberError(err); ok && code < engine.StatusInternalServerError {
+		if code, m, ok := fw.FiberError(err); ok && code < http.StatusInternalServerError {
 			msg = m
 		} else {
 			msg = "internal error"
 		}
 	}
+	a := engine.ErrorAnswer(status, msg, engine.ForAPI(err) || !engine.IsPageRequest(request[C]{c: c}))
 	resp := c.Response()
-	resp.Header.Set("Cache-Control", "no-store")
-	resp.SetStatusCode(status)
-	if engine.ForAPI(err) || !engine.IsPageRequest(request[C]{c: c}) {
-		resp.Header.SetContentType("application/json")
-		resp.SetBody(engine.ErrorJSON(msg))
-		return nil
+	for _, h := range a.Headers {
+		resp.Header.Set(h.Name, h.Value)
 	}
-	resp.Header.SetContentType("text/html; charset=utf-8")
-	resp.SetBodyString(engine.ErrorPage(msg))
+	writeAnswer(resp, a)
 	return nil
 }
 
@@ -158,15 +156,15 @@ func FiberErrorReader[E error](fields func(E) (int, string)) func(error) (int, s
 // (a "sign up" or "continue with Google" button): only returnTo is read
 // from the request. It runs after the middleware; it panics on invalid
 // options, at setup.
-func SignIn[C Ctx, H ~func(C) error](fw Framework[C, H], opts engine.SignInOptions) H {
+func SignIn[C Ctx, H ~func(C) error](fw Framework[C, H], opts logto.SignInOptions) H {
 	if err := engine.CheckSignInOptions(opts); err != nil {
 		panic(err)
 	}
 	return func(c C) error {
-		s, err := stateOf(fw, c, "fiberlogto.SignIn")
-		if s == nil {
+		rs, err := stateOf(fw, c, "fiberlogto.SignIn")
+		if rs == nil {
 			return err
 		}
-		return s.answer(c, s.eng.SignInWith(fw.Context(c), request[C]{c: c}, opts))
+		return rs.s.answer(c, rs.s.eng.SignInWith(fw.Context(c), request[C]{c: c}, opts))
 	}
 }

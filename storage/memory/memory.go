@@ -7,7 +7,7 @@
 //
 // New returns a *Storage. It implements Fiber v2's and Fiber v3's
 // fiber.Storage, so it goes straight into fiberlogto.Config.Storage. It
-// also implements logto.Leaser (fiberlogto.Leaser is an alias of it), with
+// also implements logto.Leaser (logto.Leaser is an alias of it), with
 // a lease exact within the process, which gofiber's memory storage lacks.
 // fiberlogto takes the lease for a session's refresh and every other write
 // of a session, for a user's back-channel logout index, and for a
@@ -138,7 +138,10 @@ func (s *Storage) Close() error {
 // AcquireLease takes key for owner until ttl passes, unless another owner
 // holds it (logto.Leaser): within one process the lease is exact. The lease
 // is a key like any other, expiring after ttl.
-func (s *Storage) AcquireLease(key, owner string, ttl time.Duration) (bool, error) {
+func (s *Storage) AcquireLease(ctx context.Context, key, owner string, ttl time.Duration) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
 	now := time.Now().UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -150,7 +153,10 @@ func (s *Storage) AcquireLease(key, owner string, ttl time.Duration) (bool, erro
 }
 
 // ReleaseLease gives key up if owner holds it (logto.Leaser).
-func (s *Storage) ReleaseLease(key, owner string) error {
+func (s *Storage) ReleaseLease(ctx context.Context, key, owner string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e, ok := s.data[key]; ok && string(e.val) == owner {

@@ -9,7 +9,7 @@
 // New returns a *Storage. It implements Fiber v2's and Fiber v3's
 // fiber.Storage (context methods included), so it goes straight into
 // fiberlogto.Config.Storage. It also implements logto.Leaser
-// (fiberlogto.Leaser is an alias of it) with one INSERT ... ON CONFLICT, a
+// (logto.Leaser is an alias of it) with one INSERT ... ON CONFLICT, a
 // lease atomic across instances. fiberlogto takes the lease for a session's
 // refresh and every other write of a session, for a user's back-channel
 // logout index, and for a callback's one-time claim on its state, so that
@@ -254,8 +254,8 @@ func (s *Storage) ResetWithContext(ctx context.Context) error {
 // holds an unexpired lease (logto.Leaser): one INSERT ... ON CONFLICT
 // DO UPDATE ... WHERE, atomic in PostgreSQL. The lease is a row of the
 // table like any key, its expiry rounded up to the second.
-func (s *Storage) AcquireLease(key, owner string, ttl time.Duration) (bool, error) {
-	ctx, cancel := s.ctx(context.Background())
+func (s *Storage) AcquireLease(ctx context.Context, key, owner string, ttl time.Duration) (bool, error) {
+	ctx, cancel := s.ctx(ctx)
 	defer cancel()
 	tag, err := s.inner.Conn().Exec(ctx, s.stmts.Acquire, sqlkit.AcquireArgs(key, owner, ttl, time.Now())...)
 	if err != nil {
@@ -265,8 +265,8 @@ func (s *Storage) AcquireLease(key, owner string, ttl time.Duration) (bool, erro
 }
 
 // ReleaseLease gives key up if owner holds it (logto.Leaser).
-func (s *Storage) ReleaseLease(key, owner string) error {
-	ctx, cancel := s.ctx(context.Background())
+func (s *Storage) ReleaseLease(ctx context.Context, key, owner string) error {
+	ctx, cancel := s.ctx(ctx)
 	defer cancel()
 	_, err := s.inner.Conn().Exec(ctx, s.stmts.Release, key, []byte(owner))
 	return ctxerr.Wrap(ctx, err)

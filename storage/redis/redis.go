@@ -11,7 +11,7 @@
 // New returns a *Storage. It implements Fiber v2's and Fiber v3's
 // fiber.Storage (context methods included), so it goes straight into
 // fiberlogto.Config.Storage. It also implements logto.Leaser
-// (fiberlogto.Leaser is an alias of it) with server-side scripts, a lease
+// (logto.Leaser is an alias of it) with server-side scripts, a lease
 // atomic across instances. fiberlogto takes the lease for a session's
 // refresh and every other write of a session, for a user's back-channel
 // logout index, and for a callback's one-time claim on its state, so that
@@ -293,22 +293,23 @@ return 0`)
 // AcquireLease takes key for owner until ttl passes, unless another owner
 // holds it (logto.Leaser). The lease is a key like any other under
 // KeyPrefix, expiring with a Redis TTL; owner taking it again extends it.
-func (s *Storage) AcquireLease(key, owner string, ttl time.Duration) (bool, error) {
+func (s *Storage) AcquireLease(ctx context.Context, key, owner string, ttl time.Duration) (bool, error) {
 	ms := ttl.Milliseconds()
 	if ms < 1 {
 		ms = 1
 	}
-	ctx, cancel := s.ctx(context.Background())
-	defer cancel()
-	n, err := acquireLease.Run(ctx, s.client, []string{s.prefix + key}, owner, ms).Int()
-	return n == 1, ctxerr.Wrap(ctx, err)
+	n, err := redisCall(s, ctx, func(ctx context.Context) (int, error) {
+		return acquireLease.Run(ctx, s.client, []string{s.prefix + key}, owner, ms).Int()
+	})
+	return n == 1, err
 }
 
 // ReleaseLease gives key up if owner holds it (logto.Leaser).
-func (s *Storage) ReleaseLease(key, owner string) error {
-	ctx, cancel := s.ctx(context.Background())
-	defer cancel()
-	return ctxerr.Wrap(ctx, releaseLease.Run(ctx, s.client, []string{s.prefix + key}, owner).Err())
+func (s *Storage) ReleaseLease(ctx context.Context, key, owner string) error {
+	_, err := redisCall(s, ctx, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, releaseLease.Run(ctx, s.client, []string{s.prefix + key}, owner).Err()
+	})
+	return err
 }
 
 // Close closes the connections; later calls fail. Calling it again is a

@@ -8,7 +8,7 @@
 // New returns a *Storage. It implements Fiber v2's and Fiber v3's
 // fiber.Storage (context methods included), so it goes straight into
 // fiberlogto.Config.Storage. It also implements logto.Leaser
-// (fiberlogto.Leaser is an alias of it) with one INSERT ... ON CONFLICT, a
+// (logto.Leaser is an alias of it) with one INSERT ... ON CONFLICT, a
 // lease atomic across the processes sharing the file. fiberlogto takes the
 // lease for a session's refresh and every other write of a session, for a
 // user's back-channel logout index, and for a callback's one-time claim on
@@ -242,8 +242,8 @@ func (s *Storage) Close() error {
 // about to read and rewrite what the lease guards (a session, a logout
 // index), and must see what another process may have written within
 // CacheTTL.
-func (s *Storage) AcquireLease(key, owner string, ttl time.Duration) (bool, error) {
-	res, err := s.db.Conn().Exec(s.stmts.Acquire, sqlkit.AcquireArgs(key, owner, ttl, time.Now())...)
+func (s *Storage) AcquireLease(ctx context.Context, key, owner string, ttl time.Duration) (bool, error) {
+	res, err := s.db.Conn().ExecContext(ctx, s.stmts.Acquire, sqlkit.AcquireArgs(key, owner, ttl, time.Now())...)
 	if err != nil {
 		return false, err
 	}
@@ -256,8 +256,8 @@ func (s *Storage) AcquireLease(key, owner string, ttl time.Duration) (bool, erro
 }
 
 // ReleaseLease gives key up if owner holds it (logto.Leaser).
-func (s *Storage) ReleaseLease(key, owner string) error {
-	_, err := s.db.Conn().Exec(s.stmts.Release, key, []byte(owner))
+func (s *Storage) ReleaseLease(ctx context.Context, key, owner string) error {
+	_, err := s.db.Conn().ExecContext(ctx, s.stmts.Release, key, []byte(owner))
 	return err
 }
 

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"bytes"
+	"context"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -87,7 +88,7 @@ func TestReadCache(t *testing.T) {
 	if err := b.db.Set("k", []byte("v3"), time.Hour); err != nil { // behind a's back
 		t.Fatal(err)
 	}
-	if ok, err := a.AcquireLease("lease", "owner", time.Second); !ok || err != nil {
+	if ok, err := a.AcquireLease(context.Background(), "lease", "owner", time.Second); !ok || err != nil {
 		t.Fatalf("lease: %v %v", ok, err)
 	}
 	if got, _ := a.Get("k"); string(got) != "v3" {
@@ -171,7 +172,7 @@ func TestClose(t *testing.T) {
 	if err := s.Set("k", []byte("v2"), time.Hour); err == nil {
 		t.Error("Set after Close: want an error")
 	}
-	if _, err := s.AcquireLease("l", "o", time.Second); err == nil {
+	if _, err := s.AcquireLease(context.Background(), "l", "o", time.Second); err == nil {
 		t.Error("AcquireLease after Close: want an error")
 	}
 }

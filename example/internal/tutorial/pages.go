@@ -20,28 +20,13 @@ func HomePage(user *logto.UserContext) string {
 	if !user.IsAuthenticated {
 		b.WriteString(`<p><a href="/logto/sign-in">Sign In</a></p>`)
 	} else {
-		b.WriteString("<p>Hello, " + html.EscapeString(displayName(user)) + "</p>\n")
+		b.WriteString("<p>Hello, " + html.EscapeString(user.DisplayName()) + "</p>\n")
 		b.WriteString(`<ul><li><a href="/user">/user</a></li><li><a href="/user/info">/user/info</a></li>` +
 			`<li><a href="/protected">/protected</a></li><li><a href="/access-token">/access-token</a></li></ul>` + "\n")
 		b.WriteString(`<p><a href="/logto/sign-out">Sign Out</a></p>`)
 	}
 	b.WriteString("\n</body></html>\n")
 	return b.String()
-}
-
-// displayName is the name claim, else the username, else the subject.
-func displayName(user *logto.UserContext) string {
-	claims := user.IDTokenClaims()
-	if claims == nil {
-		return user.Subject()
-	}
-	if claims.Name != nil && strings.TrimSpace(*claims.Name) != "" {
-		return *claims.Name
-	}
-	if claims.Username != nil && *claims.Username != "" {
-		return *claims.Username
-	}
-	return claims.Subject
 }
 
 // Protected is what GET /protected shows a signed-in user (text/plain).

@@ -35,8 +35,8 @@ type Storage interface {
 	ResetWithContext(ctx context.Context) error
 	Close() error
 
-	AcquireLease(key, owner string, ttl time.Duration) (bool, error)
-	ReleaseLease(key, owner string) error
+	AcquireLease(ctx context.Context, key, owner string, ttl time.Duration) (bool, error)
+	ReleaseLease(ctx context.Context, key, owner string) error
 }
 
 // Options say how a backend differs from a shared store whose every
@@ -326,19 +326,20 @@ func testTwoInstances(t *testing.T, a, b Storage, staleness time.Duration) {
 }
 
 // testLease checks logto.Leaser on two instances: one owner at a
-// time, the owner again, release by the owner only, expiry, and a race of
-// many owners with exactly one winner.
+// time, the owner again, release by the owner only, expiry, a race of
+// many owners with exactly one winner, and a cancelled context.
 func testLease(t *testing.T, a, b Storage) {
+	ctx := context.Background()
 	acquire := func(l Storage, key, owner string, ttl time.Duration, want bool) {
 		t.Helper()
-		got, err := l.AcquireLease(key, owner, ttl)
+		got, err := l.AcquireLease(ctx, key, owner, ttl)
 		if err != nil || got != want {
 			t.Fatalf("AcquireLease(%s, %s) = %v, %v; want %v", key, owner, got, err, want)
 		}
 	}
 	release := func(l Storage, key, owner string) {
 		t.Helper()
-		if err := l.ReleaseLease(key, owner); err != nil {
+		if err := l.ReleaseLease(ctx, key, owner); err != nil {
 			t.Fatalf("ReleaseLease(%s, %s): %v", key, owner, err)
 		}
 	}
@@ -373,7 +374,7 @@ func testLease(t *testing.T, a, b Storage) {
 				if i%2 == 1 {
 					l = b
 				}
-				got, err := l.AcquireLease(key, fmt.Sprintf("owner-%d", i), time.Minute)
+				got, err := l.AcquireLease(ctx, key, fmt.Sprintf("owner-%d", i), time.Minute)
 				if err != nil {
 					errs <- err
 					return
@@ -394,6 +395,15 @@ func testLease(t *testing.T, a, b Storage) {
 			t.Fatalf("round %d: %d owners hold the lease at once; want 1", round, wins)
 		}
 	}
+
+	// The request's context reaches the storage: a cancelled one takes no
+	// lease.
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if got, err := a.AcquireLease(cancelled, "cancelled", "A", time.Minute); err == nil || got {
+		t.Fatalf("AcquireLease with a cancelled context = %v, %v; want an error", got, err)
+	}
+	acquire(b, "cancelled", "B", time.Minute, true)
 }
 
 // RandomHex returns 12 random hex digits, to name a test's own key prefix
