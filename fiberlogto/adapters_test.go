@@ -1,8 +1,12 @@
 package fiberlogto_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"testing"
 	"time"
 
@@ -14,6 +18,7 @@ import (
 	fiberlogtov3 "github.com/fiberlogto/sdk/fiberlogto/v3"
 	"github.com/fiberlogto/sdk/internal/fiberadapter"
 	"github.com/fiberlogto/sdk/logto"
+	"github.com/fiberlogto/sdk/logtohttp"
 )
 
 // The flow, security, concurrency and storage-fault tests and the
@@ -59,10 +64,12 @@ type middleware struct {
 	app func(routes ...route) served
 }
 
-// served is an app with its routes mounted: its fasthttp handler, to
-// drive it in process, or served on a listener until shutdown.
+// served is an app with its routes mounted: a Fiber app's fasthttp
+// handler or a net/http app's http.Handler, to drive it in process, or
+// served on a listener until shutdown.
 type served struct {
-	handler  func() fasthttp.RequestHandler
+	handler  func() fasthttp.RequestHandler // Fiber
+	http     http.Handler                   // net/http
 	listen   func(ln net.Listener) error
 	shutdown func(timeout time.Duration) error
 }
@@ -127,16 +134,17 @@ type runner[TB any] interface {
 	Run(name string, f func(TB)) bool
 }
 
-// forEachAdapter runs f once per adapter, as a subtest named after it: v2
-// or v3 in a test (TestSignInFlow/v3/memory), fiber=v2 or fiber=v3 in a
-// benchmark (BenchmarkSignedInRequest/fiber=v3/memory), the key=value form
-// benchstat projects on: benchstat -col /fiber compares the majors.
+// forEachAdapter runs f once per adapter, as a subtest named after it: v2,
+// v3 or http in a test (TestSignInFlow/http/memory), adapter=v2,
+// adapter=v3 or adapter=http in a benchmark
+// (BenchmarkSignedInRequest/adapter=v3/memory), the key=value form
+// benchstat projects on: benchstat -col /adapter compares them.
 func forEachAdapter[TB runner[TB]](tb TB, f func(TB, adapter)) {
 	tb.Helper()
 	for _, a := range adapters {
 		name := a.name
 		if _, ok := any(tb).(*testing.B); ok {
-			name = "fiber=" + name
+			name = "adapter=" + name
 		}
 		tb.Run(name, func(tb TB) { f(tb, a) })
 	}
@@ -346,6 +354,130 @@ var adapters = []adapter{
 			}
 		},
 	}),
+	httpAdapter(),
+}
+
+// httpAdapter is the net/http adapter (logtohttp) on the standard
+// ServeMux.
+func httpAdapter() adapter {
+	mount := func(lg *logtohttp.Logto, routes []route) served {
+		mux := http.NewServeMux()
+		for _, r := range routes {
+			pattern := "GET " + r.path
+			if r.path == "/" {
+				pattern = "GET /{$}"
+			}
+			mux.Handle(pattern, httpHandlers(lg, r))
+		}
+		if lg == nil {
+			return httpServed(mux)
+		}
+		return httpServed(lg.Handler(mux))
+	}
+	return adapter{
+		name: "http",
+		new: func(c config) (*middleware, error) {
+			lg, err := logtohttp.New(logtohttp.Config{Config: c.Config, OnSignIn: onSignIn[*http.Request](c.OnSignIn)})
+			if err != nil {
+				return nil, err
+			}
+			eff := lg.Config()
+			mw := &middleware{cfg: config{Config: eff.Config}, errorHandler: eff.ErrorHandler != nil}
+			mw.app = func(routes ...route) served { return mount(lg, routes) }
+			return mw, nil
+		},
+		withLogto: func(c config) {
+			logtohttp.WithLogto(logtohttp.Config{Config: c.Config, OnSignIn: onSignIn[*http.Request](c.OnSignIn)})
+		},
+		bare: func(routes ...route) served { return mount(nil, routes) },
+	}
+}
+
+// httpServed serves h with an http.Server.
+func httpServed(h http.Handler) served {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	return served{
+		http:   h,
+		listen: srv.Serve,
+		shutdown: func(timeout time.Duration) error {
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			return srv.Shutdown(ctx)
+		},
+	}
+}
+
+// httpHandlers is r's handler chain on net/http, behind lg.
+func httpHandlers(lg *logtohttp.Logto, r route) http.Handler {
+	if r.signIn != nil {
+		return logtohttp.SignIn(*r.signIn)
+	}
+	h := httpAnswer(r)
+	if r.ran != nil {
+		answer := h
+		h = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			r.ran()
+			answer.ServeHTTP(w, req)
+		})
+	}
+	if r.fetch != nil {
+		h = logtohttp.Fetch(*r.fetch)(h)
+	}
+	if r.guard {
+		h = logtohttp.RequireAuth(h)
+	}
+	if r.bearer != nil {
+		h = lg.RequireAccessToken(*r.bearer)(h)
+	}
+	return h
+}
+
+// httpAnswer is the handler that sends r.answer on net/http.
+func httpAnswer(r route) http.Handler {
+	sendJSON := func(w http.ResponseWriter, v any) { // as Fiber's c.JSON: no newline
+		b, err := json.Marshal(v)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(b)
+	}
+	switch r.answer {
+	case answerUser:
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { sendJSON(w, logtohttp.User(req)) })
+	case answerAccessToken:
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			_, _ = io.WriteString(w, logtohttp.User(req).AccessToken)
+		})
+	case answerText:
+		text := r.with.(string)
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			_, _ = io.WriteString(w, text)
+		})
+	case answerSendUser:
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			w.Header().Set("Cache-Control", "no-store")
+			logtohttp.SendUser(w, req)
+		})
+	case answerBody:
+		body := r.with.([]byte)
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(body)
+		})
+	case answerValue:
+		value := r.with.(func() any)
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Cache-Control", "no-store")
+			sendJSON(w, value())
+		})
+	case answerClaims:
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { sendJSON(w, logtohttp.AccessToken(req)) })
+	}
+	panic(fmt.Sprintf("route %s: unknown answer %d", r.path, r.answer))
 }
 
 // onSignIn binds a test's hook, which looks at the user only, to an

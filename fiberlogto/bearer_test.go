@@ -186,6 +186,11 @@ func testBearerRefusals(t *testing.T, ad adapter) {
 		{"a resource token for an organization", "/api/organizations/" + demoOrg + "/data", []string{"Bearer " + valid}, 401, invalidToken},
 		{"an organization-level token of another organization", "/api/organizations/another-org/reports", []string{"Bearer " + mint(p.OrganizationResourceToken(demoOrg, testResource, "read:data"))}, 401, invalidToken},
 	} {
+		if tc.status == http.StatusRequestHeaderFieldsTooLarge && ad.name == "http" {
+			// net/http reads headers up to MaxHeaderBytes (1 MiB): the
+			// token reaches the middleware, which refuses it by its length.
+			tc.status, tc.challenge = http.StatusUnauthorized, invalidToken
+		}
 		t.Run(tc.name, func(t *testing.T) {
 			resp, body := h.call(tc.path, tc.headers...)
 			if resp.StatusCode != tc.status || resp.Header.Get("WWW-Authenticate") != tc.challenge {

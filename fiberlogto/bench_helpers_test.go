@@ -171,9 +171,13 @@ func (b *timedBody) Close() error {
 }
 
 // inprocServer runs a Fiber app's handler, of either major, on one reused
-// fasthttp.RequestCtx.
+// fasthttp.RequestCtx; or a net/http app's handler on the request
+// http.ReadRequest parses, its answer recorded into the same
+// fasthttp.Response (the bare net/http app pays the same recording).
 type inprocServer struct {
 	handler fasthttp.RequestHandler
+	http    http.Handler
+	rec     responseRecorder
 	ctx     fasthttp.RequestCtx
 	in      bytes.Reader
 	br      *bufio.Reader
@@ -181,17 +185,75 @@ type inprocServer struct {
 }
 
 func newInprocServer(app served) *inprocServer {
-	return &inprocServer{
-		handler: app.handler(),
-		br:      bufio.NewReaderSize(nil, 4096),
-		bw:      bufio.NewWriterSize(io.Discard, 4096),
+	s := &inprocServer{
+		http: app.http,
+		br:   bufio.NewReaderSize(nil, 4096),
+		bw:   bufio.NewWriterSize(io.Discard, 4096),
 	}
+	if app.handler != nil {
+		s.handler = app.handler()
+	}
+	return s
+}
+
+// responseRecorder is a reused http.ResponseWriter.
+type responseRecorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *responseRecorder) Header() http.Header { return r.header }
+func (r *responseRecorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+}
+func (r *responseRecorder) Write(b []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	return r.body.Write(b)
+}
+
+// serveHTTP is serve for a net/http app.
+func (s *inprocServer) serveHTTP(raw []byte) (*fasthttp.Response, error) {
+	s.in.Reset(raw)
+	s.br.Reset(&s.in)
+	req, err := http.ReadRequest(s.br)
+	if err != nil {
+		return nil, err
+	}
+	req.RemoteAddr = "127.0.0.1:50000"
+	rec := &s.rec
+	if rec.header == nil {
+		rec.header = http.Header{}
+	}
+	clear(rec.header)
+	rec.status = 0
+	rec.body.Reset()
+	s.http.ServeHTTP(rec, req)
+	resp := &s.ctx.Response
+	resp.Reset()
+	rec.WriteHeader(http.StatusOK)
+	resp.SetStatusCode(rec.status)
+	for k, vs := range rec.header {
+		for _, v := range vs {
+			resp.Header.Add(k, v)
+		}
+	}
+	resp.SetBodyRaw(rec.body.Bytes())
+	if err := resp.Write(s.bw); err != nil {
+		return nil, err
+	}
+	return resp, s.bw.Flush()
 }
 
 // serve parses raw (a whole HTTP/1.1 request) as fasthttp's server does,
 // runs the app and writes the response out to io.Discard. The response is
 // valid until the next call.
 func (s *inprocServer) serve(raw []byte) (*fasthttp.Response, error) {
+	if s.http != nil {
+		return s.serveHTTP(raw)
+	}
 	ctx := &s.ctx
 	ctx.Request.Reset()
 	ctx.Response.Reset()
