@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
+	"github.com/fiberlogto/sdk/logtotest"
 )
 
 var xsrfInput = regexp.MustCompile(`name="xsrf" value="([^"]+)"`)

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
+	"github.com/fiberlogto/sdk/logtotest"
 )
 
 // refreshEveryRequest makes every signed-in /user refresh (the provider's

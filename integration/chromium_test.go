@@ -15,7 +15,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
+	"github.com/fiberlogto/sdk/logtotest"
 )
 
 // chromiumPath is Debian's chromium package. The suite never downloads a
@@ -30,7 +30,7 @@ const chromiumPath = "/usr/bin/chromium"
 // itself).
 //
 // Each example (Fiber v2 and v3), with two providers: the example's embedded
-// one (fiberlogto/logtotest, started by the example itself when
+// one (logtotest, started by the example itself when
 // LOGTO_ENDPOINT is unset, as `make example` does), and the suite's
 // Logto-compatible provider on oidc-provider.
 func TestBrowser(t *testing.T) {

@@ -16,7 +16,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwt"
 	"github.com/valyala/fasthttp"
 
-	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
+	"github.com/fiberlogto/sdk/logtotest"
 )
 
 // The tests run the peer against the in-process Logto-compatible provider

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
+	"github.com/fiberlogto/sdk/logtotest"
 
 	"github.com/fiberlogto/sdk/logto"
 )

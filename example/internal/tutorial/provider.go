@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"net"
 
-	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
+	"github.com/fiberlogto/sdk/logtotest"
 )
 
 // StartDevProvider starts the in-process Logto-compatible provider the

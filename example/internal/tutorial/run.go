@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
+	"github.com/fiberlogto/sdk/logtotest"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish

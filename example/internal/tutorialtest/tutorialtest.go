@@ -31,7 +31,7 @@ import (
 	"time"
 
 	"github.com/fiberlogto/sdk/example/internal/tutorial"
-	"github.com/fiberlogto/sdk/fiberlogto/logtotest"
+	"github.com/fiberlogto/sdk/logtotest"
 	"github.com/fiberlogto/sdk/internal/testenv"
 )
 
