@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fiberlogto/sdk/logtotest"
 	"github.com/fiberlogto/sdk/logto"
+	"github.com/fiberlogto/sdk/logtotest"
 )
 
 const demoOrg = "demo-org"

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/fiberlogto/sdk/fiberlogto"
-	"github.com/fiberlogto/sdk/logtotest"
 	"github.com/fiberlogto/sdk/internal/testenv"
+	"github.com/fiberlogto/sdk/logtotest"
 	"github.com/fiberlogto/sdk/storage/memory"
 	"github.com/fiberlogto/sdk/storage/postgres"
 	fiberredis "github.com/fiberlogto/sdk/storage/redis"

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/fiberlogto/sdk/fiberlogto"
-	"github.com/fiberlogto/sdk/logtotest"
 	"github.com/fiberlogto/sdk/logto"
+	"github.com/fiberlogto/sdk/logtotest"
 	"github.com/fiberlogto/sdk/storage/memory"
 )
 

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fiberlogto/sdk/logtotest"
 	"github.com/fiberlogto/sdk/logto"
+	"github.com/fiberlogto/sdk/logtotest"
 )
 
 // callbackParams are the authorization response's parameters.

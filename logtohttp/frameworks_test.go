@@ -14,9 +14,9 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/labstack/echo/v4"
 
-	"github.com/fiberlogto/sdk/logtotest"
 	"github.com/fiberlogto/sdk/logto"
 	"github.com/fiberlogto/sdk/logtohttp"
+	"github.com/fiberlogto/sdk/logtotest"
 )
 
 // The adapter behind the routers users mount it on, end to end against the
