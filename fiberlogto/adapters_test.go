@@ -60,9 +60,16 @@ type middleware struct {
 	// errorHandler tells whether the effective config has an ErrorHandler.
 	errorHandler bool
 	// app is an app of the adapter's framework behind the middleware,
-	// serving routes.
+	// serving routes. On an API-only config (Endpoint alone) the
+	// middleware is left out, as such an app does.
 	app func(routes ...route) served
+	// middleware builds the adapter's middleware (Handler), which panics
+	// on a config that cannot sign users in.
+	middleware func()
 }
+
+// apiOnly reports a config of Endpoint alone.
+func apiOnly(c logto.Config) bool { return c.AppID == "" && c.AppSecret == "" && c.BaseURL == "" }
 
 // served is an app with its routes mounted: a Fiber app's fasthttp
 // handler or a net/http app's http.Handler, to drive it in process, or
@@ -180,7 +187,7 @@ type major[C fiberCtx, H ~func(C) error] struct {
 type fiberMiddleware[H any] struct {
 	cfg                logto.Config
 	errorHandler       bool
-	handler            H
+	handler            func() H
 	requireAccessToken func(opts logto.AccessTokenOptions) H
 }
 
@@ -206,10 +213,12 @@ func adapterOf[C fiberCtx, H ~func(C) error](m major[C, H]) adapter {
 			if err != nil {
 				return nil, err
 			}
-			mw := &middleware{cfg: config{Config: lg.cfg}, errorHandler: lg.errorHandler}
+			mw := &middleware{cfg: config{Config: lg.cfg}, errorHandler: lg.errorHandler, middleware: func() { lg.handler() }}
 			mw.app = func(routes ...route) served {
 				app := m.app()
-				app.use(lg.handler)
+				if !apiOnly(lg.cfg) {
+					app.use(lg.handler())
+				}
 				return mount(app, &lg, routes)
 			}
 			return mw, nil
@@ -305,7 +314,7 @@ var adapters = []adapter{
 				return fiberMiddleware[fiber.Handler]{}, err
 			}
 			eff := lg.Config()
-			return fiberMiddleware[fiber.Handler]{cfg: eff.Config, errorHandler: eff.ErrorHandler != nil, handler: lg.Handler(), requireAccessToken: lg.RequireAccessToken}, nil
+			return fiberMiddleware[fiber.Handler]{cfg: eff.Config, errorHandler: eff.ErrorHandler != nil, handler: lg.Handler, requireAccessToken: lg.RequireAccessToken}, nil
 		},
 		withLogto: func(c config) fiber.Handler {
 			return fiberlogto.WithLogto(fiberlogto.Config{Config: c.Config, OnSignIn: onSignIn[*fiber.Ctx](c.OnSignIn)})
@@ -329,7 +338,7 @@ var adapters = []adapter{
 				return fiberMiddleware[fiberv3.Handler]{}, err
 			}
 			eff := lg.Config()
-			return fiberMiddleware[fiberv3.Handler]{cfg: eff.Config, errorHandler: eff.ErrorHandler != nil, handler: lg.Handler(), requireAccessToken: lg.RequireAccessToken}, nil
+			return fiberMiddleware[fiberv3.Handler]{cfg: eff.Config, errorHandler: eff.ErrorHandler != nil, handler: lg.Handler, requireAccessToken: lg.RequireAccessToken}, nil
 		},
 		withLogto: func(c config) fiberv3.Handler {
 			return fiberlogtov3.WithLogto(fiberlogtov3.Config{Config: c.Config, OnSignIn: onSignIn[fiberv3.Ctx](c.OnSignIn)})
@@ -369,7 +378,7 @@ func httpAdapter() adapter {
 			}
 			mux.Handle(pattern, httpHandlers(lg, r))
 		}
-		if lg == nil {
+		if lg == nil || apiOnly(lg.Config().Config) {
 			return httpServed(mux)
 		}
 		return httpServed(lg.Handler(mux))
@@ -382,7 +391,7 @@ func httpAdapter() adapter {
 				return nil, err
 			}
 			eff := lg.Config()
-			mw := &middleware{cfg: config{Config: eff.Config}, errorHandler: eff.ErrorHandler != nil}
+			mw := &middleware{cfg: config{Config: eff.Config}, errorHandler: eff.ErrorHandler != nil, middleware: func() { lg.Handler(http.NotFoundHandler()) }}
 			mw.app = func(routes ...route) served { return mount(lg, routes) }
 			return mw, nil
 		},

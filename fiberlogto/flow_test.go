@@ -30,7 +30,7 @@ func testSignInFlow(t *testing.T, ad adapter) {
 				t.Fatalf("anonymous /user = %v", u)
 			}
 			resp, _ := h.do(http.MethodGet, "/protected", map[string]string{"Accept": "text/html"})
-			if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), "/logto/sign-in?returnTo=") {
+			if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), h.baseURL+"/logto/sign-in?returnTo=") {
 				t.Fatalf("anonymous page /protected = %d %q, want 302 to sign-in", resp.StatusCode, resp.Header.Get("Location"))
 			}
 			resp, body := h.do(http.MethodGet, "/protected", map[string]string{"Accept": "application/json"})

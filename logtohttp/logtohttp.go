@@ -130,8 +130,13 @@ func (l *Logto) Config() Config { return l.cfg }
 
 // Handler is the middleware: it serves the sign-in routes under
 // Config.RoutesPrefix and puts a *logto.UserContext in the context of
-// every other request before next serves it (read it with User).
+// every other request before next serves it (read it with User). It panics,
+// at setup, on a config of Endpoint alone, which cannot sign users in (API
+// routes need RequireAccessToken only).
 func (l *Logto) Handler(next http.Handler) http.Handler {
+	if err := l.eng.CheckSignIn(); err != nil {
+		panic(err)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := &requestContext{Context: r.Context(), l: l}
 		r = r.WithContext(rc)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 	"unsafe"
@@ -45,15 +46,15 @@ func NewAccessTokenPolicy(opts logto.AccessTokenOptions) (*AccessTokenPolicy, er
 	}
 	switch {
 	case opts.OrganizationParam != "" && opts.OrganizationID != "":
-		return nil, fmt.Errorf("%w: logto.AccessTokenOptions: set OrganizationParam or OrganizationID, not both", logto.ErrConfig)
+		return nil, fmt.Errorf("%w: AccessTokenOptions: set OrganizationParam or OrganizationID, not both", logto.ErrConfig)
 	case opts.Resource == "" && opts.OrganizationParam == "" && opts.OrganizationID == "":
-		return nil, fmt.Errorf("%w: logto.AccessTokenOptions: set Resource (an API resource), or OrganizationParam or OrganizationID (organization permissions)", logto.ErrConfig)
+		return nil, fmt.Errorf("%w: AccessTokenOptions: set Resource (an API resource), or OrganizationParam or OrganizationID (organization permissions)", logto.ErrConfig)
 	case opts.Callers < logto.Users || opts.Callers > logto.Machines:
-		return nil, fmt.Errorf("%w: logto.AccessTokenOptions.Callers: logto.Users, logto.UsersAndMachines or logto.Machines", logto.ErrConfig)
+		return nil, fmt.Errorf("%w: AccessTokenOptions.Callers: logto.Users, logto.UsersAndMachines or logto.Machines", logto.ErrConfig)
 	}
 	for _, s := range opts.Scopes {
 		if s == "" || strings.ContainsAny(s, " \"\\") {
-			return nil, fmt.Errorf("%w: logto.AccessTokenOptions.Scopes: %q is not a scope", logto.ErrConfig, s)
+			return nil, fmt.Errorf("%w: AccessTokenOptions.Scopes: %q is not a scope", logto.ErrConfig, s)
 		}
 	}
 	p := &AccessTokenPolicy{opts: opts}
@@ -79,22 +80,49 @@ const (
 // missing, 400 for malformed credentials; with WWW-Authenticate (RFC 6750
 // section 3) and an error for the error handler. Nothing of the token is
 // echoed.
+//
+// A refusal is logged at Debug, one record naming the check that failed
+// (check=aud, scope, organization, caller, exp, signature...), nothing of
+// the token: refusals are the client's business, frequent and noisy, but an
+// operator who turns Debug on sees why each one happened. A route whose
+// OrganizationParam names no parameter it has is the app's mistake: 500
+// and a record naming the setting.
 func (e *Engine) CheckAccessToken(ctx context.Context, authorization []string, org string, p *AccessTokenPolicy) (*logto.AccessTokenClaims, *Answer) {
+	if p.opts.OrganizationParam != "" && org == "" {
+		err := fmt.Errorf("%w: AccessTokenOptions.OrganizationParam is %q, but the route has no such parameter (or it is empty): name the route's parameter, e.g. \"id\" for /orgs/:id (Fiber) or /orgs/{id} (net/http); with chi, set logtohttp.Config.PathValue to chi.URLParam", logto.ErrConfig, p.opts.OrganizationParam)
+		e.logFailure(ctx, slog.LevelError, msgBearerRefused, err)
+		return nil, (&Answer{Headers: []Header{{"Cache-Control", "no-store"}}}).fail(&apiRefusal{err})
+	}
+	claims, a := e.checkAccessToken(ctx, authorization, org, p)
+	if a != nil {
+		var r *apiRefusal
+		if errors.As(a.Err, &r) {
+			check, _ := checkOf(a.Err)
+			status, _ := StatusOf(a.Err)
+			e.log.DebugContext(ctx, msgBearerRefused, "status", status, "check", check)
+		} else {
+			e.logFailure(ctx, slog.LevelWarn, msgBearerRefused, a.Err)
+		}
+	}
+	return claims, a
+}
+
+func (e *Engine) checkAccessToken(ctx context.Context, authorization []string, org string, p *AccessTokenPolicy) (*logto.AccessTokenClaims, *Answer) {
 	if len(authorization) == 0 {
-		return nil, refuse(challengeNone, logto.ErrNotAuthenticated)
+		return nil, refuse(challengeNone, "missing", logto.ErrNotAuthenticated)
 	}
 	if len(authorization) > 1 {
-		return nil, refuse(challengeBadRequest, fmt.Errorf("%w: %d Authorization headers", logto.ErrInvalidRequest, len(authorization)))
+		return nil, refuse(challengeBadRequest, "repeated parameter", fmt.Errorf("%w: %d Authorization headers", logto.ErrInvalidRequest, len(authorization)))
 	}
 	scheme, token, _ := strings.Cut(authorization[0], " ")
 	if !strings.EqualFold(scheme, "Bearer") {
 		// Another scheme (Basic ...) is no bearer credential at all: no
 		// error code (RFC 6750 section 3.1).
-		return nil, refuse(challengeNone, logto.ErrNotAuthenticated)
+		return nil, refuse(challengeNone, "scheme", logto.ErrNotAuthenticated)
 	}
 	token = strings.TrimLeft(token, " ")
 	if !wellFormedJWT(token) {
-		return nil, refuse(challengeInvalidToken, fmt.Errorf("%w: not a compact JWS", logto.ErrInvalidToken))
+		return nil, refuse(challengeInvalidToken, "format", fmt.Errorf("%w: not a compact JWS", logto.ErrInvalidToken))
 	}
 	claims, err := e.verifiedAccessToken(ctx, token)
 	if err != nil {
@@ -102,20 +130,24 @@ func (e *Engine) CheckAccessToken(ctx context.Context, authorization []string, o
 			a := &Answer{}
 			return nil, a.fail(err) // Logto's failure, not the token's: 503 or 504
 		}
-		return nil, refuse(challengeInvalidToken, err)
+		check, _ := checkOf(err)
+		return nil, refuse(challengeInvalidToken, check, err)
 	}
 	if err := p.admit(claims, org); err != nil {
+		check, _ := checkOf(err)
 		if errors.Is(err, logto.ErrInsufficientScope) {
-			return nil, refuse(p.scopeChallenge, err)
+			return nil, refuse(p.scopeChallenge, check, err)
 		}
-		return nil, refuse(challengeInvalidToken, err)
+		return nil, refuse(challengeInvalidToken, check, err)
 	}
 	return claims, nil
 }
 
-func refuse(challenge string, err error) *Answer {
+// refuse answers a refused access token (RFC 6750 section 3): the
+// challenge, and err tagged with the check that failed, for the log.
+func refuse(challenge, check string, err error) *Answer {
 	a := &Answer{Headers: []Header{{"WWW-Authenticate", challenge}, {"Cache-Control", "no-store"}}}
-	return a.fail(&apiRefusal{err})
+	return a.fail(&apiRefusal{because(check, err)})
 }
 
 // apiRefusal marks an error of an API route: the default error handler
@@ -160,35 +192,35 @@ func (p *AccessTokenPolicy) admit(t *logto.AccessTokenClaims, org string) error 
 		org = o.OrganizationID
 	}
 	orgRoute := o.OrganizationParam != "" || o.OrganizationID != ""
-	if orgRoute && org == "" {
-		return fmt.Errorf("%w: the route names no organization", logto.ErrInvalidToken)
-	}
 	switch {
 	case o.Resource == "": // organization permissions
 		if !containsString(t.Audience, organizationAudiencePrefix+org) {
-			return fmt.Errorf("%w: not a token of this organization", logto.ErrInvalidToken)
+			return because("organization", fmt.Errorf("%w: not a token of this organization", logto.ErrInvalidToken))
 		}
 	case orgRoute: // an organization-level API resource
-		if !containsString(t.Audience, o.Resource) || organizationClaim(t) != org {
-			return fmt.Errorf("%w: not a token of this API resource for this organization", logto.ErrInvalidToken)
+		if !containsString(t.Audience, o.Resource) {
+			return because("aud", fmt.Errorf("%w: not a token of this API resource", logto.ErrInvalidToken))
+		}
+		if organizationClaim(t) != org {
+			return because("organization", fmt.Errorf("%w: not a token of this API resource for this organization", logto.ErrInvalidToken))
 		}
 	default: // an API resource
 		if !containsString(t.Audience, o.Resource) {
-			return fmt.Errorf("%w: not a token of this API resource", logto.ErrInvalidToken)
+			return because("aud", fmt.Errorf("%w: not a token of this API resource", logto.ErrInvalidToken))
 		}
 		if t.OrganizationID != "" {
-			return fmt.Errorf("%w: an organization's token on a route of no organization", logto.ErrInvalidToken)
+			return because("organization", fmt.Errorf("%w: an organization's token on a route of no organization", logto.ErrInvalidToken))
 		}
 	}
 	switch {
 	case o.Callers == logto.Users && t.Machine:
-		return fmt.Errorf("%w: a machine-to-machine token where only users' are accepted", logto.ErrInvalidToken)
+		return because("caller", fmt.Errorf("%w: a machine-to-machine token where only users' are accepted", logto.ErrInvalidToken))
 	case o.Callers == logto.Machines && !t.Machine:
-		return fmt.Errorf("%w: a user's token where only machine-to-machine tokens are accepted", logto.ErrInvalidToken)
+		return because("caller", fmt.Errorf("%w: a user's token where only machine-to-machine tokens are accepted", logto.ErrInvalidToken))
 	}
 	for _, s := range o.Scopes {
 		if !t.HasScope(s) {
-			return fmt.Errorf("%w: %s", logto.ErrInsufficientScope, s)
+			return because("scope", fmt.Errorf("%w: %s", logto.ErrInsufficientScope, s))
 		}
 	}
 	return nil
@@ -256,43 +288,43 @@ type accessTokenPayload struct {
 func (e *Engine) verifyAccessToken(ctx context.Context, d *discovered, token string) (*logto.AccessTokenClaims, string, error) {
 	jws, err := jose.ParseSignedCompact(token, d.signingAlgs)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: %w", logto.ErrInvalidToken, err)
+		return nil, "", because("format", fmt.Errorf("%w: %w", logto.ErrInvalidToken, err))
 	}
 	if len(jws.Signatures) != 1 {
-		return nil, "", fmt.Errorf("%w: not one signature", logto.ErrInvalidToken)
+		return nil, "", because("signature", fmt.Errorf("%w: not one signature", logto.ErrInvalidToken))
 	}
 	// RFC 9068 section 2.1: typ is at+jwt (application/at+jwt in full;
 	// media types compare case-insensitively).
 	typ, _ := jws.Signatures[0].Header.ExtraHeaders[jose.HeaderType].(string)
 	if !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
-		return nil, "", fmt.Errorf("%w: typ is not at+jwt", logto.ErrInvalidToken)
+		return nil, "", because("typ", fmt.Errorf("%w: typ is not at+jwt", logto.ErrInvalidToken))
 	}
 	payload, thumb, err := d.keys.verify(ctx, jws, fromOutside)
 	if err != nil {
 		if providerFailure(err) {
 			return nil, "", err
 		}
-		return nil, "", fmt.Errorf("%w: %w", logto.ErrInvalidToken, err)
+		return nil, "", because("signature", fmt.Errorf("%w: %w", logto.ErrInvalidToken, err))
 	}
 	var c accessTokenPayload
 	if err := json.Unmarshal(payload, &c); err != nil {
-		return nil, "", fmt.Errorf("%w: payload: %w", logto.ErrInvalidToken, err)
+		return nil, "", because("format", fmt.Errorf("%w: payload: %w", logto.ErrInvalidToken, err))
 	}
 	now := e.cfg.Now()
 	skew := e.cfg.ClockSkew
 	switch {
 	case c.Issuer != e.provider.issuer():
-		return nil, "", fmt.Errorf("%w: iss", logto.ErrInvalidToken)
+		return nil, "", because("iss", fmt.Errorf("%w: iss", logto.ErrInvalidToken))
 	case c.Expiry == nil || !time.Unix(*c.Expiry, 0).Add(skew).After(now):
-		return nil, "", fmt.Errorf("%w: expired or no exp", logto.ErrInvalidToken)
+		return nil, "", because("exp", fmt.Errorf("%w: expired or no exp", logto.ErrInvalidToken))
 	case c.NotBefore != nil && time.Unix(*c.NotBefore, 0).After(now.Add(skew)):
-		return nil, "", fmt.Errorf("%w: not valid yet (nbf)", logto.ErrInvalidToken)
+		return nil, "", because("nbf", fmt.Errorf("%w: not valid yet (nbf)", logto.ErrInvalidToken))
 	case c.IssuedAt == nil || time.Unix(*c.IssuedAt, 0).After(now.Add(skew)):
-		return nil, "", fmt.Errorf("%w: iat missing or in the future", logto.ErrInvalidToken)
+		return nil, "", because("iat", fmt.Errorf("%w: iat missing or in the future", logto.ErrInvalidToken))
 	case !validIdentifier(c.Subject) || !validIdentifier(c.ClientID):
-		return nil, "", fmt.Errorf("%w: sub or client_id missing or invalid", logto.ErrInvalidToken)
+		return nil, "", because("sub", fmt.Errorf("%w: sub or client_id missing or invalid", logto.ErrInvalidToken))
 	case len(c.Audience) == 0:
-		return nil, "", fmt.Errorf("%w: no aud", logto.ErrInvalidToken)
+		return nil, "", because("aud", fmt.Errorf("%w: no aud", logto.ErrInvalidToken))
 	}
 	t := &logto.AccessTokenClaims{
 		Issuer: c.Issuer, Subject: c.Subject, ClientID: c.ClientID, Audience: c.Audience,

@@ -10,6 +10,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -75,6 +76,17 @@ func New(config logto.Config) (*Engine, error) {
 		p + "/backchannel-logout": {methods: []string{"POST"}, handle: e.backchannelLogout},
 	}
 	return e, nil
+}
+
+// CheckSignIn reports, wrapping logto.ErrConfig, that the config cannot
+// serve the sign-in routes and sessions: an API-only config (Endpoint
+// alone). The adapters call it when the middleware is built, so the
+// mistake shows at setup rather than as a 404 on /logto/sign-in.
+func (e *Engine) CheckSignIn() error {
+	if e.routes == nil {
+		return fmt.Errorf("%w: the middleware serves sign-in and sessions, which need AppID, AppSecret and BaseURL; a config of Endpoint alone is for RequireAccessToken only (API routes need no middleware)", logto.ErrConfig)
+	}
+	return nil
 }
 
 // Config returns the effective config: defaults filled.

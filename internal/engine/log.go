@@ -31,6 +31,7 @@ const (
 	msgRequestFailed     = "fiberlogto: request failed"
 	msgStorageError      = "fiberlogto: storage error"
 	msgConfigError       = "fiberlogto: configuration error"
+	msgBearerRefused     = "fiberlogto: access token refused"
 	msgClientRefused     = "fiberlogto: Logto refused the app's credentials: check AppID and AppSecret"
 	msgProviderError     = "fiberlogto: provider error"
 	msgDiscoveryFailed   = "fiberlogto: discovery failed"

@@ -573,6 +573,11 @@ func appendQuery(base string, q url.Values) string {
 // (invalid_token); the caller refreshes it once.
 var errTokenRejected = fmt.Errorf("%w: access token rejected", logto.ErrNoToken)
 
+// errGrantLacksScope: Logto refused a token because the grant lacks a
+// scope (insufficient_scope): for an organization token, the sign-in did
+// not ask for urn:logto:scope:organizations.
+var errGrantLacksScope = errors.New("insufficient_scope: the grant lacks a scope this token needs")
+
 // classifyTokenError maps an error of a call to Logto onto a sentinel.
 // The log says which endpoint failed, its status and its OAuth error
 // code (never its body).
@@ -604,7 +609,9 @@ func classifyOAuthError(code string, status int, err error) error {
 		return fmt.Errorf("%w: %s", logto.ErrInvalidClient, code) // never the body: it may echo credentials
 	case "invalid_token":
 		return fmt.Errorf("%w: %w", errTokenRejected, err)
-	case "access_denied", "insufficient_scope", "invalid_target", "invalid_scope":
+	case "insufficient_scope":
+		return fmt.Errorf("%w: %w", logto.ErrNoToken, errGrantLacksScope)
+	case "access_denied", "invalid_target", "invalid_scope":
 		return fmt.Errorf("%w: %s", logto.ErrNoToken, code)
 	case "":
 	default:

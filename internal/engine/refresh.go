@@ -12,6 +12,10 @@ import (
 	"github.com/fiberlogto/sdk/logto"
 )
 
+// errGrantWithoutOrganizations: organization tokens were asked of a
+// session whose sign-in did not ask for the organizations scope.
+var errGrantWithoutOrganizations = fmt.Errorf("%w: Logto gives no organization token to this session: its sign-in did not ask for %q (added to Config.Scopes since?): sign in again", logto.ErrNoToken, logto.ScopeOrganizations)
+
 // errSignedOut: Logto refused the refresh token for good (invalid_grant);
 // the session has been deleted and the request goes on anonymous.
 var errSignedOut = errors.New("session signed out after invalid_grant")
@@ -59,6 +63,20 @@ func (e *Engine) fillTokens(ctx context.Context, sess *Session, opts logto.Fetch
 		}
 	}
 	if opts.OrganizationTokens {
+		if !containsString(e.cfg.scopes(), logto.ScopeOrganizations) {
+			// Logto gives organization tokens only to a grant with this
+			// scope; signing in again cannot help.
+			return fmt.Errorf("%w: FetchOptions.OrganizationTokens needs %q in Config.Scopes (logto.ScopeOrganizations): add it, then sign in again", logto.ErrConfig, logto.ScopeOrganizations)
+		}
+		if granted := strings.Fields(string(sess.record.Scope)); len(granted) > 0 && !containsString(granted, logto.ScopeOrganizations) {
+			// Config.Scopes has the scope, the session's grant does not:
+			// it began before the scope was added, and its claims name no
+			// organization either. Logto would refuse (insufficient_scope).
+			if lenient {
+				return nil
+			}
+			return errGrantWithoutOrganizations
+		}
 		orgs := []string{opts.OrganizationID}
 		if opts.OrganizationID == "" {
 			orgs = sess.organizations()
@@ -66,8 +84,16 @@ func (e *Engine) fillTokens(ctx context.Context, sess *Session, opts logto.Fetch
 		for _, org := range orgs {
 			t, err := e.accessToken(ctx, sess, "o:"+org, "", org, nil)
 			if err != nil {
+				if errors.Is(err, errGrantLacksScope) {
+					// Config.Scopes has the scope, the session's grant
+					// does not: it began before the scope was added.
+					if lenient {
+						continue
+					}
+					return errGrantWithoutOrganizations
+				}
 				if errors.Is(err, logto.ErrNoToken) {
-					continue // not a member (any more), or no organization scope
+					continue // not a member (any more)
 				}
 				return err
 			}

@@ -79,8 +79,9 @@ func (e *Engine) DenyAnonymous(r Request) *Answer {
 	a := &Answer{}
 	if IsPageRequest(r) && r.Method() == "GET" {
 		a.header("Cache-Control", "no-store")
-		return a.redirect(e.cfg.RoutesPrefix + "/sign-in?returnTo=" + url.QueryEscape(r.OriginalURL()))
+		return a.redirect(e.cfg.BaseURL + e.cfg.RoutesPrefix + "/sign-in?returnTo=" + url.QueryEscape(r.OriginalURL()))
 	}
-	a.header("WWW-Authenticate", `Bearer realm="`+e.cfg.BaseURL+`"`)
+	// No WWW-Authenticate: the route takes a session, not a bearer token,
+	// and there is no challenge scheme for a cookie to name.
 	return a.fail(logto.ErrNotAuthenticated)
 }

@@ -120,8 +120,14 @@ func (l *Logto[C, H]) EffectiveHooks() Hooks[C] { return l.hooks }
 
 // Handler returns the middleware: it serves the routes under RoutesPrefix
 // and puts the request's *logto.UserContext in Locals for every other
-// request.
-func (l *Logto[C, H]) Handler() H { return l.handle }
+// request. It panics, at setup, on a config that cannot sign users in (see
+// engine.CheckSignIn).
+func (l *Logto[C, H]) Handler() H {
+	if err := l.eng.CheckSignIn(); err != nil {
+		panic(err)
+	}
+	return l.handle
+}
 
 func (s *state[C, H]) handle(c C) error {
 	rs := &reqState[C, H]{s: s}

@@ -333,7 +333,7 @@ func signInFlow(t *testing.T, ex example) {
 				t.Errorf("home Content-Type %q, want text/html; charset=utf-8", ct)
 			}
 			page := r.get(browser, "/protected", "text/html,application/xhtml+xml,*/*;q=0.8")
-			if page.status != http.StatusFound || page.header.Get("Location") != "/logto/sign-in?returnTo=%2Fprotected" {
+			if page.status != http.StatusFound || page.header.Get("Location") != r.base+"/logto/sign-in?returnTo=%2Fprotected" {
 				t.Fatalf("anonymous /protected from a browser: %v, Location %q", page, page.header.Get("Location"))
 			}
 			api := r.get(browser, "/protected", "application/json")
