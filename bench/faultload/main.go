@@ -33,8 +33,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/fiberlogto/sdk/fiberlogto"
-	"github.com/fiberlogto/sdk/logtotest"
 	"github.com/fiberlogto/sdk/logto"
+	"github.com/fiberlogto/sdk/logtotest"
 	"github.com/fiberlogto/sdk/storage/memory"
 	"github.com/fiberlogto/sdk/storage/sqlite"
 )

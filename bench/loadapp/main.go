@@ -61,8 +61,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/fiberlogto/sdk/logtotest"
 	"github.com/fiberlogto/sdk/logto"
+	"github.com/fiberlogto/sdk/logtotest"
 	"github.com/fiberlogto/sdk/storage/memory"
 	"github.com/fiberlogto/sdk/storage/sqlite"
 )

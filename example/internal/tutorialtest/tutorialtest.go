@@ -31,8 +31,8 @@ import (
 	"time"
 
 	"github.com/fiberlogto/sdk/example/internal/tutorial"
-	"github.com/fiberlogto/sdk/logtotest"
 	"github.com/fiberlogto/sdk/internal/testenv"
+	"github.com/fiberlogto/sdk/logtotest"
 )
 
 // Run runs every behaviour test on the app newApp builds, each as a subtest
