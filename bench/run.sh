@@ -1,32 +1,59 @@
 #!/usr/bin/env bash
-# bench/run.sh (make bench): the load test of issues 5 and 11, over loopback only.
+# bench/run.sh (make bench): the load test of issues 5, 11, 18 and 20, over
+# loopback only.
 #
-# For each Fiber major (v2, then v3: issue 11) starts five processes of
-# bench/loadapp on 127.0.0.1 (a bare Fiber app, the example app's /user
-# behind fiberlogto on memory storage, the same on SQLite with 1,000 and
-# with 100,000 stored sessions, an API taking access tokens: issue 12),
-# each signed in once against its in-process Logto-compatible provider,
-# plus, on v2, the same API behind the middleware Logto's Fiber guide has
-# users write (bench/guidepeer); and checks that v2 and v3 answer GET /user
-# alike. Then it loads each configuration with wrk in alternating order:
-# round 1 in the order of ROWS, where each v3 configuration follows its v2
-# counterpart, round 2 reversed, ... so both majors see the same machine.
-# It prints for each configuration the medians over the rounds of
-# requests/s, p50 and p99, and of its ratios to the same round's bare run
-# of the same major, with issue 11's target; then v3 against v2, and the
-# process memory (VmRSS, VmHWM) and the database sizes. Installs wrk from
-# Debian's packages when it is missing.
+# For each adapter (Fiber v2 and v3: issue 11; net/http, logtohttp: issue
+# 18) starts five processes of bench/loadapp on 127.0.0.1 (a bare app of
+# that framework, the example app's /user behind the adapter on memory
+# storage, the same on SQLite with 1,000 and with 100,000 stored sessions,
+# an API taking access tokens: issue 12), each signed in once against its
+# in-process Logto-compatible provider, plus, on v2, the same API behind
+# the middleware Logto's Fiber guide has users write (bench/guidepeer); and
+# checks that every adapter answers GET /user (and /api/data) as the first
+# one does. Then it loads each configuration with wrk in alternating order:
+# round 1 in the order of ROWS, where each configuration's v3 and net/http
+# rows follow its v2 row, round 2 reversed, ... so every adapter sees the
+# same machine. It prints for each configuration the medians over the
+# rounds of requests/s, p50 and p99, of its ratios to the same round's bare
+# run of the same adapter (net/http against bare net/http: its own floor,
+# never Fiber's), with issue 11's target, and of the server's CPU time per
+# request (issue 20): the loadapp process's utime + stime (/proc/PID/stat)
+# read just before and just after each wrk run, over the requests wrk
+# counted, in µs, and that less the same round's bare app of the same
+# adapter ("µs over bare": what the middleware costs per request). Then
+# each adapter against the first one, and the process memory (VmRSS,
+# VmHWM) and the database sizes. Installs wrk from Debian's packages when
+# it is missing.
+#
+# Which figure to trust: when the requests/s ratio and the CPU per request
+# disagree, trust the CPU per request (µs over bare). On this 2-core
+# machine wrk takes most of one core; when the app needs less than the
+# other, wrk sets the pace, both the bare app and the configuration answer
+# about as fast as wrk asks, and the ratio says 1.00x whatever the
+# middleware costs (and when they fight for the cores the ratio moves with
+# the scheduler). The CPU the app spent per request does not depend on who
+# sets the pace (to first order: at a higher rate the kernel and the Go
+# runtime share a little more of their wake-ups between requests, so
+# compare within a quiet round, as the medians do). The ratio is what a
+# user of that machine would see; the µs over bare is what the middleware
+# costs. Both are per round, against the same round's bare app, medians
+# over the rounds. The clock ticks are
+# coarse (getconf CLK_TCK, usually 100 a second): a 3 s run at one core
+# measures to about 0.3 %; a smoke run's 1 s runs, to about 1 %.
 #
 # Knobs (environment): ROUNDS (5), DURATION (3, seconds per run; "3s" works
 # too), WARMUP (1, seconds per configuration before round 1), THREADS (1),
-# CONNS (32), SESSIONS_SMALL (1000), SESSIONS_BIG (100000), FIBER ("v2 v3":
-# the majors to run; "v2" alone is the run of RESULTS.md's issue 5 tables),
-# GO (go), DISTURBED (10: a run during which other processes took more than
-# this % of the machine's CPU is left out of the medians when the
-# configuration has undisturbed rounds), QUIET_WAIT (15: seconds to wait at
-# most for a quiet second before the first round, a third of it before the
-# others). With the defaults the whole run takes about four minutes once
-# the Go build cache is warm (two with FIBER=v2). A smoke run:
+# CONNS (32), SESSIONS_SMALL (1000), SESSIONS_BIG (100000), ADAPTERS ("v2
+# v3 http": the adapters to run, Fiber v2, Fiber v3, net/http; the first is
+# the one the others are compared with; "v2" alone is the run of
+# RESULTS.md's issue 5 tables; FIBER, its name before net/http, is read when
+# ADAPTERS is not set), GO (go), DISTURBED (10: a run during which other
+# processes took more than this % of the machine's CPU is left out of the
+# medians when the configuration has undisturbed rounds), QUIET_WAIT (15:
+# seconds to wait at most for a quiet second before the first round, a
+# third of it before the others). With the defaults the whole run takes
+# about six minutes once the Go build cache is warm (two with ADAPTERS=v2).
+# A smoke run:
 #   ROUNDS=1 DURATION=1 WARMUP=1 SESSIONS_BIG=2000 QUIET_WAIT=1 bash bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,24 +67,38 @@ THREADS=${THREADS:-1}
 CONNS=${CONNS:-32}
 SESSIONS_SMALL=${SESSIONS_SMALL:-1000}
 SESSIONS_BIG=${SESSIONS_BIG:-100000}
-FIBER=${FIBER:-v2 v3}
+ADAPTERS=${ADAPTERS:-${FIBER:-v2 v3 http}}
+read -ra ADAPTER_LIST <<<"$ADAPTERS"
 GO=${GO:-go}
 DISTURBED=${DISTURBED:-10}
 QUIET_WAIT=${QUIET_WAIT:-15}
 LUA=bench/wrk.lua
 
-for m in $FIBER; do
+if [ "${#ADAPTER_LIST[@]}" -eq 0 ]; then
+  echo "ADAPTERS: none given (v2, v3, http)" >&2
+  exit 2
+fi
+for m in "${ADAPTER_LIST[@]}"; do
   case $m in
-    v2 | v3) ;;
+    v2 | v3 | http) ;;
     *)
-      echo "FIBER: unknown major $m (v2, v3)" >&2
+      echo "ADAPTERS: unknown adapter $m (v2, v3, http)" >&2
       exit 2
       ;;
   esac
 done
-# sfx is the suffix of a major's process and configuration names: none for
-# v2, whose names are those of RESULTS.md, -v3 for v3.
+# sfx is the suffix of an adapter's process and configuration names: none
+# for v2, whose names are those of RESULTS.md, -v3 for v3, -http for
+# net/http.
 sfx() { if [ "$1" != v2 ]; then echo "-$1"; fi; }
+# has tells whether adapter $1 runs.
+has() {
+  local m
+  for m in "${ADAPTER_LIST[@]}"; do
+    if [ "$m" = "$1" ]; then return 0; fi
+  done
+  return 1
+}
 
 if ! command -v wrk >/dev/null 2>&1; then
   echo "wrk is missing: installing Debian's package" >&2
@@ -121,67 +162,99 @@ wait_ready() { # name
   echo "  $name: $line" >&2
 }
 
-echo "starting the apps on Fiber $FIBER (SQLite pre-fill: $SESSIONS_SMALL and $SESSIONS_BIG sessions)" >&2
-for m in $FIBER; do
+echo "starting the apps on $ADAPTERS (SQLite pre-fill: $SESSIONS_SMALL and $SESSIONS_BIG sessions)" >&2
+for m in "${ADAPTER_LIST[@]}"; do
   s=$(sfx "$m")
-  start "bare$s" -fiber "$m" -mode bare
-  start "memory$s" -fiber "$m" -mode memory
-  start "sqlite1k$s" -fiber "$m" -mode sqlite -db "$WORK/sessions-small$s.sqlite3" -sessions "$SESSIONS_SMALL"
-  start "sqlite100k$s" -fiber "$m" -mode sqlite -db "$WORK/sessions-big$s.sqlite3" -sessions "$SESSIONS_BIG"
-  start "bearer$s" -fiber "$m" -mode bearer
+  start "bare$s" -adapter "$m" -mode bare
+  start "memory$s" -adapter "$m" -mode memory
+  start "sqlite1k$s" -adapter "$m" -mode sqlite -db "$WORK/sessions-small$s.sqlite3" -sessions "$SESSIONS_SMALL"
+  start "sqlite100k$s" -adapter "$m" -mode sqlite -db "$WORK/sessions-big$s.sqlite3" -sessions "$SESSIONS_BIG"
+  start "bearer$s" -adapter "$m" -mode bearer
 done
-if [[ " $FIBER " == *" v2 "* ]]; then start guide -fiber v2 -mode guide; fi
+if has v2; then start guide -adapter v2 -mode guide; fi
 for name in "${APPS[@]}"; do wait_ready "$name"; done
 
-# Rows: major|id|app|path|signed in (sends the cookie)|target (issue 11:
-# the least ratio to the same major's bare Fiber, - for none)|label. Each v3
-# configuration follows its v2 counterpart, so that the two run next to each
-# other in every round; the v2 rows are those of RESULTS.md.
+# Rows: adapter|id|app|path|signed in (yes: sends the cookie, token: the
+# access token)|target (issue 11: the least ratio to the same adapter's
+# bare app, - for none)|label. Each configuration's v3 and net/http rows
+# follow its v2 row, so that they run next to each other in every round;
+# the v2 rows are those of RESULTS.md. net/http's targets are issue 18's,
+# against its own bare app: 0.7x memory, 0.65x SQLite, 0.75x a repeated
+# access token.
 ALL_ROWS=(
   "v2|bare|bare|/user|no|-|bare Fiber, same bytes (baseline)"
   "v3|bare-v3|bare-v3|/user|no|-|bare Fiber, same bytes (baseline)"
+  "http|bare-http|bare-http|/user|no|-|bare net/http, same bytes (baseline)"
   "v2|bare-json|bare|/user-json|no|-|bare Fiber, c.JSON of the same context"
+  "http|bare-json-http|bare-http|/user-json|no|-|bare net/http, encoding/json of the same context"
   "v2|memory|memory|/user|yes|0.85|fiberlogto memory, signed in"
   "v3|memory-v3|memory-v3|/user|yes|0.85|fiberlogto memory, signed in"
+  "http|memory-http|memory-http|/user|yes|0.7|logtohttp memory, signed in"
   "v2|memory-anon|memory|/user|no|0.9|fiberlogto memory, anonymous"
   "v3|memory-anon-v3|memory-v3|/user|no|0.9|fiberlogto memory, anonymous"
+  "http|memory-anon-http|memory-http|/user|no|0.9|logtohttp memory, anonymous"
   "v2|sqlite|sqlite1k|/user|yes|0.8|fiberlogto SQLite, signed in ($SESSIONS_SMALL sessions)"
   "v3|sqlite-v3|sqlite1k-v3|/user|yes|0.8|fiberlogto SQLite, signed in ($SESSIONS_SMALL sessions)"
+  "http|sqlite-http|sqlite1k-http|/user|yes|0.65|logtohttp SQLite, signed in ($SESSIONS_SMALL sessions)"
   "v2|sqlite-big|sqlite100k|/user|yes|0.8|fiberlogto SQLite, signed in ($SESSIONS_BIG sessions)"
   "v3|sqlite-big-v3|sqlite100k-v3|/user|yes|0.8|fiberlogto SQLite, signed in ($SESSIONS_BIG sessions)"
+  "http|sqlite-big-http|sqlite100k-http|/user|yes|0.65|logtohttp SQLite, signed in ($SESSIONS_BIG sessions)"
   "v2|bearer|bearer|/api/data|token|0.85|fiberlogto API, a repeated access token (issue 12)"
   "v3|bearer-v3|bearer-v3|/api/data|token|0.85|fiberlogto API, a repeated access token (issue 12)"
+  "http|bearer-http|bearer-http|/api/data|token|0.75|logtohttp API, a repeated access token"
   "v2|guide|guide|/api/data|token|-|the guide's middleware, the same token (the peer)"
 )
 ROWS=()
 for row in "${ALL_ROWS[@]}"; do
-  if [[ " $FIBER " == *" ${row%%|*} "* ]]; then ROWS+=("$row"); fi
+  if has "${row%%|*}"; then ROWS+=("$row"); fi
 done
 
 # answer prints an app's answer to GET path (with its cookie when signed
-# in is yes), headers less Date, and the body with every JSON string and
-# number value replaced, so that two sign-ins against two providers compare.
+# in is yes, its access token when token): the status line, the headers
+# but Date with their names in lower case and sorted (fasthttp and
+# net/http write them in different orders and cases), and the body with
+# every JSON string and number value replaced, so that two sign-ins
+# against two providers compare. Content-Length stays: the bodies must
+# have the same length.
 answer() { # app, path, signed in
-  local cookie=()
-  if [ "$3" = yes ]; then cookie=(-H "Cookie: ${COOKIE[$1]}"); fi
-  curl -fsS -i "${cookie[@]}" "${URL[$1]}$2" | tr -d '\r' | grep -v '^Date: ' |
-    sed -E 's/:"[^"]*"/:"S"/g; s/:-?[0-9][0-9.eE+-]*/:N/g'
+  local auth=() out head body
+  case $3 in
+    yes) auth=(-H "Cookie: ${COOKIE[$1]}") ;;
+    token) auth=(-H "Authorization: Bearer ${AUTH[$1]}") ;;
+  esac
+  out=$(curl -fsS -i "${auth[@]}" "${URL[$1]}$2" | tr -d '\r') || return 1
+  head=${out%%$'\n\n'*}
+  body=${out#*$'\n\n'}
+  {
+    sed -n 1p <<<"$head"
+    sed 1d <<<"$head" | awk -F: -v OFS=: '{ $1 = tolower($1) } $1 != "date"' | LC_ALL=C sort
+    echo
+    printf '%s\n' "$body"
+  } | sed -E 's/:"[^"]*"/:"S"/g; s/:-?[0-9][0-9.eE+-]*/:N/g'
 }
 
-# Fiber v3 must answer what v2 answers: the same headers and a body of the
-# same length and shape (the values differ: two sign-ins).
+# Every adapter must answer what the first one answers: the same status,
+# the same headers but Date, a body of the same length and shape (the
+# values differ: two sign-ins).
 SAME=()
-if [[ " $FIBER " == *" v2 "* && " $FIBER " == *" v3 "* ]] && command -v curl >/dev/null 2>&1; then
-  for pair in "bare|/user|no" "memory|/user|yes" "memory|/user|no" "sqlite1k|/user|yes"; do
-    IFS='|' read -r app path signed <<<"$pair"
-    what="GET $path on $app"
-    if [ "$signed" = yes ]; then what+=", signed in"; fi
-    if [ "$(answer "$app" "$path" "$signed")" = "$(answer "$app-v3" "$path" "$signed")" ]; then
-      SAME+=("v2 and v3 answer $what alike (headers but Date, body shape and length)")
-    else
-      SAME+=("WARNING: v2 and v3 answer $what differently:")
-      SAME+=("$(diff <(answer "$app" "$path" "$signed") <(answer "$app-v3" "$path" "$signed") | sed 's/^/    /')")
-    fi
+REF=${ADAPTER_LIST[0]}
+if [ "${#ADAPTER_LIST[@]}" -gt 1 ] && command -v curl >/dev/null 2>&1; then
+  for m in "${ADAPTER_LIST[@]:1}"; do
+    for pair in "bare|/user|no" "memory|/user|yes" "memory|/user|no" "sqlite1k|/user|yes" "bearer|/api/data|token"; do
+      IFS='|' read -r app path signed <<<"$pair"
+      a=$app$(sfx "$REF") b=$app$(sfx "$m")
+      what="GET $path on $app"
+      case $signed in
+        yes) what+=", signed in" ;;
+        token) what+=", with the token" ;;
+      esac
+      if [ "$(answer "$a" "$path" "$signed")" = "$(answer "$b" "$path" "$signed")" ]; then
+        SAME+=("$m answers $what as $REF does (status, headers but Date, body shape and length)")
+      else
+        SAME+=("WARNING: $REF and $m answer $what differently:")
+        SAME+=("$(diff <(answer "$a" "$path" "$signed") <(answer "$b" "$path" "$signed") | sed 's/^/    /')")
+      fi
+    done
   done
   for line in "${SAME[@]}"; do echo "  $line" >&2; done
 fi
@@ -191,10 +264,13 @@ NCPU=$(nproc)
 cpu_ticks() { awk '/^cpu / { print $2 + $3 + $4, $9 }' /proc/stat; } # busy (user nice system), steal
 proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }          # utime + stime
 
-# load runs wrk on a row and prints its RESULT line plus the share of the
-# machine's CPU that went to anything else than the app and wrk during the
-# run (other_pct: other sessions' work, which skews the run; loopback
-# softirq time is not counted) and the hypervisor's steal (steal_pct).
+# load runs wrk on a row and prints its RESULT line plus the app's own CPU
+# time during the run (app_ticks: utime + stime of the loadapp process, all
+# its threads, read just before and just after wrk, in clock ticks), the
+# share of the machine's CPU that went to anything else than the app and
+# wrk during the run (other_pct: other sessions' work, which skews the run;
+# loopback softirq time is not counted) and the hypervisor's steal
+# (steal_pct).
 load() { # row, seconds
   local id app path signed cookie=- token=- c0 c1 a0 a1 wrk_cpu
   IFS='|' read -r _ id app path signed _ <<<"$1"
@@ -219,7 +295,7 @@ load() { # row, seconds
   echo "$(grep -m1 '^RESULT ' "$WORK/wrk.out") $(awk -v c0="$c0" -v c1="$c1" -v app=$((a1 - a0)) -v wrk="$wrk_cpu" -v cap=$(($2 * HZ * NCPU)) 'BEGIN {
     split(c0, x, " "); split(c1, y, " ")
     other = (y[1] - x[1]) - app - wrk; if (other < 0) other = 0
-    printf "other_pct=%d steal_pct=%d", 100 * other / cap, 100 * (y[2] - x[2]) / cap
+    printf "app_ticks=%d other_pct=%d steal_pct=%d", app, 100 * other / cap, 100 * (y[2] - x[2]) / cap
   }')"
 }
 
@@ -285,7 +361,7 @@ dbsize() { # file -> bytes of the file, its WAL and shared memory
 
 labels=$(printf '%s\n' "${ROWS[@]}" | awk -F'|' '{ print $1 "|" $2 "|" $6 "|" $7 }')
 bytes_signed_in=
-for m in $FIBER; do
+for m in "${ADAPTER_LIST[@]}"; do
   bytes_signed_in+="${bytes_signed_in:+, }${BODY_BYTES[memory$(sfx "$m")]} bytes of JSON on $m"
 done
 
@@ -293,7 +369,7 @@ echo
 echo "fiberlogto load test, $(date -u '+%Y-%m-%d %H:%M UTC'): $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $($GO version | cut -d' ' -f3), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
 echo "wrk -t$THREADS -c$CONNS -d${DURATION}s over loopback, $ROUNDS rounds in alternating order; GET /user signed in answers $bytes_signed_in"
 echo
-awk -v labels="$labels" -v majors="$FIBER" -v limit="$DISTURBED" -v small="$SESSIONS_SMALL" -v big="$SESSIONS_BIG" '
+awk -v labels="$labels" -v majors="${ADAPTER_LIST[*]}" -v limit="$DISTURBED" -v small="$SESSIONS_SMALL" -v big="$SESSIONS_BIG" -v hz="$HZ" '
   function field(s, k) { if (match(s, "(^| )" k "=[0-9]+")) { s = substr(s, RSTART, RLENGTH); sub(/.*=/, "", s); return s + 0 } return 0 }
   # median of v[1..n] (the mean of the two middle values for an even n); lo, hi: the range
   function median(v, n,    i, j, t) {
@@ -301,22 +377,31 @@ awk -v labels="$labels" -v majors="$FIBER" -v limit="$DISTURBED" -v small="$SESS
     lo = v[1]; hi = v[n]
     return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
   }
-  # collect fills v with metric m of id over the rounds where id (and, for a
-  # ratio, base) was undisturbed, or over every round when there is none:
+  # one is metric m of id in round k: its value, or, with base, its ratio
+  # to base'"'"'s in the same round (its difference when diff is set).
+  function one(id, m, base, diff, k) {
+    if (base == "") return val[m, id, k]
+    if (diff) return val[m, id, k] - val[m, base, k]
+    return val[m, base, k] ? val[m, id, k] / val[m, base, k] : 0
+  }
+  # collect fills v with one(id, m, base, diff) over the rounds where id
+  # (and base) was undisturbed, or over every round when there is none:
   # then it sets mark to " *" (and disturbed), which the caller clears.
-  function collect(id, m, base,    k, n, ok) {
+  function collect(id, m, base, diff,    k, n, ok) {
     split("", v); n = 0
     for (k = 1; k <= count[id]; k++) {
       ok = oth[id, k] <= limit && (base == "" || oth[base, k] <= limit)
-      if (ok) v[++n] = base == "" ? val[m, id, k] : val[m, id, k] / val[m, base, k]
+      if (ok) v[++n] = one(id, m, base, diff, k)
     }
     if (n > 0) return n
     mark = " *"; disturbed = 1
-    for (k = 1; k <= count[id]; k++) v[++n] = base == "" ? val[m, id, k] : val[m, id, k] / val[m, base, k]
+    for (k = 1; k <= count[id]; k++) v[++n] = one(id, m, base, diff, k)
     return n
   }
-  # suffix: the suffix of the names of a major (sfx in run.sh)
+  # suffix: the suffix of the names of an adapter (sfx in run.sh)
   function suffix(major) { return major == "v2" ? "" : "-" major }
+  # name: an adapter as the text says it
+  function name(major) { return major == "http" ? "net/http" : "Fiber " major }
   BEGIN {
     n = split(labels, L, "\n")
     for (i = 1; i <= n; i++) { split(L[i], p, "|"); order[i] = p[2]; major[p[2]] = p[1]; target[p[2]] = p[3]; label[p[2]] = p[4] }
@@ -324,16 +409,20 @@ awk -v labels="$labels" -v majors="$FIBER" -v limit="$DISTURBED" -v small="$SESS
   }
   {
     id = $1; k = ++count[id]
-    val["rps", id, k] = field($0, "requests") / (field($0, "duration_us") / 1e6)
+    req = field($0, "requests")
+    val["rps", id, k] = req / (field($0, "duration_us") / 1e6)
     val["p50", id, k] = field($0, "p50_us"); val["p99", id, k] = field($0, "p99_us")
-    bpr[id] = field($0, "requests") ? field($0, "bytes") / field($0, "requests") : 0
+    # the server CPU per request, in µs
+    val["cpu", id, k] = req ? field($0, "app_ticks") * 1e6 / hz / req : 0
+    bpr[id] = req ? field($0, "bytes") / req : 0
     bad[id] += field($0, "errors") + field($0, "non2xx")
     oth[id, k] = field($0, "other_pct") + field($0, "steal_pct")
     all[id] = all[id] sprintf(" %6.0f (%2d%%)", val["rps", id, k], oth[id, k])
+    allcpu[id] = allcpu[id] sprintf(" %11.2f", val["cpu", id, k])
   }
   END {
-    printf "| %-5s | %-52s | %10s | %8s | %8s | %-18s | %-13s | %-18s |\n", "Fiber", "configuration", "requests/s", "p50", "p99", "ratio to bare", "target", "p99 / bare p99"
-    printf "|%s|%s|%s|%s|%s|%s|%s|%s|\n", "-------", "------------------------------------------------------", "-----------:", "---------:", "---------:", "--------------------", "---------------", "--------------------"
+    printf "| %-7s | %-52s | %10s | %8s | %8s | %-18s | CPU µs/req | µs over bare (rounds) | %-13s | %-18s |\n", "adapter", "configuration", "requests/s", "p50", "p99", "ratio to bare", "target", "p99 / bare p99"
+    printf "|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", "---------", "------------------------------------------------------", "-----------:", "---------:", "---------:", "--------------------", "-----------:", "------------------------", "---------------", "--------------------"
     for (j = 1; j <= nm; j++) for (i = 1; i <= n; i++) {
       id = order[i]
       if (major[id] != M[j]) continue
@@ -341,43 +430,55 @@ awk -v labels="$labels" -v majors="$FIBER" -v limit="$DISTURBED" -v small="$SESS
       c = collect(id, "rps"); rps = median(v, c)
       c = collect(id, "p50"); p50 = median(v, c)
       c = collect(id, "p99"); p99 = median(v, c)
+      c = collect(id, "cpu"); cpu = median(v, c)
       c = collect(id, "rps", base); r = median(v, c); rlo = lo; rhi = hi
+      c = collect(id, "cpu", base, 1); d = median(v, c); dlo = lo; dhi = hi
       c = collect(id, "p99", base); q = median(v, c); qlo = lo; qhi = hi
       # the verdict on the ratio as printed, so that 0.85x is never "NO" for 0.85x
       tgt = target[id] == "-" ? "-" : sprintf(">= %.2fx: %s", target[id], sprintf("%.2f", r) + 0 >= target[id] ? "yes" : "NO")
-      printf "| %-5s | %-52s | %10.0f | %6.2fms | %6.2fms | %5.2fx (%4.2f-%4.2f) | %-13s | %5.2fx (%4.2f-%4.2f) |\n", M[j], label[id] mark, rps, p50 / 1000, p99 / 1000, r, rlo, rhi, tgt, q, qlo, qhi
+      over = sprintf("%+.2f (%+.2f %+.2f)", d, dlo, dhi)
+      printf "| %-7s | %-52s | %10.0f | %6.2fms | %6.2fms | %5.2fx (%4.2f-%4.2f) | %10.2f | %22s | %-13s | %5.2fx (%4.2f-%4.2f) |\n", M[j], label[id] mark, rps, p50 / 1000, p99 / 1000, r, rlo, rhi, cpu, over, tgt, q, qlo, qhi
     }
     print ""
     for (j = 1; j <= nm; j++) {
+      if (!(("sqlite-big" suffix(M[j])) in label)) continue
       c = collect("sqlite-big" suffix(M[j]), "rps", "sqlite" suffix(M[j])); r = median(v, c)
-      printf "Fiber %s, SQLite with %d sessions / with %d: %.3fx requests/s (rounds: %.2f-%.2f)\n", M[j], big, small, r, lo, hi
+      printf "%s, SQLite with %d sessions / with %d: %.3fx requests/s (rounds: %.2f-%.2f)\n", name(M[j]), big, small, r, lo, hi
     }
     if (("guide" in label) && ("bearer" in label)) {
       mark = ""
       c = collect("bearer", "rps", "guide"); r = median(v, c)
       printf "fiberlogto API against the guide'"'"'s middleware, a repeated token: %.1fx requests/s (rounds: %.1f-%.1f; target: >= 20x)%s\n", r, lo, hi, mark
     }
-    if (nm > 1) {
-      printf "\nFiber v3 against v2, same configuration, same round (median of the rounds'"'"' ratios, range in brackets):\n"
+    for (j = 2; j <= nm; j++) {
+      printf "\n%s against %s, same configuration, same round (median of the rounds'"'"' ratios or differences, range in brackets):\n", name(M[j]), name(M[1])
       for (i = 1; i <= n; i++) {
-        id = order[i]; v2 = id; sub(/-v3$/, "", v2)
-        if (major[id] != "v3" || !(v2 in label)) continue
+        id = order[i]
+        if (major[id] != M[j]) continue
+        ref = id; if (M[j] != "v2") sub("-" M[j] "$", "", ref); ref = ref suffix(M[1])
+        if (!(ref in label)) continue
         mark = ""
-        c = collect(id, "rps", v2); r = median(v, c); rlo = lo; rhi = hi
-        c = collect(id, "p99", v2); q = median(v, c)
-        printf "  %-52s requests/s %5.2fx (%4.2f-%4.2f), p99 %5.2fx (%4.2f-%4.2f)\n", label[id] mark, r, rlo, rhi, q, lo, hi
+        c = collect(id, "rps", ref); r = median(v, c); rlo = lo; rhi = hi
+        c = collect(id, "p99", ref); q = median(v, c); qlo = lo; qhi = hi
+        c = collect(id, "cpu", ref, 1); d = median(v, c)
+        printf "  %-52s requests/s %5.2fx (%4.2f-%4.2f), p99 %5.2fx (%4.2f-%4.2f), CPU %+6.2f µs/request (%+.2f %+.2f)\n", label[id] mark, r, rlo, rhi, q, qlo, qhi, d, lo, hi
       }
     }
-    printf "\nrequests/s, p50 and p99 are medians over the rounds; a ratio is the median of the rounds'"'"' ratios (range in brackets),\n"
-    printf "each round'"'"'s configuration against the same round'"'"'s bare run of the same Fiber major. target: issue 11'"'"'s least\n"
-    printf "ratio to bare. Rounds during which other processes took more than %d%% of the CPU are left out when a\n", limit
-    printf "configuration has others.\n"
+    printf "\nrequests/s, p50, p99 and CPU µs/req are medians over the rounds; a ratio (or µs over bare) is the median of the rounds'"'"'\n"
+    printf "ratios (differences), range in brackets, each round'"'"'s configuration against the same round'"'"'s bare run of the same\n"
+    printf "adapter (net/http against bare net/http). CPU µs/req: the app process'"'"'s utime + stime during the run over the\n"
+    printf "requests wrk counted (clock ticks of 1/%d s). When the ratio and the µs over bare disagree, trust the µs over bare:\n", hz
+    printf "wrk may set the pace on this machine, and then the ratio hides the middleware'"'"'s cost. target: issue 11'"'"'s least\n"
+    printf "ratio to bare. Rounds during which other processes took more than %d%% of the CPU are left out when a configuration\n", limit
+    printf "has others.\n"
     printf "\nevery round: requests/s (CPU share of other processes and steal during the run)\n"
     for (i = 1; i <= n; i++) {
       id = order[i]
-      printf "  %-15s%s   %.0f B/response with headers, %d errors or non-2xx\n", id, all[id], bpr[id], bad[id]
+      printf "  %-17s%s   %.0f B/response with headers, %d errors or non-2xx\n", id, all[id], bpr[id], bad[id]
     }
-    if (disturbed) printf "  * every round of this configuration (or of its pair with bare%s) was disturbed: its figures are not reliable\n", (nm > 1 ? ", or with v2" : "")
+    printf "\nevery round: server CPU µs per request\n"
+    for (i = 1; i <= n; i++) printf "  %-17s%s\n", order[i], allcpu[order[i]]
+    if (disturbed) printf "  * every round of this configuration (or of its pair with bare%s) was disturbed: its figures are not reliable\n", (nm > 1 ? ", or with " M[1] : "")
   }
 ' "$RESULTS"
 
@@ -392,7 +493,10 @@ echo "| process | sessions stored | VmRSS | VmHWM (peak) | database (file + WAL 
 echo "|---|---:|---:|---:|---:|"
 for name in "${APPS[@]}"; do
   s=""
-  if [[ $name == *-v3 ]]; then s=-v3; fi
+  case $name in
+    *-v3) s=-v3 ;;
+    *-http) s=-http ;;
+  esac
   case $name in
     bare* | bearer* | guide) sessions=0 db=- ;;
     memory*) sessions=1 db=- ;;
@@ -402,4 +506,4 @@ for name in "${APPS[@]}"; do
   echo "| $name | $sessions | $(mib "$(kib "${PID[$name]}" VmRSS)") | $(mib "$(kib "${PID[$name]}" VmHWM)") | $db |"
 done
 echo
-echo "(whole run: $(($(date +%s) - started)) s; every loadapp process also holds its in-process provider, except bare)"
+echo "(whole run: $(($(date +%s) - started)) s; every loadapp process also holds its in-process provider, except bare: idle during the load, its CPU counts in CPU µs/req)"

@@ -1,40 +1,44 @@
 // Command loadapp serves one configuration of the load test bench/run.sh
-// runs with wrk, on 127.0.0.1 only, on Fiber v2 or v3 (-fiber v2|v3):
+// runs with wrk, on 127.0.0.1 only, on one adapter: -adapter v2 or v3
+// (Fiber v2 or v3, fiberlogto) or http (net/http, logtohttp). -fiber is
+// the same flag under its name from before net/http (-fiber http works).
 //
-//	-mode memory   the example app's /user behind fiberlogto, memory storage
+//	-mode memory   the example app's /user behind the adapter's
+//	               middleware, memory storage
 //	-mode sqlite   the same on SQLite (-db), pre-filled to -sessions sessions
-//	-mode bare     a Fiber app without fiberlogto answering /user with the
-//	               bytes the signed-in /user answers (and /user-json: the
-//	               same built by c.JSON from a UserContext)
-//	-mode bearer   an API that only takes access tokens (fiberlogto with
-//	               the endpoint alone): GET /api/data behind
+//	-mode bare     an app of the same framework without the middleware
+//	               answering /user with the bytes the signed-in /user
+//	               answers (and /user-json: the same built by c.JSON, or
+//	               on net/http by encoding/json, from a UserContext)
+//	-mode bearer   an API that only takes access tokens (the middleware
+//	               with the endpoint alone): GET /api/data behind
 //	               RequireAccessToken (the resource, read:data) answers the
 //	               same bytes
 //	-mode guide    the same route behind the middleware Logto's Fiber guide
 //	               has users write (bench/guidepeer; Fiber v2 only)
 //
 // Every mode starts the in-process Logto-compatible provider, serves the
-// fiberlogto app and signs the demo user in once over HTTP, as a browser
-// would. It checks that the app's /user-json, c.JSON(fiberlogto.User(c)),
-// answers the body /user, fiberlogto.SendUser, answers. Then it prints one
-// line
+// app behind the middleware and signs the demo user in once over HTTP, as
+// a browser would. It checks that the app's /user-json (c.JSON of
+// fiberlogto.User(c); on net/http json.Marshal of logtohttp.User(r))
+// answers the body /user (SendUser) answers. Then it prints one line
 //
-//	READY fiber=v2 url=http://127.0.0.1:PORT cookie=fiberlogto_session=ID body_bytes=N sessions=N prefill_seconds=S
+//	READY adapter=v2 url=http://127.0.0.1:PORT cookie=fiberlogto_session=ID body_bytes=N sessions=N prefill_seconds=S
 //
 // (bearer and guide modes: cookie=- and auth=TOKEN, a user's access token
 // for the resource with read:data, valid for an hour)
 //
-// and serves until SIGINT or SIGTERM. In bare mode the fiberlogto app and
+// and serves until SIGINT or SIGTERM. In bare mode the middleware's app and
 // the provider are shut down before the bare app starts.
 //
-// The fiberlogto app is the example app's setup (Config, Fiber timeouts,
-// /user handler) without the example's other routes and without its
-// loopback-alias redirect, a middleware of its own that the bare app would
-// not have.
+// The middleware's app is the example app's setup (Config, the server's
+// timeouts, /user handler) without the example's other routes and without
+// its loopback-alias redirect, a middleware of its own that the bare app
+// would not have.
 //
-// Everything but the Fiber apps is the same for both majors: each major's
-// file (fiberv2.go, fiberv3.go) only builds its apps from the routes of
-// routes.go and says how they listen.
+// Everything but the apps is the same for every adapter: each adapter's
+// file (fiberv2.go, fiberv3.go, nethttp.go) only builds its apps (the
+// Fiber ones from the routes of routes.go) and says how they listen.
 package main
 
 import (
@@ -73,38 +77,43 @@ const (
 	scopes   = "read:data"
 )
 
-// The example app's Fiber timeouts.
+// The example app's server timeouts (Fiber's, and net/http's http.Server
+// with the same).
 const (
 	readTimeout  = 15 * time.Second
 	writeTimeout = 30 * time.Second
 	idleTimeout  = 60 * time.Second
 )
 
-// cookieName is the session cookie's name: the default of both majors.
+// cookieName is the session cookie's name: the default of every adapter.
 var cookieName = logto.ConfigDefault.CookieName
 
-// server is a Fiber app of either major, as loadapp runs it.
+// server is an app of any adapter, as loadapp runs it.
 type server struct {
 	serve    func(ln net.Listener) error
 	shutdown func(timeout time.Duration) error
 }
 
-// major is what differs between Fiber v2 and v3: how its apps are built.
+// major is what differs between the adapters (Fiber v2, Fiber v3,
+// net/http): how their apps are built.
 type major struct {
-	// logtoApp is the fiberlogto app: the middleware on logtoConfig(s)
-	// and logtoRoutes.
+	// logtoApp is the app behind the middleware: the middleware on
+	// logtoConfig(s) and the routes of logtoRoutes (or their net/http
+	// counterparts).
 	logtoApp func(s settings) (server, error)
-	// bareApp is the app without fiberlogto: bareRoutes.
+	// bareApp is the app without the middleware: bareRoutes (or their
+	// net/http counterparts).
 	bareApp func(body []byte, user *logto.UserContext) server
 	// apiApp is an API that answers body on /api/data behind mode's
-	// middleware: "bearer" fiberlogto's RequireAccessToken, "guide" the
-	// guide's (nil when the major has none).
+	// middleware: "bearer" the adapter's RequireAccessToken, "guide" the
+	// guide's (an error on an adapter without it).
 	apiApp func(mode string, s settings, body []byte) (server, error)
 }
 
-var majors = map[string]major{"v2": fiberV2, "v3": fiberV3}
+// majors are the adapters by -adapter's value.
+var majors = map[string]major{"v2": fiberV2, "v3": fiberV3, "http": netHTTP}
 
-// settings is the fiberlogto app's setup, whichever the major.
+// settings is the middleware app's setup, whichever the adapter.
 type settings struct {
 	provider *logtotest.Provider
 	baseURL  string
@@ -125,8 +134,9 @@ func logtoConfig(s settings) logto.Config {
 }
 
 func main() {
-	fiberMajor := flag.String("fiber", "v2", "Fiber major: v2 or v3")
-	mode := flag.String("mode", "memory", "bare, memory or sqlite")
+	adapter := flag.String("adapter", "v2", "the adapter: v2 or v3 (Fiber v2 or v3, fiberlogto) or http (net/http, logtohttp)")
+	flag.StringVar(adapter, "fiber", "v2", "the same as -adapter (its name from before net/http)")
+	mode := flag.String("mode", "memory", "bare, memory, sqlite, bearer or guide")
 	db := flag.String("db", "", "SQLite database file (sqlite mode)")
 	sessions := flag.Int("sessions", 1000, "sessions in the SQLite storage, the signed-in one included (sqlite mode)")
 	addr := flag.String("addr", "127.0.0.1:0", "listen address (loopback)")
@@ -135,16 +145,16 @@ func main() {
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *fiberMajor, *mode, *db, *sessions, *addr); err != nil {
+	if err := run(ctx, *adapter, *mode, *db, *sessions, *addr); err != nil {
 		fmt.Fprintln(os.Stderr, "loadapp:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, fiberMajor, mode, db string, sessions int, addr string) error {
-	maj, ok := majors[fiberMajor]
+func run(ctx context.Context, adapter, mode, db string, sessions int, addr string) error {
+	maj, ok := majors[adapter]
 	if !ok {
-		return fmt.Errorf("unknown -fiber %q (v2 or v3)", fiberMajor)
+		return fmt.Errorf("unknown -adapter %q (v2, v3 or http)", adapter)
 	}
 	switch mode {
 	case "bare", "memory", "bearer", "guide":
@@ -238,9 +248,6 @@ func run(ctx context.Context, fiberMajor, mode, db string, sessions int, addr st
 		// the web app is shut down.
 		_ = app.shutdown(5 * time.Second)
 		<-served
-		if maj.apiApp == nil {
-			return fmt.Errorf("-mode %s: not on Fiber %s", mode, fiberMajor)
-		}
 		if app, err = maj.apiApp(mode, settings{provider: p, baseURL: baseURL}, body); err != nil {
 			return err
 		}
@@ -258,7 +265,7 @@ func run(ctx context.Context, fiberMajor, mode, db string, sessions int, addr st
 		}
 		cookie, sessions = "-", 0
 	} else if mode == "bare" {
-		// The bare app alone in this process: no provider, no fiberlogto.
+		// The bare app alone in this process: no provider, no middleware.
 		_ = app.shutdown(5 * time.Second)
 		<-served
 		p.Close()
@@ -287,8 +294,8 @@ func run(ctx context.Context, fiberMajor, mode, db string, sessions int, addr st
 	if auth != "" {
 		authField = " auth=" + auth
 	}
-	fmt.Printf("READY fiber=%s url=%s cookie=%s body_bytes=%d sessions=%d record_bytes=%d prefill_seconds=%.1f%s\n",
-		fiberMajor, baseURL, cookie, len(body), sessions, recordBytes, prefill.Seconds(), authField)
+	fmt.Printf("READY adapter=%s url=%s cookie=%s body_bytes=%d sessions=%d record_bytes=%d prefill_seconds=%.1f%s\n",
+		adapter, baseURL, cookie, len(body), sessions, recordBytes, prefill.Seconds(), authField)
 
 	select {
 	case err := <-served:
@@ -343,7 +350,7 @@ func apiConfig(s settings) logto.Config {
 var apiPolicy = logto.AccessTokenOptions{Resource: resource, Scopes: []string{"read:data"}}
 
 // userOf is the signed-in user context that answers body, for the bare
-// app's c.JSON.
+// app's c.JSON (json.Marshal on net/http).
 func userOf(body []byte) (*logto.UserContext, error) {
 	var u struct {
 		Claims json.RawMessage `json:"claims"`
