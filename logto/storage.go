@@ -43,6 +43,18 @@ type Leaser interface {
 	ReleaseLease(ctx context.Context, key, owner string) error
 }
 
+// FreshReader is implemented by a storage that keeps a process-local read
+// cache kept coherent with the other instances by the server
+// (invalidations arrive a moment after another instance's write): the
+// storages of github.com/fiberlogto/sdk/storage/redis and .../postgres. A
+// signed-in request reads its session through the cache; what is read to
+// be rewritten (under a lease: a refresh, a touch, a sign-out, a logout
+// index) is read with GetFreshWithContext, from the server itself, so a
+// refresh token another instance has just rotated is never read stale.
+type FreshReader interface {
+	GetFreshWithContext(ctx context.Context, key string) ([]byte, error)
+}
+
 // PlainStorage is a storage whose calls take no context: Fiber v2's
 // fiber.Storage, for one.
 type PlainStorage interface {

@@ -164,7 +164,7 @@ func (e *Engine) verifyLogoutToken(ctx context.Context, token string) (*logoutCl
 	}
 	// A jti seen before is a replay (see rememberLogoutToken).
 	jtiKey := storageKey(jtiKeyPrefix, claims.Issuer+" "+claims.JTI)
-	seen, err := e.store.storage.GetWithContext(ctx, jtiKey)
+	seen, err := e.store.getFresh(ctx, jtiKey)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", logto.ErrStorage, err)
 	}

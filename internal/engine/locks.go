@@ -167,7 +167,7 @@ func (lk *locker) claim(ctx context.Context, key string, ttl time.Duration) (boo
 	}
 	unlock := lk.lockLocal(key)
 	defer unlock()
-	seen, err := lk.storage.GetWithContext(ctx, key)
+	seen, err := lk.getFresh(ctx, key)
 	if err != nil {
 		return false, fmt.Errorf("%w: claim: %w", logto.ErrStorage, err)
 	}
@@ -178,4 +178,13 @@ func (lk *locker) claim(ctx context.Context, key string, ttl time.Duration) (boo
 		return false, fmt.Errorf("%w: claim: %w", logto.ErrStorage, err)
 	}
 	return true, nil
+}
+
+// getFresh reads key from the storage itself, past any read cache of the
+// process (logto.FreshReader).
+func (lk *locker) getFresh(ctx context.Context, key string) ([]byte, error) {
+	if fr, ok := lk.storage.(logto.FreshReader); ok {
+		return fr.GetFreshWithContext(ctx, key)
+	}
+	return lk.storage.GetWithContext(ctx, key)
 }

@@ -68,7 +68,7 @@ func (s *sessionStore) addToIndex(ctx context.Context, key string, member []byte
 		if bytes.Equal(m, member) {
 			continue
 		}
-		if v, err := s.storage.GetWithContext(ctx, string(m)); err == nil && len(v) > 0 {
+		if v, err := s.getFresh(ctx, string(m)); err == nil && len(v) > 0 {
 			kept = append(kept, m)
 		}
 	}
@@ -79,7 +79,7 @@ func (s *sessionStore) addToIndex(ctx context.Context, key string, member []byte
 }
 
 func (s *sessionStore) indexList(ctx context.Context, key string) ([][]byte, error) {
-	raw, err := s.storage.GetWithContext(ctx, key)
+	raw, err := s.getFresh(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", logto.ErrStorage, err)
 	}
@@ -143,7 +143,7 @@ func (s *sessionStore) endStored(ctx context.Context, m, sub string) (int, error
 	}
 	defer l.release()
 	if sub != "" {
-		raw, err := s.storage.GetWithContext(ctx, m)
+		raw, err := s.getFresh(ctx, m)
 		if err != nil {
 			return 0, fmt.Errorf("%w: %w", logto.ErrStorage, err)
 		}

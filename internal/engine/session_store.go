@@ -94,12 +94,23 @@ func storageKey(prefix, id string) string {
 	return string(out[:n+43])
 }
 
+// getFresh reads key from the storage itself, past any read cache of the
+// process (logto.FreshReader): for what is about to be decided on or
+// rewritten.
+func (s *sessionStore) getFresh(ctx context.Context, key string) ([]byte, error) {
+	return s.locker.getFresh(ctx, key)
+}
+
 // load reads and decodes the session of id. A missing, corrupt or expired
 // record yields (nil, nil): an unreadable session reads as no session. Only a
 // failing storage is an error.
+//
+// It reads fresh (getFresh): every caller reads to decide or rewrite,
+// mostly under the session's lease. The signed-in request's own read is
+// loadInto's, through any read cache.
 func (s *sessionStore) load(ctx context.Context, id string) (*sessionRecord, error) {
 	rec := new(sessionRecord)
-	ok, err := s.loadInto(ctx, id, rec, s.cfg.Now())
+	ok, err := s.loadInto(ctx, id, rec, s.cfg.Now(), true)
 	if !ok {
 		return nil, err
 	}
@@ -107,14 +118,20 @@ func (s *sessionStore) load(ctx context.Context, id string) (*sessionRecord, err
 }
 
 // loadInto is load decoding into rec, which the hot path keeps inside its
-// logto.UserContext to save an allocation. It reports whether a live session was
-// found.
-func (s *sessionStore) loadInto(ctx context.Context, id string, rec *sessionRecord, now time.Time) (bool, error) {
+// Session to save an allocation, reading fresh or through the storage's
+// read cache. It reports whether a live session was found.
+func (s *sessionStore) loadInto(ctx context.Context, id string, rec *sessionRecord, now time.Time, fresh bool) (bool, error) {
 	if !validID(id) {
 		return false, nil
 	}
 	key := storageKey(sessionKeyPrefix, id)
-	raw, err := s.storage.GetWithContext(ctx, key)
+	var raw []byte
+	var err error
+	if fresh {
+		raw, err = s.getFresh(ctx, key)
+	} else {
+		raw, err = s.storage.GetWithContext(ctx, key)
+	}
 	if err != nil {
 		return false, fmt.Errorf("%w: %w", logto.ErrStorage, err)
 	}

@@ -22,7 +22,7 @@ func (e *Engine) User(ctx context.Context, id string, sess *Session) (clear bool
 		return false, nil
 	}
 	now := e.cfg.Now()
-	ok, err := e.store.loadInto(ctx, id, &sess.rec, now)
+	ok, err := e.store.loadInto(ctx, id, &sess.rec, now, false)
 	if err != nil {
 		e.logFailure(ctx, slog.LevelError, msgRequestFailed, err)
 		return false, err
