@@ -151,7 +151,7 @@ func (l *Logto) Handler(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		clear, err := l.eng.User(rc, cookie(r, l.cookieName), &rc.sess)
+		sess, clear, err := l.eng.User(rc, cookie(r, l.cookieName))
 		if clear {
 			http.SetCookie(w, l.eng.ClearSessionCookie())
 		}
@@ -159,7 +159,7 @@ func (l *Logto) Handler(next http.Handler) http.Handler {
 			l.cfg.ErrorHandler(w, r, err)
 			return
 		}
-		rc.passed = true
+		rc.sess, rc.passed = sess, true
 		next.ServeHTTP(w, r)
 	})
 }
@@ -248,11 +248,12 @@ func Fetch(opts logto.FetchOptions) func(http.Handler) http.Handler {
 				return
 			}
 			l := rc.l
-			signedOut, err := l.eng.Fetch(r.Context(), &rc.sess, opts)
+			sess, signedOut, err := l.eng.Fetch(r.Context(), rc.sess, opts)
 			if err != nil {
 				l.cfg.ErrorHandler(w, r, err)
 				return
 			}
+			rc.sess = sess
 			if signedOut {
 				http.SetCookie(w, l.eng.ClearSessionCookie())
 				if rc.authRequired {
@@ -302,6 +303,10 @@ func User(r *http.Request) *logto.UserContext {
 // encoding/json's, without it.
 func SendUser(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
+	if rc := contextOf(r); rc != nil && rc.passed && rc.sess.JSON() != nil {
+		_, _ = w.Write(rc.sess.JSON()) // built once per session version
+		return
+	}
 	bp := jsonBuffers.Get().(*[]byte)
 	*bp = User(r).AppendJSON((*bp)[:0])
 	_, _ = w.Write(*bp) // the ResponseWriter copies it
@@ -397,12 +402,13 @@ func errNoMiddleware(what string) error {
 }
 
 // requestContext is the request's context once the middleware ran: the
-// parent, the session (and the user context the app reads), the verified
-// access token's claims, in one allocation.
+// parent, the session (and the user context the app reads; a session may be
+// shared with other requests of the same session, and is then read-only),
+// the verified access token's claims, in one allocation.
 type requestContext struct {
 	context.Context
 	l            *Logto
-	sess         engine.Session
+	sess         *engine.Session
 	claims       *logto.AccessTokenClaims
 	passed       bool // the middleware handed the request on
 	authRequired bool // RequireAuth let it through

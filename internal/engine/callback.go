@@ -18,7 +18,7 @@ func (e *Engine) callback(ctx context.Context, r Request, hook SignInHook) *Answ
 	case a.Err != nil:
 		e.logFailure(ctx, slog.LevelWarn, msgSignInFailed, a.Err)
 	case sess != nil:
-		e.log.InfoContext(ctx, msgSignInSucceeded, "sub", sess.User.Subject, "session", fingerprint(sess.id))
+		e.log.InfoContext(ctx, msgSignInSucceeded, "sub", sess.User.Subject, "session", fingerprint(sess.key))
 	}
 	return a
 }
@@ -46,7 +46,7 @@ func (e *Engine) finishSignIn(ctx context.Context, r Request, hook SignInHook) (
 		// Unknown, expired, or started in another browser (which holds
 		// the sign-in cookie). A replayed or stale callback of a
 		// signed-in browser goes home.
-		if rec, _ := e.store.load(ctx, r.Cookie(e.cfg.CookieName)); rec != nil {
+		if rec, _ := e.store.load(ctx, sessionKeyOf(r.Cookie(e.cfg.CookieName))); rec != nil {
 			return a.redirect(e.cfg.BaseURL), nil
 		}
 		if r.Cookie(e.signInCookie) == "" {
@@ -76,7 +76,7 @@ func (e *Engine) finishSignIn(ctx context.Context, r Request, hook SignInHook) (
 		return a.fail(because("state claim", err)), nil
 	}
 	if !claimed {
-		if rec, _ := e.store.load(ctx, r.Cookie(e.cfg.CookieName)); rec != nil {
+		if rec, _ := e.store.load(ctx, sessionKeyOf(r.Cookie(e.cfg.CookieName))); rec != nil {
 			return a.redirect(e.cfg.BaseURL), nil
 		}
 		return a.fail(because("state", fmt.Errorf("%w: the state was used already", logto.ErrInvalidCallback))), nil
@@ -116,8 +116,9 @@ func (e *Engine) finishSignIn(ctx context.Context, r Request, hook SignInHook) (
 	// A new session ID at every sign-in: an ID planted before sign-in
 	// (session fixation) never becomes a signed-in session.
 	id := newID()
+	key := storageKey(sessionKeyPrefix, id)
 	sess := &Session{}
-	sess.signIn(id, rec)
+	sess.signIn(key, rec)
 	if err := runHook(hook, &sess.User); err != nil {
 		// The app turned the sign-in away: nothing is stored, and the
 		// grant Logto just made goes too.
@@ -131,20 +132,20 @@ func (e *Engine) finishSignIn(ctx context.Context, r Request, hook SignInHook) (
 		e.log.Log(ctx, level, msgSignInRefused, "sub", ts.Claims.Subject, "reason", err.Error())
 		return a.fail(because("OnSignIn", fmt.Errorf("%w: %w", logto.ErrSignInRefused, err))), nil
 	}
-	if err := e.store.save(ctx, id, rec); err != nil {
+	if err := e.store.save(ctx, key, rec); err != nil {
 		return a.fail(err), nil
 	}
 	// For back-channel logout. A failure here leaves a session that only
 	// its own expiry or sign-out ends, so the sign-in fails instead.
-	if err := e.store.index(ctx, id, rec); err != nil {
-		_ = e.store.delete(ctx, id)
+	if err := e.store.index(ctx, key, rec); err != nil {
+		_ = e.store.delete(ctx, key)
 		return a.fail(err), nil
 	}
 	if old := r.Cookie(e.cfg.CookieName); old != "" {
 		// The old session is unreachable once the cookie is replaced. Ended
 		// under its lease, like a sign-out: a refresh of it in flight
 		// elsewhere does not save it back.
-		_, _ = e.endSession(ctx, old)
+		_, _ = e.endSession(ctx, sessionKeyOf(old))
 	}
 	e.cfg.setCookie(a, e.cfg.CookieName, id, "/", e.cfg.AbsoluteTimeout)
 

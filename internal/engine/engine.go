@@ -31,6 +31,8 @@ type Engine struct {
 	sealer       *signInSealer
 	// tokens caches verified access tokens (API protection).
 	tokens *tokenCache
+	// sessions caches decoded sessions for the signed-in hot path.
+	sessions *sessionCache
 	log    *slog.Logger
 }
 
@@ -53,7 +55,7 @@ func New(config logto.Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: settingsOf(&cfg), tokens: newTokenCache(), log: cfg.Logger}
+	e := &Engine{cfg: settingsOf(&cfg), tokens: newTokenCache(), sessions: newSessionCache(), log: cfg.Logger}
 	e.fetch = e.cfg.fetchOptions()
 	e.provider = newProvider(e.cfg)
 	if e.store, err = newSessionStore(e.cfg); err != nil {

@@ -67,10 +67,11 @@ func SignInRecorder(store logto.Storage) func(sub string) (string, error) {
 	return func(sub string) (string, error) {
 		id := newID()
 		rec := &sessionRecord{CreatedAt: time.Now().Unix(), Subject: []byte(sub)}
-		if err := s.save(context.Background(), id, rec); err != nil {
+		key := storageKey(sessionKeyPrefix, id)
+		if err := s.save(context.Background(), key, rec); err != nil {
 			return "", err
 		}
-		return id, s.index(context.Background(), id, rec)
+		return id, s.index(context.Background(), key, rec)
 	}
 }
 

@@ -29,9 +29,6 @@ const (
 // key).
 func sessionLock(stored string) string { return storageKey(sessionLockPrefix, stored) }
 
-// sessionLockOf is the lock of the session of id.
-func sessionLockOf(id string) string { return sessionLock(storageKey(sessionKeyPrefix, id)) }
-
 // indexLock is the lock of the index list stored under key.
 func indexLock(key string) string { return storageKey(indexLockPrefix, key) }
 

@@ -68,11 +68,11 @@ func (h warnAndAbove) WithGroup(name string) slog.Handler {
 
 // fingerprint names a session in logs: 12 characters of a hash of its
 // storage key, itself a hash of the session ID. It opens nothing.
-func fingerprint(id string) string {
-	if id == "" {
+func fingerprint(key string) string {
+	if key == "" {
 		return ""
 	}
-	sum := sha256.Sum256([]byte(storageKey(sessionKeyPrefix, id)))
+	sum := sha256.Sum256([]byte(key))
 	return base64.RawURLEncoding.EncodeToString(sum[:9])
 }
 

@@ -145,10 +145,10 @@ func (e *Engine) accessToken(ctx context.Context, sess *Session, key, resource, 
 	var rec *sessionRecord
 	var readErr error
 	landed := func() bool {
-		rec, readErr = e.store.load(ctx, sess.id)
+		rec, readErr = e.store.load(ctx, sess.key)
 		return readErr != nil || rec == nil || usable(rec.accessToken(key))
 	}
-	lease, err := e.store.hold(ctx, sessionLockOf(sess.id), e.cfg.HTTPTimeout+5*time.Second, e.cfg.HTTPTimeout, landed)
+	lease, err := e.store.hold(ctx, sessionLock(sess.key), e.cfg.HTTPTimeout+5*time.Second, e.cfg.HTTPTimeout, landed)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +179,7 @@ func (e *Engine) accessToken(ctx context.Context, sess *Session, key, resource, 
 			// lease may have ended the session while Logto answered: saving
 			// it now would bring it back, with a refresh token nobody revoked.
 			lease.renew()
-			if cur, err := e.store.load(ctx, sess.id); err != nil {
+			if cur, err := e.store.load(ctx, sess.key); err != nil {
 				return nil, err
 			} else if cur == nil {
 				if ts.RefreshToken != "" {
@@ -188,11 +188,11 @@ func (e *Engine) accessToken(ctx context.Context, sess *Session, key, resource, 
 				return nil, errSignedOut
 			}
 			e.applyRefresh(rec, ts, key)
-			if err := e.store.save(ctx, sess.id, rec); err != nil {
-				e.logFailure(ctx, slog.LevelWarn, msgRefreshFailed, err, "session", fingerprint(sess.id))
+			if err := e.store.save(ctx, sess.key, rec); err != nil {
+				e.logFailure(ctx, slog.LevelWarn, msgRefreshFailed, err, "session", fingerprint(sess.key))
 				return nil, err
 			}
-			e.log.DebugContext(ctx, msgRefreshSucceeded, "session", fingerprint(sess.id), "resource", resource, "organization", org, "rotated", ts.RefreshToken != "" && ts.RefreshToken != string(sent))
+			e.log.DebugContext(ctx, msgRefreshSucceeded, "session", fingerprint(sess.key), "resource", resource, "organization", org, "rotated", ts.RefreshToken != "" && ts.RefreshToken != string(sent))
 			sess.setRecord(rec)
 			return rec.accessToken(key), nil
 		}
@@ -204,18 +204,18 @@ func (e *Engine) accessToken(ctx context.Context, sess *Session, key, resource, 
 				// successor came over the app's own authenticated call to
 				// the token endpoint, and is kept alone; the unverified ID
 				// and access tokens are dropped, the next request refreshes.
-				e.keepRotatedRefreshToken(ctx, sess.id, lease, ts.RefreshToken)
+				e.keepRotatedRefreshToken(ctx, sess.key, lease, ts.RefreshToken)
 			}
 			err = refreshFailure(err)
 			if !errors.Is(err, logto.ErrNoToken) { // a resource or organization Logto refuses is not a failure of the session
-				e.logFailure(ctx, slog.LevelWarn, msgRefreshFailed, err, "session", fingerprint(sess.id), "transient", true)
+				e.logFailure(ctx, slog.LevelWarn, msgRefreshFailed, err, "session", fingerprint(sess.key), "transient", true)
 			}
 			return nil, err
 		}
 		// Another instance sharing the storage may have rotated the refresh
 		// token meanwhile: a rotation race is not a revoked grant. Re-read
 		// before giving up, and use the winner's tokens.
-		cur, lerr := e.store.load(ctx, sess.id)
+		cur, lerr := e.store.load(ctx, sess.key)
 		if lerr != nil {
 			return nil, lerr
 		}
@@ -228,24 +228,24 @@ func (e *Engine) accessToken(ctx context.Context, sess *Session, key, resource, 
 			continue
 		}
 		// The grant is gone (revoked, expired, replayed): sign out cleanly.
-		e.log.WarnContext(ctx, msgRefreshFailed, "session", fingerprint(sess.id), "transient", false,
+		e.log.WarnContext(ctx, msgRefreshFailed, "session", fingerprint(sess.key), "transient", false,
 			"check", "token endpoint", "oauth_error", "invalid_grant", "outcome", "signed out")
-		_ = e.store.delete(ctx, sess.id)
+		_ = e.store.delete(ctx, sess.key)
 		return nil, errSignedOut
 	}
 }
 
 // keepRotatedRefreshToken saves token as the session's refresh token, under
 // the lease the refresh holds, when the session still exists.
-func (e *Engine) keepRotatedRefreshToken(ctx context.Context, id string, lease *lease, token string) {
+func (e *Engine) keepRotatedRefreshToken(ctx context.Context, key string, lease *lease, token string) {
 	lease.renew()
-	cur, err := e.store.load(ctx, id)
+	cur, err := e.store.load(ctx, key)
 	if err != nil || cur == nil {
 		return
 	}
 	cur.RefreshToken = []byte(token)
-	if err := e.store.save(ctx, id, cur); err != nil {
-		e.logFailure(ctx, slog.LevelWarn, msgRefreshFailed, err, "session", fingerprint(id))
+	if err := e.store.save(ctx, key, cur); err != nil {
+		e.logFailure(ctx, slog.LevelWarn, msgRefreshFailed, err, "session", fingerprint(key))
 	}
 }
 
@@ -305,7 +305,7 @@ func (e *Engine) userInfo(ctx context.Context, sess *Session) ([]byte, error) {
 		}
 		rejected = t.Token
 	}
-	rec, err := e.store.update(ctx, sess.id, func(rec *sessionRecord) {
+	rec, err := e.store.update(ctx, sess.key, func(rec *sessionRecord) {
 		rec.UserInfo, rec.UserInfoAt = info, now
 	})
 	if err != nil {

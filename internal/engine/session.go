@@ -13,21 +13,44 @@ import (
 // Session is one request's view of its session: the user context the app
 // reads, and the session record behind it, which Fetch refreshes. The
 // adapters keep it for the request (Locals, the request's context) and
-// give the app &User. It is filled by Engine.User in place, decoding the
-// stored record without copying: a signed-in request allocates the Session
-// and nothing else. A Session is never copied (the record's slices may
-// point into itself).
+// give the app &User.
+//
+// A shared Session (a snapshot of the session cache, see sessionCache)
+// serves every request of its session while the stored bytes stay the
+// same, and is never written: what changes a session works on its own
+// copy (own).
 type Session struct {
 	User logto.UserContext
 
-	id     string // the session ID (the cookie's value); "" when anonymous
+	key    string // the session's storage key; "" when anonymous
 	record *sessionRecord
-	rec    sessionRecord // record points here on the hot path
+	rec    sessionRecord // record points here when decoded in place
+	json   []byte        // User as JSON, built once for a shared Session
+	shared bool
 }
 
-// signIn fills s for the session of id stored as rec.
-func (s *Session) signIn(id string, rec *sessionRecord) {
-	s.id, s.record = id, rec
+// Shared reports whether s may serve other requests than this one: the
+// app must treat its User as read-only.
+func (s *Session) Shared() bool { return s.shared }
+
+// JSON returns User as JSON (logto.UserContext.AppendJSON) when it was
+// built once for a shared Session, nil otherwise.
+func (s *Session) JSON() []byte { return s.json }
+
+// own returns s, or a copy of it when s is shared: a Session that this
+// request alone may change. The copy reads the same record, which nothing
+// writes.
+func (s *Session) own() *Session {
+	if !s.shared {
+		return s
+	}
+	cp := &Session{User: s.User, key: s.key, record: s.record}
+	return cp
+}
+
+// signIn fills s for the session stored under key as rec.
+func (s *Session) signIn(key string, rec *sessionRecord) {
+	s.key, s.record = key, rec
 	s.User = logto.UserContext{IsAuthenticated: true}
 	s.setRecord(rec)
 }
@@ -40,12 +63,6 @@ func (s *Session) setRecord(rec *sessionRecord) {
 	s.User.Claims = logto.RawClaims(rec.Claims)
 	s.User.Subject = bytesView(rec.Subject)
 	s.User.IDToken = bytesView(rec.IDToken)
-}
-
-// signOut makes s anonymous.
-func (s *Session) signOut() {
-	s.id, s.record = "", nil
-	s.User = logto.UserContext{}
 }
 
 // bytesView is b as a string, without a copy.

@@ -33,13 +33,14 @@ func (s *sessionStore) indexKeys(rec *sessionRecord) []string {
 	return keys
 }
 
-// index adds the session of id to its user's and Logto session's lists.
+// index adds the session stored under key to its user's and Logto
+// session's lists.
 // A list is read, pruned and written back; fiber.Storage has no
 // compare-and-set, so concurrent sign-ins of one user would drop each
 // other's entries, and a back-channel logout would then miss a session.
 // The list's lock serialises them.
-func (s *sessionStore) index(ctx context.Context, id string, rec *sessionRecord) error {
-	member := []byte(storageKey(sessionKeyPrefix, id))
+func (s *sessionStore) index(ctx context.Context, key string, rec *sessionRecord) error {
+	member := []byte(key)
 	for _, key := range s.indexKeys(rec) {
 		if err := s.addToIndex(ctx, key, member); err != nil {
 			return err

@@ -176,11 +176,11 @@ func TestLargestValidRecordRoundTrip(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				id := newID()
-				if err := s.save(context.Background(), id, rec); err != nil {
+				key := storageKey(sessionKeyPrefix, newID())
+				if err := s.save(context.Background(), key, rec); err != nil {
 					t.Fatal(err)
 				}
-				got, err := s.load(context.Background(), id)
+				got, err := s.load(context.Background(), key)
 				if err != nil || got == nil {
 					t.Fatalf("load = %v, %v", got, err)
 				}

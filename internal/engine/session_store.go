@@ -73,6 +73,17 @@ func validID(id string) bool {
 	return true
 }
 
+// sessionKeyOf is the storage key of the session of id, "" when id cannot
+// be one of ours. Past the cookie, the engine knows a session by this key
+// only: a hash, so neither the storage nor the process's caches hold a
+// usable session ID.
+func sessionKeyOf(id string) string {
+	if !validID(id) {
+		return ""
+	}
+	return storageKey(sessionKeyPrefix, id)
+}
+
 // storageKey derives the storage key of an ID: prefix + base64url of its
 // SHA-256. It runs on every signed-in request, so it builds the key in one
 // allocation.
@@ -101,16 +112,16 @@ func (s *sessionStore) getFresh(ctx context.Context, key string) ([]byte, error)
 	return s.locker.getFresh(ctx, key)
 }
 
-// load reads and decodes the session of id. A missing, corrupt or expired
+// load reads and decodes the session stored under key. A missing, corrupt or expired
 // record yields (nil, nil): an unreadable session reads as no session. Only a
 // failing storage is an error.
 //
 // It reads fresh (getFresh): every caller reads to decide or rewrite,
 // mostly under the session's lease. The signed-in request's own read is
 // loadInto's, through any read cache.
-func (s *sessionStore) load(ctx context.Context, id string) (*sessionRecord, error) {
+func (s *sessionStore) load(ctx context.Context, key string) (*sessionRecord, error) {
 	rec := new(sessionRecord)
-	ok, err := s.loadInto(ctx, id, rec, s.cfg.Now(), true)
+	ok, err := s.loadInto(ctx, key, rec, s.cfg.Now(), true)
 	if !ok {
 		return nil, err
 	}
@@ -120,11 +131,10 @@ func (s *sessionStore) load(ctx context.Context, id string) (*sessionRecord, err
 // loadInto is load decoding into rec, which the hot path keeps inside its
 // Session to save an allocation, reading fresh or through the storage's
 // read cache. It reports whether a live session was found.
-func (s *sessionStore) loadInto(ctx context.Context, id string, rec *sessionRecord, now time.Time, fresh bool) (bool, error) {
-	if !validID(id) {
+func (s *sessionStore) loadInto(ctx context.Context, key string, rec *sessionRecord, now time.Time, fresh bool) (bool, error) {
+	if key == "" {
 		return false, nil
 	}
-	key := storageKey(sessionKeyPrefix, id)
 	var raw []byte
 	var err error
 	if fresh {
@@ -180,9 +190,9 @@ func (s *sessionStore) needsTouch(rec *sessionRecord, now time.Time) bool {
 	return now.Unix()-rec.LastSeen >= int64(s.cfg.IdleTimeout/24/time.Second)
 }
 
-// save writes rec under id, with a storage expiry at the earlier of the idle
-// and absolute deadlines.
-func (s *sessionStore) save(ctx context.Context, id string, rec *sessionRecord) error {
+// save writes rec under key, with a storage expiry at the earlier of the
+// idle and absolute deadlines.
+func (s *sessionStore) save(ctx context.Context, key string, rec *sessionRecord) error {
 	now := s.cfg.Now()
 	rec.LastSeen = now.Unix()
 	exp := s.cfg.IdleTimeout
@@ -190,9 +200,8 @@ func (s *sessionStore) save(ctx context.Context, id string, rec *sessionRecord) 
 		exp = left
 	}
 	if exp <= 0 {
-		return s.delete(ctx, id)
+		return s.delete(ctx, key)
 	}
-	key := storageKey(sessionKeyPrefix, id)
 	raw := rec.encode(make([]byte, 0, 2048))
 	if s.aead != nil {
 		raw = s.seal(key, raw)
@@ -203,11 +212,11 @@ func (s *sessionStore) save(ctx context.Context, id string, rec *sessionRecord) 
 	return nil
 }
 
-func (s *sessionStore) delete(ctx context.Context, id string) error {
-	if !validID(id) {
+func (s *sessionStore) delete(ctx context.Context, key string) error {
+	if key == "" {
 		return nil
 	}
-	if err := s.storage.DeleteWithContext(ctx, storageKey(sessionKeyPrefix, id)); err != nil {
+	if err := s.storage.DeleteWithContext(ctx, key); err != nil {
 		return fmt.Errorf("%w: %w", logto.ErrStorage, err)
 	}
 	return nil
@@ -231,7 +240,7 @@ func (s *sessionStore) open(key string, sealed []byte) ([]byte, error) {
 	return s.aead.Open(nil, sealed[:ns], sealed[ns:], []byte(key))
 }
 
-// update re-reads the session of id and saves what change makes of it,
+// update re-reads the session stored under key and saves what change makes of it,
 // under the session's lock: the lock a refresh holds, so a touch or a
 // userinfo answer written on one instance never puts back the refresh
 // token another instance has just rotated (Logto would revoke the grant at
@@ -239,16 +248,16 @@ func (s *sessionStore) open(key string, sealed []byte) ([]byte, error) {
 // is gone. When the lease is not had in time the write is skipped and the
 // record returned as read: what is written here can wait for a later
 // request.
-func (s *sessionStore) update(ctx context.Context, id string, change func(*sessionRecord)) (*sessionRecord, error) {
-	l, err := s.hold(ctx, sessionLockOf(id), shortLeaseTTL, shortLeaseWait, nil)
+func (s *sessionStore) update(ctx context.Context, key string, change func(*sessionRecord)) (*sessionRecord, error) {
+	l, err := s.hold(ctx, sessionLock(key), shortLeaseTTL, shortLeaseWait, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer l.release()
-	rec, err := s.load(ctx, id)
+	rec, err := s.load(ctx, key)
 	if err != nil || rec == nil || !l.held {
 		return rec, err
 	}
 	change(rec)
-	return rec, s.save(ctx, id, rec)
+	return rec, s.save(ctx, key, rec)
 }

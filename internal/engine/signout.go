@@ -17,14 +17,14 @@ func (e *Engine) signOut(ctx context.Context, r Request, _ SignInHook) *Answer {
 	if !e.sameSiteRequest(r) {
 		return a.fail(logto.ErrCrossSiteRequest)
 	}
-	id := r.Cookie(e.cfg.CookieName)
-	rec, err := e.endSession(ctx, id)
+	key := sessionKeyOf(r.Cookie(e.cfg.CookieName))
+	rec, err := e.endSession(ctx, key)
 	if err != nil {
 		e.logFailure(ctx, slog.LevelWarn, msgSignedOut, err)
 		return a.fail(err)
 	}
 	if rec != nil {
-		e.log.InfoContext(ctx, msgSignedOut, "sub", string(rec.Subject), "session", fingerprint(id))
+		e.log.InfoContext(ctx, msgSignedOut, "sub", string(rec.Subject), "session", fingerprint(key))
 	}
 	// Logto is called once the session is gone, outside the session's lock
 	// and lease: a slow Logto cannot outlast the lease.
@@ -51,17 +51,17 @@ func (e *Engine) signOut(ctx context.Context, r Request, _ SignInHook) *Answer {
 // token is the one returned (and revoked), rather than saved after the
 // delete. Without the lease within HTTPTimeout it deletes all the same; the
 // refresh re-reads the session before it saves.
-func (e *Engine) endSession(ctx context.Context, id string) (*sessionRecord, error) {
-	if !validID(id) {
+func (e *Engine) endSession(ctx context.Context, key string) (*sessionRecord, error) {
+	if key == "" {
 		return nil, nil
 	}
-	l, err := e.store.hold(ctx, sessionLockOf(id), shortLeaseTTL, e.cfg.HTTPTimeout, nil)
+	l, err := e.store.hold(ctx, sessionLock(key), shortLeaseTTL, e.cfg.HTTPTimeout, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer l.release()
-	rec, _ := e.store.load(ctx, id)
-	if err := e.store.delete(ctx, id); err != nil {
+	rec, _ := e.store.load(ctx, key)
+	if err := e.store.delete(ctx, key); err != nil {
 		return nil, err
 	}
 	return rec, nil

@@ -67,8 +67,8 @@ type Logto[C Ctx, H ~func(C) error] struct {
 	*state[C, H]
 }
 
-// state is what a request needs: the middleware leaves it in Locals (in
-// its request's reqState) for RequireAuth and Fetch.
+// state is what a request needs: the middleware leaves it in Locals for
+// RequireAuth, Fetch and SignIn.
 type state[C Ctx, H ~func(C) error] struct {
 	eng          *engine.Engine
 	fw           Framework[C, H]
@@ -81,16 +81,13 @@ type state[C Ctx, H ~func(C) error] struct {
 	cookieName string
 }
 
-// reqState is one request's: the session (and the user context the app
-// reads) and the middleware's state, in one allocation.
-type reqState[C Ctx, H ~func(C) error] struct {
-	sess engine.Session
-	s    *state[C, H]
-}
-
-// localsKey is where the middleware leaves the request's *reqState for
-// RequireAuth and Fetch.
-const localsKey = "fiberlogto.logto"
+// Locals keys of the middleware's own: its state, and the request's
+// *engine.Session (which may be shared with other requests of the same
+// session, and is then read-only).
+const (
+	localsKey  = "fiberlogto.logto"
+	sessionKey = "fiberlogto.session"
+)
 
 // New checks the config and builds the middleware's state. It does not
 // contact Logto (see engine.New).
@@ -130,8 +127,7 @@ func (l *Logto[C, H]) Handler() H {
 }
 
 func (s *state[C, H]) handle(c C) error {
-	rs := &reqState[C, H]{s: s}
-	s.fw.SetLocal(c, localsKey, rs)
+	s.fw.SetLocal(c, localsKey, s)
 	if path := c.Path(); strings.HasPrefix(path, s.prefix) {
 		if a, ok := s.eng.Serve(s.fw.Context(c), path, request[C]{c: c}, s.signInHook(c)); ok {
 			return s.answer(c, a)
@@ -140,15 +136,22 @@ func (s *state[C, H]) handle(c C) error {
 	if s.hooks.Next != nil && s.hooks.Next(c) {
 		return c.Next()
 	}
-	clear, err := s.eng.User(s.fw.Context(c), cookie(c, s.cookieName), &rs.sess)
+	sess, clear, err := s.eng.User(s.fw.Context(c), cookie(c, s.cookieName))
 	if clear {
 		setCookie(c.Response(), s.eng.ClearSessionCookie())
 	}
 	if err != nil {
 		return s.errorHandler(c, err)
 	}
-	s.fw.SetLocal(c, s.userKey, &rs.sess.User)
+	s.setSession(c, sess)
 	return c.Next()
+}
+
+// setSession makes sess the request's: in Locals for Fetch, and its user
+// context for the app.
+func (s *state[C, H]) setSession(c C, sess *engine.Session) {
+	s.fw.SetLocal(c, sessionKey, sess)
+	s.fw.SetLocal(c, s.userKey, &sess.User)
 }
 
 // signInHook binds the app's OnSignIn to the request (nil without one).

@@ -33,6 +33,10 @@ func User[C Ctx](c C, key any) *logto.UserContext {
 func SendUser[C Ctx](c C, u *logto.UserContext) error {
 	resp := c.Response()
 	resp.Header.SetContentType("application/json")
+	if sess, _ := c.Locals(sessionKey).(*engine.Session); sess != nil && &sess.User == u && sess.JSON() != nil {
+		resp.SetBody(sess.JSON()) // built once per session version
+		return nil
+	}
 	bb := bytebufferpool.Get()
 	bb.B = u.AppendJSON(bb.B[:0])
 	resp.SetBody(bb.B) // copies into the response's own buffer
@@ -49,8 +53,8 @@ const authRequiredKey = "fiberlogto.auth-required"
 // A route registered before app.Use(WithLogto(...)) never sees the
 // middleware: that is the app's mistake, not the user's, so it answers 500
 // and says so in the log, rather than 401 to a signed-in user.
-func stateOf[C Ctx, H ~func(C) error](fw Framework[C, H], c C, what string) (*reqState[C, H], error) {
-	s, _ := c.Locals(localsKey).(*reqState[C, H])
+func stateOf[C Ctx, H ~func(C) error](fw Framework[C, H], c C, what string) (*state[C, H], error) {
+	s, _ := c.Locals(localsKey).(*state[C, H])
 	if s == nil {
 		slog.Default().Error("fiberlogto: configuration error",
 			"error", what+" ran without WithLogto: register the route after app.Use(fiberlogto.WithLogto(...)), or mount it on a group that uses it",
@@ -65,17 +69,17 @@ func stateOf[C Ctx, H ~func(C) error](fw Framework[C, H], c C, what string) (*re
 // API request gets 401.
 func RequireAuth[C Ctx, H ~func(C) error](fw Framework[C, H]) H {
 	return func(c C) error {
-		rs, err := stateOf(fw, c, "fiberlogto.RequireAuth")
-		if rs == nil {
+		s, err := stateOf(fw, c, "fiberlogto.RequireAuth")
+		if s == nil {
 			return err
 		}
-		if User(c, rs.s.userKey).IsAuthenticated {
+		if User(c, s.userKey).IsAuthenticated {
 			// A Fetch after this guard that signs the user out (the
 			// grant was revoked) answers as the guard would.
 			fw.SetLocal(c, authRequiredKey, true)
 			return c.Next()
 		}
-		return rs.s.answer(c, rs.s.eng.DenyAnonymous(request[C]{c: c}))
+		return s.answer(c, s.eng.DenyAnonymous(request[C]{c: c}))
 	}
 }
 
@@ -86,18 +90,21 @@ func Fetch[C Ctx, H ~func(C) error](fw Framework[C, H], opts logto.FetchOptions)
 		panic(err)
 	}
 	return func(c C) error {
-		rs, err := stateOf(fw, c, "fiberlogto.Fetch")
-		if rs == nil {
+		s, err := stateOf(fw, c, "fiberlogto.Fetch")
+		if s == nil {
 			return err
 		}
-		s := rs.s
-		signedOut, err := s.eng.Fetch(fw.Context(c), &rs.sess, opts)
+		sess, _ := c.Locals(sessionKey).(*engine.Session)
+		if sess == nil { // Next skipped the middleware: anonymous
+			return c.Next()
+		}
+		sess, signedOut, err := s.eng.Fetch(fw.Context(c), sess, opts)
 		if err != nil {
 			return s.errorHandler(c, err)
 		}
+		s.setSession(c, sess)
 		if signedOut {
 			setCookie(c.Response(), s.eng.ClearSessionCookie())
-			fw.SetLocal(c, s.userKey, &rs.sess.User)
 			if required, _ := c.Locals(authRequiredKey).(bool); required {
 				return s.answer(c, s.eng.DenyAnonymous(request[C]{c: c}))
 			}
@@ -161,10 +168,10 @@ func SignIn[C Ctx, H ~func(C) error](fw Framework[C, H], opts logto.SignInOption
 		panic(err)
 	}
 	return func(c C) error {
-		rs, err := stateOf(fw, c, "fiberlogto.SignIn")
-		if rs == nil {
+		s, err := stateOf(fw, c, "fiberlogto.SignIn")
+		if s == nil {
 			return err
 		}
-		return rs.s.answer(c, rs.s.eng.SignInWith(fw.Context(c), request[C]{c: c}, opts))
+		return s.answer(c, s.eng.SignInWith(fw.Context(c), request[C]{c: c}, opts))
 	}
 }
