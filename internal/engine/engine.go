@@ -33,7 +33,7 @@ type Engine struct {
 	tokens *tokenCache
 	// sessions caches decoded sessions for the signed-in hot path.
 	sessions *sessionCache
-	log    *slog.Logger
+	log      *slog.Logger
 }
 
 type route struct {
