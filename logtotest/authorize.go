@@ -36,12 +36,18 @@ func (s *opServer) VerifyAuthRequest(ctx context.Context, r *op.Request[oidc.Aut
 	d := r.Data
 	extra := &errExtra{state: d.State, iss: p.issuer()}
 	if d.ClientID != p.ClientID {
+		setReason(ctx, "client_id %q is not Options.ClientID %q", d.ClientID, p.ClientID)
 		return nil, p.fail(ctx, http.StatusBadRequest, "invalid_client", "invalid client "+d.ClientID, extra)
 	}
 	if d.RedirectURI == "" {
 		return nil, p.fail(ctx, http.StatusBadRequest, "invalid_request", "missing required parameter 'redirect_uri'", extra)
 	}
 	if !uriAllowed(p.opts.RedirectURIs, d.RedirectURI) {
+		if len(p.opts.RedirectURIs) > 0 {
+			setReason(ctx, "redirect_uri %q is not among Options.RedirectURIs %q", d.RedirectURI, p.opts.RedirectURIs)
+		} else {
+			setReason(ctx, "redirect_uri %q is not an http(s) loopback URI, the only ones accepted while Options.RedirectURIs is empty", d.RedirectURI)
+		}
 		return nil, p.fail(ctx, http.StatusBadRequest, "invalid_redirect_uri",
 			"redirect_uri did not match any of the client's registered redirect_uris", extra)
 	}
@@ -72,6 +78,9 @@ func (s *opServer) Authorize(ctx context.Context, cr *op.ClientRequest[oidc.Auth
 	resources := cr.Form["resource"]
 	for _, res := range resources {
 		if !p.resources[res] {
+			// Logto's description does not name the resource (§3); the
+			// reason, for Options.Logger and SignInTo, does.
+			setReason(ctx, "resource %q is not among Options.Resources %q", res, p.opts.Resources)
 			return nil, &oidc.Error{ErrorType: oidc.InvalidTarget, Description: "resource indicator is missing, or unknown"}
 		}
 	}

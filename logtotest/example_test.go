@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -15,6 +16,8 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/fiberlogto/sdk/logto"
+	"github.com/fiberlogto/sdk/logtohttp"
 	"github.com/fiberlogto/sdk/logtotest"
 )
 
@@ -213,4 +216,42 @@ func ExampleMachineApp() {
 	c := claimsOf(tok.AccessToken)
 	fmt.Println(tok.TokenType, tok.Extra("scope"), c["sub"], c["client_id"], c["aud"])
 	// Output: Bearer read:data demo-m2m-app demo-m2m-app https://api.example.test
+}
+
+// A test of a net/http app signs the demo user in through the app's own
+// routes, served in process, and goes on with the browser SignInTo
+// returns (SignInToE here, where there is no *testing.T).
+func ExampleProvider_SignInToE() {
+	p, err := logtotest.New(logtotest.Options{}) // in a test: logtotest.NewServer(t, ...)
+	if err != nil {
+		panic(err)
+	}
+	defer p.Close()
+
+	// The app: logtohttp's middleware and a route that needs a signed-in user.
+	lg, err := logtohttp.New(logtohttp.Config{Config: logto.Config{
+		Endpoint: p.URL, AppID: p.ClientID, AppSecret: p.ClientSecret, BaseURL: "http://localhost:3000",
+	}})
+	if err != nil {
+		panic(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /protected", logtohttp.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "Hello,", logtohttp.User(r).DisplayName())
+	})))
+	app := lg.Handler(mux)
+
+	// In a test: browser := p.SignInTo(t, "http://localhost:3000", app)
+	browser, err := p.SignInToE(context.Background(), "http://localhost:3000", app)
+	if err != nil {
+		panic(err)
+	}
+	resp, err := browser.Get("http://localhost:3000/protected")
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Print(resp.Status, " ", string(body))
+	// Output: 200 OK Hello, Demo User
 }

@@ -158,7 +158,7 @@ func (s *opServer) ClientCredentialsExchange(ctx context.Context, cr *op.ClientR
 	resources := cr.Form["resource"]
 	for _, res := range resources {
 		if !p.resources[res] {
-			return nil, p.invalidTarget(ctx)
+			return nil, p.invalidTarget(ctx, "resource %q is not among Options.Resources", res)
 		}
 	}
 	switch len(resources) {

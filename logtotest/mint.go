@@ -3,6 +3,7 @@ package logtotest
 import (
 	"errors"
 	"fmt"
+	"testing"
 	"time"
 )
 
@@ -161,4 +162,48 @@ func (p *Provider) MachineAccessToken(resource string, scopes ...string) (string
 		return "", errors.New("logtotest: MachineAccessToken needs a resource")
 	}
 	return p.MintAccessToken(AccessToken{ClientID: p.machineOrder[0], Audience: resource, Scopes: scopes})
+}
+
+// The Must variants are for tests: they fail t (t.Fatal) where the
+// helpers return an error, and return the token.
+
+// MustMintAccessToken is MintAccessToken that fails t on error.
+func (p *Provider) MustMintAccessToken(t testing.TB, token AccessToken) string {
+	t.Helper()
+	return mustToken(t)(p.MintAccessToken(token))
+}
+
+// MustUserAccessToken is UserAccessToken that fails t on error.
+func (p *Provider) MustUserAccessToken(t testing.TB, resource string, scopes ...string) string {
+	t.Helper()
+	return mustToken(t)(p.UserAccessToken(resource, scopes...))
+}
+
+// MustOrganizationToken is OrganizationToken that fails t on error.
+func (p *Provider) MustOrganizationToken(t testing.TB, orgID string, scopes ...string) string {
+	t.Helper()
+	return mustToken(t)(p.OrganizationToken(orgID, scopes...))
+}
+
+// MustOrganizationResourceToken is OrganizationResourceToken that fails t
+// on error.
+func (p *Provider) MustOrganizationResourceToken(t testing.TB, orgID, resource string, scopes ...string) string {
+	t.Helper()
+	return mustToken(t)(p.OrganizationResourceToken(orgID, resource, scopes...))
+}
+
+// MustMachineAccessToken is MachineAccessToken that fails t on error.
+func (p *Provider) MustMachineAccessToken(t testing.TB, resource string, scopes ...string) string {
+	t.Helper()
+	return mustToken(t)(p.MachineAccessToken(resource, scopes...))
+}
+
+func mustToken(t testing.TB) func(string, error) string {
+	return func(token string, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return token
+	}
 }

@@ -17,7 +17,30 @@
 // authentication are the library's; the Logto-specific pages and the
 // Experience API are plain handlers next to it.
 //
-// A test usually needs three lines:
+// A test of an app signs a user in through the app's own routes with
+// SignInTo and goes on with the browser it returns. For a Fiber v2 app
+// built by its newApp (fiber.New, fiberlogto.WithLogto with cfg, the
+// routes), served in process by app.Test:
+//
+//	func TestProtected(t *testing.T) {
+//		p := logtotest.NewServer(t, logtotest.Options{})
+//		app := newApp(logto.Config{Endpoint: p.URL, AppID: p.ClientID, AppSecret: p.ClientSecret,
+//			BaseURL: "http://localhost:3000"})
+//		browser := p.SignInTo(t, "http://localhost:3000", app.Test)
+//		resp, err := browser.Get("http://localhost:3000/protected")
+//		if err != nil {
+//			t.Fatal(err)
+//		}
+//		if resp.StatusCode != http.StatusOK {
+//			t.Fatalf("GET /protected after sign-in: %s", resp.Status)
+//		}
+//	}
+//
+// A net/http app passes its http.Handler instead of app.Test, an app
+// listening at its BaseURL nil.
+//
+// A relying party that builds its authorization URL itself hands it to
+// SignIn, which plays the provider's pages and returns the callback URL:
 //
 //	p := logtotest.NewServer(t, logtotest.Options{})
 //	// point the relying party at p.URL with p.ClientID / p.ClientSecret
@@ -27,13 +50,19 @@
 // provider mints the bearer tokens, signed with the key its JWKS serves,
 // and MintAccessToken forges the near-valid ones:
 //
-//	token, err := p.UserAccessToken(logtotest.DefaultResource, "read:data")
-//	token, err := p.MachineAccessToken(logtotest.DefaultResource, "read:data")
+//	token := p.MustUserAccessToken(t, logtotest.DefaultResource, "read:data")
+//	token := p.MustMachineAccessToken(t, logtotest.DefaultResource, "read:data")
+//
+// Providers are quiet: they write nothing to slog.Default (but for the
+// malformed requests zitadel's op refuses itself, see Options.Logger).
+// Options.Logger gets a record of every answer, saying why a request was
+// refused.
 package logtotest
 
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net"
 	"net/http"
@@ -124,6 +153,16 @@ type Options struct {
 	Organizations []Organization
 	// Resources are the registered API resource indicators; default
 	// {DefaultResource}. OrganizationsResource is always registered.
+	//
+	// The app's resources (logto.Config.Resources and Resource) must be
+	// among them, as each must be an API resource of the Logto tenant.
+	// Otherwise the provider answers as Logto does: an authorization
+	// request naming another resource is redirected to the app's callback
+	// with error=invalid_target and error_description "resource indicator
+	// is missing, or unknown", which does not say which, and the app's
+	// callback fails the sign-in; a token request naming one gets 400
+	// invalid_target. The failure SignInTo reports and the record
+	// Options.Logger gets name the resource.
 	Resources []string
 	// SigningAlg is "ES384" (default, P-384 key, Logto's default) or "RS256".
 	SigningAlg string
@@ -162,6 +201,22 @@ type Options struct {
 	// Clock defaults to time.Now. Every lifetime and timestamp uses it, so a
 	// test can move time forward to expire tokens or trigger rotation.
 	Clock func() time.Time
+	// Logger, when set, gets a record of every answer the provider gives:
+	// "logtotest: refused" at WARN for an error body or an error redirect,
+	// with Logto's error and error_description and, where logtotest knows
+	// more than Logto says on the wire, a reason (the unknown resource, the
+	// redirect_uri that is not registered, why a code or refresh token is
+	// refused); "logtotest: failed" at ERROR for a 5xx (SetDown included);
+	// "logtotest: answered" at DEBUG for the rest. nil, the default, logs
+	// nothing.
+	//
+	// The provider writes nothing to slog.Default. zitadel's op, which
+	// parses the protocol requests, still logs there, at WARN, the
+	// malformed requests it refuses itself (a token request without
+	// grant_type or client authentication, a userinfo request without a
+	// token, an authorization request without scope or response_type); a
+	// relying party such as fiberlogto sends none.
+	Logger *slog.Logger
 }
 
 // Provider is a running (or not yet started) Logto-compatible provider.
@@ -203,6 +258,8 @@ type Provider struct {
 	down          bool
 	tokenHook     func(http.ResponseWriter, *http.Request) bool
 	misbehavior   Misbehavior
+	refusals      []string // the last maxRefusals refusals, for SignInTo's failures
+	refusalCount  int      // refusals noted since the start
 
 	keyMu sync.RWMutex
 	keys  []*signingKey // keys[0] signs; the rest stay in the JWKS

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -30,8 +31,10 @@ import (
 type exchangeKey struct{}
 
 type exchange struct {
+	p           *Provider // the provider serving the request
 	page        *page
 	contentType string // overrides op's Content-Type of a successful JSON answer
+	reason      string // why a request was refused, in logtotest's words, for Options.Logger and SignInTo; never sent
 }
 
 type page struct {
@@ -182,6 +185,9 @@ func (lw *logtoWriter) WriteHeader(code int) {
 		// node-oidc-provider redirects with 303 where op uses 302.
 		code = http.StatusSeeOther
 		h.Set("Cache-Control", "no-store")
+		if lw.r.URL.Path == "/oidc/auth" {
+			lw.addIss(h)
+		}
 	case code == http.StatusOK && lw.ex.contentType != "":
 		h.Set("Content-Type", lw.ex.contentType)
 	}
@@ -199,6 +205,27 @@ func (lw *logtoWriter) Write(b []byte) (int, error) {
 		return lw.buf.Write(b)
 	}
 	return lw.w.Write(b)
+}
+
+// addIss adds iss to an error redirect of the authorization endpoint
+// (RFC 9207): Logto sends it on error redirects too (§3), and op's error
+// type has no field for it. The parameters stay sorted, as op encodes them.
+func (lw *logtoWriter) addIss(h http.Header) {
+	u, err := url.Parse(h.Get("Location"))
+	if err != nil {
+		return
+	}
+	if q := u.Query(); q.Has("error") && !q.Has("iss") {
+		q.Set("iss", lw.p.issuer())
+		u.RawQuery = q.Encode()
+	} else if f, err := url.ParseQuery(u.RawFragment); err == nil && f.Has("error") && !f.Has("iss") {
+		f.Set("iss", lw.p.issuer())
+		u.RawFragment = f.Encode()
+		u.Fragment, _ = url.PathUnescape(u.RawFragment)
+	} else {
+		return
+	}
+	h.Set("Location", u.String())
 }
 
 // writePage writes exchange.page in place of op's answer, dropping the

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,23 +17,25 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
-// opServer implements zitadel's op.Server. op.RegisterServer does routing,
-// request decoding and client credential parsing (Basic credentials are
-// form-urldecoded, RFC 6749 §2.3.1); the methods here hold the Logto rules.
+// opServer holds the Logto rules of the op.Server methods for one
+// provider; sharedServer, the op.Server every provider shares, makes one per
+// request. op.RegisterServer does routing, request decoding and client
+// credential parsing (Basic credentials are form-urldecoded, RFC 6749
+// §2.3.1).
 type opServer struct {
-	op.UnimplementedServer
 	p *Provider
 }
 
-// buildHandler wires everything:
+// opHandler serves /oidc/* for every provider of the process: op's
+// handler, built once, finds the provider of a request in its context
+// (serve puts it there) through sharedServer and the routes below.
 //
-//	/oidc/*            op.RegisterServer (endpoint paths as Logto's), plus
-//	                   /oidc/auth/{uid} and /oidc/session/end/{confirm,success}
-//	/sign-in, /consent, /unknown-session, /api/experience/*   plain handlers
-//
-// wrapped by serve, which counts calls, implements SetDown and the token
-// hook, and rewrites responses into Logto's shapes (respond.go).
-func (p *Provider) buildHandler() http.Handler {
+// It is built while the package initializes, before any test or main code
+// runs, with slog.Default discarding: op.RegisterServer logs every route it
+// registers at INFO through slog.Default, seven lines per handler, and
+// building a handler per provider would mean swapping the process's default
+// logger while other goroutines use it.
+var opHandler = quietly(func() http.Handler {
 	endpoints := op.Endpoints{
 		Authorization: op.NewEndpoint("auth"),
 		Token:         op.NewEndpoint("token"),
@@ -41,18 +45,45 @@ func (p *Provider) buildHandler() http.Handler {
 		EndSession:    op.NewEndpoint("session/end"),
 		JwksURI:       op.NewEndpoint("jwks"),
 	}
-	oidcHandler := op.RegisterServer(&opServer{p: p}, endpoints,
-		op.WithEncoder(issEncoder{inner: oidc.NewEncoder(), p: p}),
+	route := func(h func(*Provider, http.ResponseWriter, *http.Request)) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) { h(providerOf(r.Context()), w, r) }
+	}
+	return op.RegisterServer(sharedServer{}, endpoints,
 		op.WithSetRouter(func(r chi.Router) {
-			r.Get("/auth/{uid}", p.handleResume)
-			r.HandleFunc("/session/end/confirm", p.handleEndSessionConfirm)
-			r.Get("/session/end/success", p.handleEndSessionSuccess)
-			r.NotFound(p.oidcNotFound)
-			r.MethodNotAllowed(p.oidcNotFound)
+			r.Get("/auth/{uid}", route((*Provider).handleResume))
+			r.HandleFunc("/session/end/confirm", route((*Provider).handleEndSessionConfirm))
+			r.Get("/session/end/success", route((*Provider).handleEndSessionSuccess))
+			r.NotFound(route((*Provider).oidcNotFound))
+			r.MethodNotAllowed(route((*Provider).oidcNotFound))
 		}),
 	)
+})
+
+// quietly returns build() run with slog.Default discarding every record,
+// then puts back the default logger and the log package's output and
+// flags, which slog.SetDefault changes.
+func quietly(build func() http.Handler) http.Handler {
+	saved, out, flags := slog.Default(), log.Writer(), log.Flags()
+	slog.SetDefault(slog.New(slog.DiscardHandler))
+	defer func() {
+		slog.SetDefault(saved)
+		log.SetOutput(out)
+		log.SetFlags(flags)
+	}()
+	return build()
+}
+
+// buildHandler wires everything:
+//
+//	/oidc/*            opHandler (endpoint paths as Logto's), plus
+//	                   /oidc/auth/{uid} and /oidc/session/end/{confirm,success}
+//	/sign-in, /consent, /unknown-session, /api/experience/*   plain handlers
+//
+// wrapped by serve, which counts calls, implements SetDown and the token
+// hook, and rewrites responses into Logto's shapes (respond.go).
+func (p *Provider) buildHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/oidc/", http.StripPrefix("/oidc", oidcHandler))
+	mux.Handle("/oidc/", http.StripPrefix("/oidc", opHandler))
 	mux.HandleFunc("GET /sign-in", p.handleSignInPage)
 	mux.HandleFunc("POST /sign-in", p.handleSignInForm)
 	mux.HandleFunc("GET /unknown-session", p.handleUnknownSession)
@@ -85,7 +116,7 @@ var endpointNames = map[string]string{
 
 // serve is the provider's outermost handler: count the call, answer 503
 // while down, give the token hook its turn, then route with a logtoWriter
-// around the response.
+// around the response; then note the answer (logging.go).
 func (p *Provider) serve(w http.ResponseWriter, r *http.Request) {
 	name := endpointNames[r.URL.Path]
 	switch {
@@ -99,6 +130,10 @@ func (p *Provider) serve(w http.ResponseWriter, r *http.Request) {
 	p.calls[name]++
 	down, hook := p.down, p.tokenHook
 	p.mu.Unlock()
+	ex := &exchange{p: p}
+	rec := &answerRecorder{ResponseWriter: w}
+	w = rec
+	defer p.noteAnswer(r, rec, ex)
 
 	if down {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{
@@ -116,30 +151,9 @@ func (p *Provider) serve(w http.ResponseWriter, r *http.Request) {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.Form, r.PostForm = nil, nil
 	}
-	ex := &exchange{}
 	lw := &logtoWriter{w: w, r: r, p: p, ex: ex}
 	p.mux.ServeHTTP(lw, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex)))
 	lw.finish()
-}
-
-// issEncoder adds iss to every error redirect op builds (RFC 9207): Logto
-// sends it on error redirects too (§3), and op's own error type has no
-// field for it.
-type issEncoder struct {
-	inner interface {
-		Encode(src any, dst map[string][]string) error
-	}
-	p *Provider
-}
-
-func (e issEncoder) Encode(src any, dst map[string][]string) error {
-	if err := e.inner.Encode(src, dst); err != nil {
-		return err
-	}
-	if _, ok := src.(*oidc.Error); ok {
-		dst["iss"] = []string{e.p.issuer()}
-	}
-	return nil
 }
 
 // client is the one registered application: traditional web, confidential,
@@ -199,6 +213,11 @@ func (s *opServer) VerifyClient(ctx context.Context, r *op.Request[op.ClientCred
 	}
 	c := s.p.authenticate(cc.ClientID, cc.ClientSecret)
 	if c == nil {
+		if cc.ClientID == s.p.ClientID || s.p.machines[cc.ClientID] != nil {
+			setReason(ctx, "wrong client secret for %q", cc.ClientID)
+		} else {
+			setReason(ctx, "client_id %q is neither Options.ClientID nor a machine-to-machine app's", cc.ClientID)
+		}
 		return nil, s.p.fail(ctx, http.StatusUnauthorized, "invalid_client", "client authentication failed", nil)
 	}
 	return c, nil

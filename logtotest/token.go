@@ -30,7 +30,10 @@ func (p *Provider) invalidGrant(ctx context.Context) error {
 	return p.fail(ctx, http.StatusBadRequest, "invalid_grant", "grant request is invalid", nil)
 }
 
-func (p *Provider) invalidTarget(ctx context.Context) error {
+// invalidTarget is Logto's answer for a resource it does not know or did
+// not grant; reason, for Options.Logger and SignInTo, says which.
+func (p *Provider) invalidTarget(ctx context.Context, reason string, args ...any) error {
+	setReason(ctx, reason, args...)
 	return p.fail(ctx, http.StatusBadRequest, "invalid_target", "resource indicator is missing, or unknown", nil)
 }
 
@@ -111,20 +114,27 @@ func (s *opServer) CodeExchange(ctx context.Context, cr *op.ClientRequest[oidc.A
 	switch {
 	case code == nil || now.After(code.expires) || code.req.clientID != cr.Client.GetID():
 		p.mu.Unlock()
+		setReason(ctx, "the code is unknown, expired or issued to another client")
 		return nil, p.invalidGrant(ctx)
 	case code.used:
 		if g := p.grants[code.grantID]; g != nil {
 			g.revoked = true
 		}
 		p.mu.Unlock()
+		setReason(ctx, "the code was used already: the grant of its first exchange is revoked")
 		return nil, p.invalidGrant(ctx)
-	case d.RedirectURI != code.req.redirectURI || !pkceOK(code.req.codeChallenge, d.CodeVerifier):
+	case d.RedirectURI != code.req.redirectURI:
 		p.mu.Unlock()
+		setReason(ctx, "redirect_uri %q is not the authorization request's %q", d.RedirectURI, code.req.redirectURI)
+		return nil, p.invalidGrant(ctx)
+	case !pkceOK(code.req.codeChallenge, d.CodeVerifier):
+		p.mu.Unlock()
+		setReason(ctx, "code_verifier does not match the authorization request's code_challenge")
 		return nil, p.invalidGrant(ctx)
 	}
 	if len(resources) == 1 && !contains(code.req.resources, resources[0]) {
 		p.mu.Unlock()
-		return nil, p.invalidTarget(ctx)
+		return nil, p.invalidTarget(ctx, "resource %q was not requested at /oidc/auth", resources[0])
 	}
 	u := p.users[code.userID]
 	if u == nil {
@@ -249,7 +259,7 @@ func (s *opServer) RefreshToken(ctx context.Context, cr *op.ClientRequest[oidc.R
 		return nil, p.fail(ctx, http.StatusBadRequest, "invalid_target", "only a single resource indicator value is supported", nil)
 	}
 	if len(resources) == 1 && !p.resources[resources[0]] {
-		return nil, p.invalidTarget(ctx)
+		return nil, p.invalidTarget(ctx, "resource %q is not among Options.Resources", resources[0])
 	}
 
 	p.mu.Lock()
@@ -260,13 +270,16 @@ func (s *opServer) RefreshToken(ctx context.Context, cr *op.ClientRequest[oidc.R
 	}
 	if rt == nil || g == nil || g.clientID != cr.Client.GetID() {
 		p.mu.Unlock()
+		setReason(ctx, "the refresh token is unknown or issued to another client")
 		return nil, p.invalidGrant(ctx)
 	}
 	if !p.refreshUsable(rt, now) {
+		setReason(ctx, "the refresh token is expired, rotated out or revoked")
 		if !rt.rotatedAt.IsZero() && !g.revoked && now.Before(rt.expires) {
 			// Replay of a rotated-out token after the grace: treat as
 			// theft and revoke everything of the grant (§11).
 			g.revoked = true
+			setReason(ctx, "the refresh token was rotated out %s ago, longer than Options.ReplayGrace: the grant is revoked", now.Sub(rt.rotatedAt))
 		}
 		p.mu.Unlock()
 		return nil, p.invalidGrant(ctx)
@@ -299,7 +312,7 @@ func (s *opServer) RefreshToken(ctx context.Context, cr *op.ClientRequest[oidc.R
 		res := resources[0]
 		if !contains(g.resources, res) {
 			p.mu.Unlock()
-			return nil, p.invalidTarget(ctx)
+			return nil, p.invalidTarget(ctx, "resource %q was not requested at /oidc/auth", res)
 		}
 		if orgID != "" && !contains(u.Organizations, orgID) {
 			p.mu.Unlock()
