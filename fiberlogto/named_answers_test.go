@@ -191,3 +191,27 @@ func TestNamedLocationRule(t *testing.T) {
 		}
 	})
 }
+
+// TestNamedUnknownResource: a sign-in that asks for a resource Logto does
+// not know comes back with invalid_target: a 500 naming Config.Resources
+// (it was 400 "sign-in was not completed", the user's fault).
+func TestNamedUnknownResource(t *testing.T) { forEachAdapter(t, testNamedUnknownResource) }
+
+func testNamedUnknownResource(t *testing.T, ad adapter) {
+	capture := &logCapture{}
+	h := newHarness(t, ad, nil, func(c *config) {
+		c.Resources = []string{testResource, "https://unknown.example.test"}
+		c.Logger = slog.New(capture)
+	})
+	cb, err := h.provider.SignIn(t.Context(), h.browser, h.startSignIn("/logto/sign-in").String(), logtotest.DemoUser.Username, logtotest.DemoUser.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := h.do(http.MethodGet, cb, map[string]string{"Accept": "application/json"})
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(body, logto.ErrConfig.Error()) {
+		t.Fatalf("callback with invalid_target: %d %s, want 500 naming the config", resp.StatusCode, body)
+	}
+	if line := capture.find(slog.LevelError, "fiberlogto: configuration error"); !strings.Contains(line, "Config.Resources") || !strings.Contains(line, "unknown.example.test") {
+		t.Fatalf("no record naming Config.Resources:\n%s", strings.Join(capture.lines(), "\n"))
+	}
+}

@@ -87,6 +87,11 @@ func (e *Engine) finishSignIn(ctx context.Context, r Request, hook SignInHook) (
 		return a.fail(because("iss", fmt.Errorf("%w: the callback's iss is not Logto's issuer", logto.ErrIssuerMismatch))), nil
 	}
 	if denied := r.Query("error"); denied != "" {
+		if denied == "invalid_target" {
+			// Not the user's doing: the sign-in asked for a resource
+			// Logto does not know (RFC 8707 section 2).
+			return a.fail(because("error", fmt.Errorf("%w: Logto refused the sign-in's resources (invalid_target): every entry of Config.Resources and Config.Resource must be an API resource registered in Logto (with logtotest, in Options.Resources); asked for %q", logto.ErrConfig, e.cfg.resources()), "error", "invalid_target")), nil
+		}
 		return a.fail(because("error", fmt.Errorf("%w: Logto answered an error", logto.ErrAuthorizationDenied), "error", oauthErrorCode(denied))), nil
 	}
 	code := r.Query("code")
