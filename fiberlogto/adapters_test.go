@@ -69,7 +69,7 @@ type middleware struct {
 }
 
 // apiOnly reports a config of Endpoint alone.
-func apiOnly(c logto.Config) bool { return c.AppID == "" && c.AppSecret == "" && c.BaseURL == "" }
+func apiOnly(c logto.Config) bool { return c.BaseURL == "" }
 
 // served is an app with its routes mounted: a Fiber app's fasthttp
 // handler or a net/http app's http.Handler, to drive it in process, or

@@ -44,6 +44,20 @@ type AccessTokenOptions struct {
 	// Callers says whose tokens are accepted: Users (the default),
 	// UsersAndMachines or Machines.
 	Callers Callers
+	// PersonalAccessTokens also accepts a user's personal access token
+	// (Authorization: Bearer pat_...): it is exchanged at Logto for an
+	// access token for the route's resource (and organization), which
+	// then passes the same checks as any. The exchange needs the app's
+	// credentials (Config.AppID, AppSecret) with token exchange allowed for
+	// it in Logto. Exchanged tokens are cached (by a hash of the personal
+	// access token) until they expire; concurrent requests with one token
+	// make one exchange; a refused one is remembered for a while, and
+	// exchanges are limited to exchangesPerSecond across the process, so a
+	// flood of made-up tokens cannot turn into a flood of calls to Logto.
+	PersonalAccessTokens bool
+	// RefuseImpersonation refuses a token issued to someone acting for its
+	// subject (an act claim: token exchange with an actor, impersonation).
+	RefuseImpersonation bool
 }
 
 // AccessTokenClaims are a verified access token's claims, as an adapter's
@@ -73,6 +87,10 @@ type AccessTokenClaims struct {
 	// Machine reports a machine-to-machine token (client credentials):
 	// sub is the client's own ID.
 	Machine bool `json:"machine"`
+	// Actor is who acts for Subject (the act claim's sub, RFC 8693
+	// section 4.1): a support agent impersonating the user through token
+	// exchange. "" when the subject acts for itself.
+	Actor string `json:"actor,omitempty"`
 	// Raw is the token's payload as Logto sent it.
 	Raw RawClaims `json:"claims"`
 }

@@ -20,7 +20,9 @@ import (
 //
 // Sign-in needs Endpoint, AppID, AppSecret and BaseURL. An API that only
 // takes access tokens (RequireAccessToken) needs Endpoint alone: without
-// AppID, AppSecret and BaseURL no sign-in routes are served.
+// BaseURL no sign-in routes are served. Such an API sets AppID and
+// AppSecret too (a machine-to-machine app's, say) when it exchanges tokens
+// (ExchangeToken, personal access tokens on its routes).
 type Config struct {
 	// Endpoint is the Logto endpoint, e.g. "https://tenant.logto.app" or
 	// "http://localhost:3001". The issuer is Endpoint + "/oidc".
@@ -257,6 +259,19 @@ type SignInOptions struct {
 	LoginHint string
 	// DirectSignIn skips Logto's page for a social or SSO connector.
 	DirectSignIn *DirectSignIn
+	// OneTimeToken signs the user in with a one-time token, a magic link's:
+	// one that Logto's Management API issued for an email address (POST
+	// /api/one-time-tokens). Set LoginHint to that address: Logto's page
+	// then completes the sign-in without a password (and starts a sign-up
+	// when no user has that email). A used, expired or mismatched token
+	// ends on Logto's "invalid link" page. A sign-in link may carry it:
+	// /logto/sign-in?one_time_token=<token>&login_hint=<email>.
+	OneTimeToken string
+	// MaxAge asks Logto to have the user authenticate again when their
+	// last sign-in with credentials is older (OpenID Connect's max_age):
+	// the ID token then carries auth_time, which the callback checks.
+	// RequireRecentSignIn sends it. Whole seconds; 0 sends none.
+	MaxAge time.Duration
 	// ExtraParams are added to the authorization request as they are; they
 	// never replace a parameter the SDK sets (state, nonce, PKCE...).
 	ExtraParams map[string]string

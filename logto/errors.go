@@ -74,6 +74,18 @@ var (
 	// ErrMethodNotAllowed: a route of the SDK's was asked with another
 	// method (405). The Fiber adapters hand Fiber's own error instead.
 	ErrMethodNotAllowed = errors.New("method not allowed")
+	// ErrRecentSignInRequired: RequireRecentSignIn refused an API request
+	// whose session's last sign-in is too old; the user must sign in
+	// again (401).
+	ErrRecentSignInRequired = errors.New("a recent sign-in is required, please sign in again")
+	// ErrSubjectTokenInvalid: Logto refused the subject token of a token
+	// exchange (invalid_grant): unknown, expired, revoked, or a single-use
+	// subject token used already (400).
+	ErrSubjectTokenInvalid = errors.New("the token to exchange was refused: unknown, expired or used already")
+	// ErrTokenExchangeNotAllowed: Logto does not allow token exchange for
+	// the app of Config.AppID: turn it on for the app in Logto
+	// (customClientMetadata.allowTokenExchange) (500).
+	ErrTokenExchangeNotAllowed = errors.New("token exchange is not allowed for this application")
 )
 
 // statusBySentinel is the one error-to-status table.
@@ -95,6 +107,9 @@ var statusBySentinel = []struct {
 	{ErrNotAuthenticated, 401},
 	{ErrNoToken, 401},
 	{ErrMethodNotAllowed, 405},
+	{ErrRecentSignInRequired, 401},
+	{ErrSubjectTokenInvalid, 400},
+	{ErrTokenExchangeNotAllowed, 500},
 	{ErrInvalidClient, 500},
 	{ErrConfig, 500},
 	{ErrProviderResponse, 502},

@@ -37,6 +37,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/fiberlogto/sdk/internal/engine"
 	"github.com/fiberlogto/sdk/logto"
@@ -188,6 +189,11 @@ func (l *Logto) RequireAccessToken(opts logto.AccessTokenOptions) func(http.Hand
 	if err != nil {
 		panic(err)
 	}
+	if opts.PersonalAccessTokens {
+		if err := l.eng.CheckExchange("AccessTokenOptions.PersonalAccessTokens"); err != nil {
+			panic(err)
+		}
+	}
 	param := policy.OrganizationParam()
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -204,6 +210,50 @@ func (l *Logto) RequireAccessToken(opts logto.AccessTokenOptions) func(http.Hand
 				rc.claims = claims // the middleware's context: no new one
 			} else {
 				r = r.WithContext(&claimsContext{Context: r.Context(), claims: claims})
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// ExchangeToken exchanges a token at Logto for an access token (RFC 8693
+// token exchange, with the app's credentials; Logto must allow it for the
+// app): an impersonation subject token, a personal access token. With
+// req.SignedInUserActs the signed-in user of r is the actor, recorded in the
+// issued token's act claim. It returns the token with its verified claims;
+// Logto's refusals are logto.ErrSubjectTokenInvalid,
+// logto.ErrTokenExchangeNotAllowed and logto.ErrConfig (an unknown resource).
+func (l *Logto) ExchangeToken(r *http.Request, req logto.TokenExchangeRequest) (*logto.ExchangedToken, error) {
+	var sess *engine.Session
+	if rc := contextOf(r); rc != nil && rc.passed {
+		sess = rc.sess
+	}
+	return l.eng.ExchangeToken(r.Context(), sess, req)
+}
+
+// RequireRecentSignIn returns middleware that protects sensitive handlers:
+// a session whose last sign-in with credentials (the ID token's auth_time)
+// is older than maxAge (a session without auth_time counts as old) is sent
+// through sign-in again with max_age, coming back to the page (a page
+// request), or answered 401 logto.ErrRecentSignInRequired (an API
+// request); an anonymous request is answered as RequireAuth does. It must
+// run after the middleware; it panics on a maxAge that is not whole seconds
+// of at least one, at setup.
+//
+//	mux.Handle("GET /account/security", logtohttp.RequireRecentSignIn(5*time.Minute)(handler))
+func RequireRecentSignIn(maxAge time.Duration) func(http.Handler) http.Handler {
+	if err := engine.CheckRecentSignIn(maxAge); err != nil {
+		panic(err)
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rc, ok := stateOf(w, r, "logtohttp.RequireRecentSignIn")
+			if !ok {
+				return
+			}
+			if a := rc.l.eng.RequireRecentSignIn(&request{r: r, w: w}, rc.sess, maxAge); a != nil {
+				rc.l.answer(w, r, a)
+				return
 			}
 			next.ServeHTTP(w, r)
 		})

@@ -29,6 +29,8 @@
 package fiberlogto
 
 import (
+	"time"
+
 	"github.com/gofiber/fiber/v3"
 
 	"github.com/fiberlogto/sdk/internal/fiberadapter"
@@ -135,6 +137,37 @@ func (l *Logto) Config() Config { return l.cfg }
 //	}), handler)
 func (l *Logto) RequireAccessToken(opts logto.AccessTokenOptions) fiber.Handler {
 	return l.core.RequireAccessToken(opts)
+}
+
+// ExchangeToken exchanges a token at Logto for an access token (RFC 8693
+// token exchange, with the app's credentials; Logto must allow it for the
+// app): an impersonation subject token, a personal access token. With
+// req.SignedInUserActs the signed-in user of c is the actor, recorded in the
+// issued token's act claim. It returns the token with its verified claims;
+// Logto's refusals are logto.ErrSubjectTokenInvalid,
+// logto.ErrTokenExchangeNotAllowed and logto.ErrConfig (an unknown resource).
+//
+//	tok, err := lg.ExchangeToken(c, logto.TokenExchangeRequest{
+//		SubjectToken:     subjectToken, // from the Management API's POST /api/subject-tokens
+//		Resource:         "https://api.example.com",
+//		Scopes:           []string{"read:data"},
+//		SignedInUserActs: true,
+//	})
+func (l *Logto) ExchangeToken(c fiber.Ctx, req logto.TokenExchangeRequest) (*logto.ExchangedToken, error) {
+	return l.core.ExchangeToken(c, req)
+}
+
+// RequireRecentSignIn protects sensitive routes after it: a session whose
+// last sign-in with credentials (the ID token's auth_time) is older than
+// maxAge (a session without auth_time counts as old) is sent through
+// sign-in again with max_age, coming back to the page (a page request), or
+// answered 401 logto.ErrRecentSignInRequired (an API request); an anonymous
+// request is answered as RequireAuth does. It must run after WithLogto; it
+// panics on a maxAge that is not whole seconds of at least one, at setup.
+//
+//	app.Get("/account/security", fiberlogto.RequireRecentSignIn(5*time.Minute), handler)
+func RequireRecentSignIn(maxAge time.Duration) fiber.Handler {
+	return fiberadapter.RequireRecentSignIn(fiberV3, maxAge)
 }
 
 // RequireAuth protects the routes after it: a signed-in request goes on; an

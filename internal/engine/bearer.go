@@ -95,10 +95,8 @@ func (e *Engine) CheckAccessToken(ctx context.Context, authorization []string, o
 	}
 	claims, a := e.checkAccessToken(ctx, authorization, org, p)
 	if a != nil {
-		var r *apiRefusal
-		if errors.As(a.Err, &r) {
+		if status, _ := StatusOf(a.Err); status < 500 {
 			check, _ := checkOf(a.Err)
-			status, _ := StatusOf(a.Err)
 			e.log.DebugContext(ctx, msgBearerRefused, "status", status, "check", check)
 		} else {
 			e.logFailure(ctx, slog.LevelWarn, msgBearerRefused, a.Err)
@@ -121,14 +119,27 @@ func (e *Engine) checkAccessToken(ctx context.Context, authorization []string, o
 		return nil, refuse(challengeNone, "scheme", logto.ErrNotAuthenticated)
 	}
 	token = strings.TrimLeft(token, " ")
+	if p.opts.PersonalAccessTokens && strings.HasPrefix(token, "pat_") {
+		if !wellFormedPAT(token) {
+			return nil, refuse(challengeInvalidToken, "format", fmt.Errorf("%w: not a personal access token", logto.ErrInvalidToken))
+		}
+		claims, err := e.personalAccessToken(ctx, token, p, org)
+		return e.admitted(claims, err, org, p)
+	}
 	if !wellFormedJWT(token) {
 		return nil, refuse(challengeInvalidToken, "format", fmt.Errorf("%w: not a compact JWS", logto.ErrInvalidToken))
 	}
 	claims, err := e.verifiedAccessToken(ctx, token)
+	return e.admitted(claims, err, org, p)
+}
+
+// admitted answers a verified token (or the error that verifying it ended
+// on) on the route of p.
+func (e *Engine) admitted(claims *logto.AccessTokenClaims, err error, org string, p *AccessTokenPolicy) (*logto.AccessTokenClaims, *Answer) {
 	if err != nil {
-		if providerFailure(err) {
-			a := &Answer{}
-			return nil, a.fail(err) // Logto's failure, not the token's: 503 or 504
+		if providerFailure(err) || errors.Is(err, logto.ErrConfig) || errors.Is(err, logto.ErrTokenExchangeNotAllowed) || errors.Is(err, logto.ErrProviderResponse) {
+			a := &Answer{Headers: []Header{{"Cache-Control", "no-store"}}}
+			return nil, a.fail(&apiRefusal{err}) // Logto's failure or the app's mistake, not the token's: 5xx
 		}
 		check, _ := checkOf(err)
 		return nil, refuse(challengeInvalidToken, check, err)
@@ -212,6 +223,9 @@ func (p *AccessTokenPolicy) admit(t *logto.AccessTokenClaims, org string) error 
 			return because("organization", fmt.Errorf("%w: an organization's token on a route of no organization", logto.ErrInvalidToken))
 		}
 	}
+	if o.RefuseImpersonation && t.Actor != "" {
+		return because("actor", fmt.Errorf("%w: a token of someone acting for its subject (act), on a route that refuses impersonation", logto.ErrInvalidToken))
+	}
 	switch {
 	case o.Callers == logto.Users && t.Machine:
 		return because("caller", fmt.Errorf("%w: a machine-to-machine token where only users' are accepted", logto.ErrInvalidToken))
@@ -258,7 +272,7 @@ func (e *Engine) verifiedAccessToken(ctx context.Context, token string) (*logto.
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.HTTPTimeout)
 	defer cancel()
-	t, thumb, err := e.verifyAccessToken(ctx, d, token)
+	t, thumb, err := e.verifyAccessToken(ctx, d, token, fromOutside)
 	if err != nil {
 		return nil, err
 	}
@@ -279,13 +293,19 @@ type accessTokenPayload struct {
 	IssuedAt       *int64   `json:"iat"`
 	NotBefore      *int64   `json:"nbf"`
 	Expiry         *int64   `json:"exp"`
+	Act            *struct {
+		Sub string `json:"sub"`
+	} `json:"act"`
 }
 
 // verifyAccessToken verifies a token: a JWS signed with a key of Logto's
 // key set and an algorithm of discovery's (never none, never HS*), typ
 // at+jwt (so an ID token is never taken for an access token), iss exact,
 // exp, nbf and iat within ClockSkew, sub and client_id present.
-func (e *Engine) verifyAccessToken(ctx context.Context, d *discovered, token string) (*logto.AccessTokenClaims, string, error) {
+// src says where the token came from, for the key set's refetch budget:
+// fromOutside for a bearer token, fromLogto for one Logto's token endpoint
+// just issued (a token exchange).
+func (e *Engine) verifyAccessToken(ctx context.Context, d *discovered, token string, src keySource) (*logto.AccessTokenClaims, string, error) {
 	jws, err := jose.ParseSignedCompact(token, d.signingAlgs)
 	if err != nil {
 		return nil, "", because("format", fmt.Errorf("%w: %w", logto.ErrInvalidToken, err))
@@ -299,7 +319,7 @@ func (e *Engine) verifyAccessToken(ctx context.Context, d *discovered, token str
 	if !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
 		return nil, "", because("typ", fmt.Errorf("%w: typ is not at+jwt", logto.ErrInvalidToken))
 	}
-	payload, thumb, err := d.keys.verify(ctx, jws, fromOutside)
+	payload, thumb, err := d.keys.verify(ctx, jws, src)
 	if err != nil {
 		if providerFailure(err) {
 			return nil, "", err
@@ -333,6 +353,12 @@ func (e *Engine) verifyAccessToken(ctx context.Context, d *discovered, token str
 	}
 	if c.NotBefore != nil {
 		t.NotBefore = *c.NotBefore
+	}
+	if c.Act != nil {
+		if !validIdentifier(c.Act.Sub) {
+			return nil, "", because("act", fmt.Errorf("%w: act without a valid sub", logto.ErrInvalidToken))
+		}
+		t.Actor = c.Act.Sub
 	}
 	if c.Scope != nil {
 		t.Scopes = strings.Fields(*c.Scope)

@@ -103,6 +103,17 @@ func (e *Engine) finishSignIn(ctx context.Context, r Request, hook SignInHook) (
 	if err != nil {
 		return a.fail(err), nil
 	}
+	if tx.MaxAge > 0 {
+		// OpenID Connect Core 3.1.2.1 and 3.1.3.7: with max_age sent, the
+		// ID token must carry auth_time, no older than max_age.
+		at := ts.Claims.AuthTime.AsTime()
+		if at.IsZero() {
+			return a.fail(because("id_token.auth_time", fmt.Errorf("%w: max_age was sent but the ID token has no auth_time", logto.ErrInvalidIDToken))), nil
+		}
+		if e.cfg.Now().Sub(at) > time.Duration(tx.MaxAge)*time.Second+e.cfg.ClockSkew {
+			return a.fail(because("id_token.auth_time", fmt.Errorf("%w: auth_time is older than the max_age sent", logto.ErrInvalidIDToken))), nil
+		}
+	}
 
 	rec := &sessionRecord{
 		CreatedAt:    e.cfg.Now().Unix(),

@@ -13,10 +13,11 @@ import (
 	"github.com/fiberlogto/sdk/storage/memory"
 )
 
-// apiOnly reports a config for API protection alone: Endpoint set, and no
-// AppID, AppSecret or BaseURL (which sign-in needs, all three).
+// apiOnly reports a config for API protection alone: no BaseURL, so no
+// sign-in (which needs AppID, AppSecret and BaseURL). AppID and AppSecret
+// may still be set, for token exchange.
 func apiOnly(cfg *logto.Config) bool {
-	return cfg.AppID == "" && cfg.AppSecret == "" && cfg.BaseURL == ""
+	return cfg.BaseURL == ""
 }
 
 // clockOf is the clock a test set on cfg (package internal/hooks), nil for
@@ -84,8 +85,11 @@ func Prepare(cfg logto.Config) (logto.Config, error) {
 		return cfg, err
 	}
 	if apiOnly(&cfg) {
-		// An API that only takes access tokens: no sign-in, so no app of
-		// its own in Logto.
+		// An API that only takes access tokens: no sign-in; an app of its
+		// own in Logto only to exchange tokens.
+		if (cfg.AppID == "") != (cfg.AppSecret == "") {
+			return cfg, fmt.Errorf("%w: AppID and AppSecret: set both (token exchange needs the app's credentials; sign-in needs BaseURL too) or neither (an API that only takes access tokens)", logto.ErrConfig)
+		}
 		return cfg, nil
 	}
 	if err := checkAbsoluteURL("BaseURL", cfg.BaseURL); err != nil {

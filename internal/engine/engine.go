@@ -33,7 +33,9 @@ type Engine struct {
 	tokens *tokenCache
 	// sessions caches decoded sessions for the signed-in hot path.
 	sessions *sessionCache
-	log      *slog.Logger
+	// pats exchanges personal access tokens on API routes.
+	pats patExchanges
+	log  *slog.Logger
 }
 
 type route struct {
@@ -57,6 +59,7 @@ func New(config logto.Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: settingsOf(&cfg), tokens: newTokenCache(), sessions: newSessionCache(), log: cfg.Logger}
 	e.fetch = e.cfg.fetchOptions()
+	e.pats.inflight, e.pats.refused = make(map[[32]byte]*patCall), make(map[[32]byte]int64)
 	e.provider = newProvider(e.cfg)
 	if e.store, err = newSessionStore(e.cfg); err != nil {
 		return nil, err
@@ -86,7 +89,7 @@ func New(config logto.Config) (*Engine, error) {
 // mistake shows at setup rather than as a 404 on /logto/sign-in.
 func (e *Engine) CheckSignIn() error {
 	if e.routes == nil {
-		return fmt.Errorf("%w: the middleware serves sign-in and sessions, which need AppID, AppSecret and BaseURL; a config of Endpoint alone is for RequireAccessToken only (API routes need no middleware)", logto.ErrConfig)
+		return fmt.Errorf("%w: the middleware serves sign-in and sessions, which need AppID, AppSecret and BaseURL; a config without BaseURL is for RequireAccessToken only (API routes need no middleware)", logto.ErrConfig)
 	}
 	return nil
 }

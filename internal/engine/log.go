@@ -32,6 +32,7 @@ const (
 	msgStorageError      = "fiberlogto: storage error"
 	msgConfigError       = "fiberlogto: configuration error"
 	msgBearerRefused     = "fiberlogto: access token refused"
+	msgExchangeFailed    = "fiberlogto: token exchange failed"
 	msgClientRefused     = "fiberlogto: Logto refused the app's credentials: check AppID and AppSecret"
 	msgProviderError     = "fiberlogto: provider error"
 	msgDiscoveryFailed   = "fiberlogto: discovery failed"

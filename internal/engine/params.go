@@ -22,7 +22,7 @@ var (
 	callbackParams = []string{"code", "state", "iss", "error", "error_description", "error_uri", "session_state"}
 	// signInParams are what the sign-in routes read from the link: the
 	// allow-listed sign-in options and the return path.
-	signInParams = []string{"first_screen", "login_hint", "direct_sign_in", "identifier", returnToParam}
+	signInParams = []string{"first_screen", "login_hint", "direct_sign_in", "identifier", "one_time_token", "max_age", returnToParam}
 	// returnToParams is what SignIn reads from the link.
 	returnToParams = []string{returnToParam}
 	// backchannelParams are those of a back-channel logout request

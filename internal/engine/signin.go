@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/fiberlogto/sdk/logto"
@@ -90,6 +92,12 @@ func CheckSignInOptions(opts logto.SignInOptions) error {
 			return fmt.Errorf("%w: logto.SignInOptions.Identifiers: %q is not email, phone or username", logto.ErrConfig, id)
 		}
 	}
+	if opts.OneTimeToken != "" && !validOneTimeToken(opts.OneTimeToken) {
+		return fmt.Errorf("%w: SignInOptions.OneTimeToken is not a one-time token (letters, digits, -._~, at most %d)", logto.ErrConfig, maxOneTimeToken)
+	}
+	if opts.MaxAge < 0 || opts.MaxAge%time.Second != 0 || opts.MaxAge > maxMaxAge {
+		return fmt.Errorf("%w: SignInOptions.MaxAge must be whole seconds, from 0 to %v", logto.ErrConfig, maxMaxAge)
+	}
 	if ds := opts.DirectSignIn; ds != nil {
 		if ds.Method != "social" && ds.Method != "sso" {
 			return fmt.Errorf("%w: logto.SignInOptions.DirectSignIn.Method must be \"social\" or \"sso\"", logto.ErrConfig)
@@ -108,7 +116,27 @@ var (
 	identifiers = map[string]bool{"email": true, "phone": true, "username": true}
 )
 
-const maxLoginHint = 256
+const (
+	maxLoginHint    = 256
+	maxOneTimeToken = 256
+	// maxMaxAge bounds max_age: a year.
+	maxMaxAge = 366 * 24 * time.Hour
+)
+
+// validOneTimeToken accepts what Logto's one-time tokens are made of
+// (URL-safe characters), within maxOneTimeToken.
+func validOneTimeToken(s string) bool {
+	if s == "" || len(s) > maxOneTimeToken {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
 
 // requestOptions returns base with what the sign-in link chooses among
 // Logto's parameters, each checked against what Logto accepts: first_screen,
@@ -128,6 +156,14 @@ func requestOptions(r Request, base logto.SignInOptions) logto.SignInOptions {
 		method, target, _ := strings.Cut(v, ":")
 		if (method == "social" || method == "sso") && validConnectorID(target) {
 			opts.DirectSignIn = &logto.DirectSignIn{Method: method, Target: target}
+		}
+	}
+	if v := r.Query("one_time_token"); validOneTimeToken(v) {
+		opts.OneTimeToken = v
+	}
+	if v := r.Query("max_age"); v != "" && len(v) <= 8 {
+		if n, err := strconv.Atoi(v); err == nil && n >= 0 && time.Duration(n)*time.Second <= maxMaxAge {
+			opts.MaxAge = time.Duration(n) * time.Second
 		}
 	}
 	if v := r.Query("identifier"); v != "" {
@@ -193,6 +229,7 @@ func (e *Engine) startSignIn(ctx context.Context, r Request, opts logto.SignInOp
 		Nonce:     nonce,
 		Verifier:  verifier,
 		ReturnTo:  safeReturnPath(r.Query(returnToParam)),
+		MaxAge:    int64(opts.MaxAge / time.Second),
 	}
 	// The pending sign-in goes to the browser, with the others it has
 	// under way (other tabs): nothing is written to the storage.
@@ -232,6 +269,12 @@ func (e *Engine) authorizationURL(endpoint, state, nonce, verifier string, opts 
 	}
 	if ds := opts.DirectSignIn; ds != nil {
 		q.Set("direct_sign_in", ds.Method+":"+ds.Target)
+	}
+	if opts.OneTimeToken != "" {
+		q.Set("one_time_token", opts.OneTimeToken)
+	}
+	if opts.MaxAge > 0 {
+		q.Set("max_age", strconv.FormatInt(int64(opts.MaxAge/time.Second), 10))
 	}
 	for k, v := range opts.ExtraParams {
 		if q.Has(k) {

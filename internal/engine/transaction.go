@@ -43,6 +43,7 @@ type transaction struct {
 	Nonce     string
 	Verifier  string // PKCE code verifier
 	ReturnTo  string // same-site path, "" for BaseURL
+	MaxAge    int64  // max_age sent, seconds; 0 for none
 }
 
 const (
@@ -53,8 +54,10 @@ const (
 	// maxSignInCookie bounds the sealed cookie, so the callback's request
 	// headers stay well inside Fiber's default 4 KiB read buffer.
 	maxSignInCookie = 2048
-	// signInCookieVersion is the first byte of a sealed cookie.
-	signInCookieVersion = 1
+	// signInCookieVersion is the first byte of a sealed cookie: 2 adds
+	// max_age to each transaction. A cookie of version 1 (sealed before
+	// an upgrade) still opens.
+	signInCookieVersion = 2
 )
 
 // signInSealer seals and opens the sign-in cookie.
@@ -99,14 +102,14 @@ func (s *signInSealer) open(value string) []transaction {
 	}
 	sealed, err := base64.RawURLEncoding.DecodeString(value)
 	ns := s.aead.NonceSize()
-	if err != nil || len(sealed) < 1+ns+s.aead.Overhead() || sealed[0] != signInCookieVersion {
+	if err != nil || len(sealed) < 1+ns+s.aead.Overhead() || (sealed[0] != signInCookieVersion && sealed[0] != 1) {
 		return nil
 	}
 	plain, err := s.aead.Open(nil, sealed[1:1+ns], sealed[1+ns:], []byte(s.name))
 	if err != nil {
 		return nil
 	}
-	txs, err := decodeTransactions(plain)
+	txs, err := decodeTransactions(plain, sealed[0])
 	if err != nil {
 		return nil
 	}
@@ -193,11 +196,12 @@ func encodeTransactions(txs []transaction) []byte {
 		b = appendBytes(b, decodeID(tx.Nonce))
 		b = appendBytes(b, decodeID(tx.Verifier))
 		b = appendBytes(b, []byte(tx.ReturnTo))
+		b = binary.AppendVarint(b, tx.MaxAge)
 	}
 	return b
 }
 
-func decodeTransactions(b []byte) ([]transaction, error) {
+func decodeTransactions(b []byte, version byte) ([]transaction, error) {
 	var txs []transaction
 	rr := recordReader{b: b}
 	for len(rr.b) > 0 && rr.err == nil && len(txs) < maxPendingSignIns {
@@ -212,6 +216,9 @@ func decodeTransactions(b []byte) ([]transaction, error) {
 		tx.Nonce = base64.RawURLEncoding.EncodeToString(rr.bytes())
 		tx.Verifier = base64.RawURLEncoding.EncodeToString(rr.bytes())
 		tx.ReturnTo = string(rr.bytes())
+		if version >= 2 {
+			tx.MaxAge = rr.varint()
+		}
 		txs = append(txs, tx)
 	}
 	if rr.err != nil || len(rr.b) != 0 {

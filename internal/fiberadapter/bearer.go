@@ -21,6 +21,11 @@ func (l *Logto[C, H]) RequireAccessToken(opts logto.AccessTokenOptions) H {
 	if err != nil {
 		panic(err)
 	}
+	if opts.PersonalAccessTokens {
+		if err := l.eng.CheckExchange("AccessTokenOptions.PersonalAccessTokens"); err != nil {
+			panic(err)
+		}
+	}
 	s := l.state
 	param := policy.OrganizationParam()
 	return func(c C) error {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/valyala/bytebufferpool"
 
@@ -174,4 +175,36 @@ func SignIn[C Ctx, H ~func(C) error](fw Framework[C, H], opts logto.SignInOption
 		}
 		return s.answer(c, s.eng.SignInWith(fw.Context(c), request[C]{c: c}, opts))
 	}
+}
+
+// RequireRecentSignIn guards sensitive routes: a session whose last
+// sign-in with credentials is older than maxAge is sent through sign-in
+// again (a page) or answered 401 logto.ErrRecentSignInRequired (an API
+// call); see engine.RequireRecentSignIn. It runs after the middleware; it
+// panics on a maxAge that is not whole seconds, at setup.
+func RequireRecentSignIn[C Ctx, H ~func(C) error](fw Framework[C, H], maxAge time.Duration) H {
+	if err := engine.CheckRecentSignIn(maxAge); err != nil {
+		panic(err)
+	}
+	return func(c C) error {
+		s, err := stateOf(fw, c, "fiberlogto.RequireRecentSignIn")
+		if s == nil {
+			return err
+		}
+		sess, _ := c.Locals(sessionKey).(*engine.Session)
+		if sess == nil {
+			sess = &engine.Session{}
+		}
+		if a := s.eng.RequireRecentSignIn(request[C]{c: c}, sess, maxAge); a != nil {
+			return s.answer(c, a)
+		}
+		return c.Next()
+	}
+}
+
+// ExchangeToken exchanges a token at Logto (see engine.ExchangeToken); the
+// request's session is the actor's with req.SignedInUserActs.
+func (l *Logto[C, H]) ExchangeToken(c C, req logto.TokenExchangeRequest) (*logto.ExchangedToken, error) {
+	sess, _ := c.Locals(sessionKey).(*engine.Session)
+	return l.eng.ExchangeToken(l.fw.Context(c), sess, req)
 }
