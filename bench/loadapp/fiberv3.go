@@ -10,7 +10,7 @@ import (
 	"github.com/fiberlogto/sdk/logto"
 )
 
-// storage is what the storage backends (memory.Storage, sqlite.Storage)
+// storage is what the storage backends (memory, sqlite, redis, postgres)
 // implement: Fiber v3's fiber.Storage, a superset of v2's, so one value
 // goes into the Config of either major.
 type storage = fiber.Storage

@@ -6,6 +6,12 @@
 //	-mode memory   the example app's /user behind the adapter's
 //	               middleware, memory storage
 //	-mode sqlite   the same on SQLite (-db), pre-filled to -sessions sessions
+//	-mode redis    the same on the Redis server at REDIS_URL, under a key
+//	               prefix of the process's own (deleted at exit),
+//	               pre-filled to -sessions sessions
+//	-mode postgres the same on the PostgreSQL database at DATABASE_URL, in a
+//	               table of the process's own (dropped at exit), pre-filled
+//	               to -sessions sessions
 //	-mode bare     an app of the same framework without the middleware
 //	               answering /user with the bytes the signed-in /user
 //	               answers (and /user-json: the same built by c.JSON, or
@@ -68,7 +74,10 @@ import (
 	"github.com/fiberlogto/sdk/logto"
 	"github.com/fiberlogto/sdk/logtotest"
 	"github.com/fiberlogto/sdk/storage/memory"
+	"github.com/fiberlogto/sdk/storage/postgres"
+	"github.com/fiberlogto/sdk/storage/redis"
 	"github.com/fiberlogto/sdk/storage/sqlite"
+	"github.com/jackc/pgx/v5"
 )
 
 // resource and scopes are the example app's embedded-mode defaults.
@@ -136,9 +145,9 @@ func logtoConfig(s settings) logto.Config {
 func main() {
 	adapter := flag.String("adapter", "v2", "the adapter: v2 or v3 (Fiber v2 or v3, fiberlogto) or http (net/http, logtohttp)")
 	flag.StringVar(adapter, "fiber", "v2", "the same as -adapter (its name from before net/http)")
-	mode := flag.String("mode", "memory", "bare, memory, sqlite, bearer or guide")
+	mode := flag.String("mode", "memory", "bare, memory, sqlite, redis, postgres, bearer or guide")
 	db := flag.String("db", "", "SQLite database file (sqlite mode)")
-	sessions := flag.Int("sessions", 1000, "sessions in the SQLite storage, the signed-in one included (sqlite mode)")
+	sessions := flag.Int("sessions", 1000, "sessions in the storage, the signed-in one included (sqlite, redis and postgres modes)")
 	addr := flag.String("addr", "127.0.0.1:0", "listen address (loopback)")
 	flag.Parse()
 
@@ -161,6 +170,11 @@ func run(ctx context.Context, adapter, mode, db string, sessions int, addr strin
 	case "sqlite":
 		if db == "" {
 			return errors.New("sqlite mode needs -db")
+		}
+	case "redis", "postgres":
+		env := map[string]string{"redis": "REDIS_URL", "postgres": "DATABASE_URL"}[mode]
+		if db = os.Getenv(env); db == "" {
+			return fmt.Errorf("%s mode needs %s (scripts/services.sh start)", mode, env)
 		}
 	default:
 		return fmt.Errorf("unknown -mode %q", mode)
@@ -189,21 +203,19 @@ func run(ctx context.Context, adapter, mode, db string, sessions int, addr strin
 	p.Start(pln)
 	defer p.Close()
 
-	var store storage
-	if mode == "sqlite" {
-		store, err = sqlite.New(sqlite.Config{Path: db})
-		if err != nil {
-			return err
-		}
-	} else {
-		store = memory.New()
+	store, cleanup, err := openStorage(mode, db)
+	if err != nil {
+		return err
 	}
 	rec := &recordingStorage{storage: store}
 	var wrapped storage = rec
 	if l, ok := store.(logto.Leaser); ok {
 		wrapped = &recordingLeaser{recordingStorage: rec, Leaser: l}
+		if f, ok := store.(logto.FreshReader); ok {
+			wrapped = &recordingFreshLeaser{recordingStorage: rec, Leaser: l, FreshReader: f}
+		}
 	}
-	defer func() { _ = store.Close() }()
+	defer cleanup()
 
 	app, err := maj.logtoApp(settings{provider: p, baseURL: baseURL, store: wrapped})
 	if err != nil {
@@ -226,7 +238,7 @@ func run(ctx context.Context, adapter, mode, db string, sessions int, addr strin
 	}
 	recordBytes := len(value)
 	var prefill time.Duration
-	if mode == "sqlite" && sessions > 1 {
+	if (mode == "sqlite" || mode == "redis" || mode == "postgres") && sessions > 1 {
 		start := time.Now()
 		if err := fill(store, key, value, sessions-1); err != nil {
 			return fmt.Errorf("prefill: %w", err)
@@ -234,8 +246,10 @@ func run(ctx context.Context, adapter, mode, db string, sessions int, addr strin
 		prefill = time.Since(start)
 		// Fold the write-ahead log into the database, as SQLite's own
 		// checkpoints eventually do, so the file size is the data's.
-		if err := checkpoint(db); err != nil {
-			return fmt.Errorf("checkpoint: %w", err)
+		if mode == "sqlite" {
+			if err := checkpoint(db); err != nil {
+				return fmt.Errorf("checkpoint: %w", err)
+			}
 		}
 		if _, _, err := getUser(ctx, baseURL+"/user", cookie, true); err != nil {
 			return fmt.Errorf("after prefill: %w", err)
@@ -452,6 +466,46 @@ func getUser(ctx context.Context, target, cookie string, signedIn bool) (string,
 	return string(b), u.IsAuthenticated, nil
 }
 
+// openStorage opens mode's storage: target is the SQLite file, or the
+// Redis or PostgreSQL URL. cleanup closes it, and deletes what a Redis or
+// PostgreSQL run stored (its key prefix, its table).
+func openStorage(mode, target string) (storage, func(), error) {
+	var suffix [6]byte
+	_, _ = rand.Read(suffix[:])
+	own := hex.EncodeToString(suffix[:])
+	switch mode {
+	case "sqlite":
+		s, err := sqlite.New(sqlite.Config{Path: target})
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, func() { _ = s.Close() }, nil
+	case "redis":
+		s, err := redis.New(redis.Config{URL: target, KeyPrefix: "fiberlogto-bench:" + own + ":"})
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, func() { _ = s.Reset(); _ = s.Close() }, nil
+	case "postgres":
+		table := "fiberlogto_bench_" + own
+		s, err := postgres.New(postgres.Config{URL: target, Table: table})
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, func() {
+			_ = s.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if conn, err := pgx.Connect(ctx, target); err == nil {
+				_, _ = conn.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{table}.Sanitize())
+				_ = conn.Close(ctx)
+			}
+		}, nil
+	}
+	s := memory.New()
+	return s, func() { _ = s.Close() }, nil
+}
+
 // recordingStorage notes every Set while recording is on, so that the
 // session record the callback stores can be copied whatever its format and
 // whatever else (transactions, indexes) the callback writes. It costs one
@@ -469,6 +523,15 @@ type recordingStorage struct {
 type recordingLeaser struct {
 	*recordingStorage
 	logto.Leaser
+}
+
+// recordingFreshLeaser keeps logto.FreshReader too (redis.Storage,
+// postgres.Storage), so the middleware reads what it rewrites past their
+// read caches, as without the recording.
+type recordingFreshLeaser struct {
+	*recordingStorage
+	logto.Leaser
+	logto.FreshReader
 }
 
 func (s *recordingStorage) record(on bool) {

@@ -22,10 +22,11 @@ import (
 // the package implements them structurally (storagetest's
 // TestEachBackendLinksOnlyItsOwnClient).
 var (
-	_ fiberv2.Storage     = (*Storage)(nil)
-	_ fiberv3.Storage     = (*Storage)(nil)
-	_ logto.Leaser        = (*Storage)(nil)
-	_ storagetest.Storage = (*Storage)(nil)
+	_ fiberv2.Storage            = (*Storage)(nil)
+	_ fiberv3.Storage            = (*Storage)(nil)
+	_ logto.Leaser               = (*Storage)(nil)
+	_ logto.FreshReader          = (*Storage)(nil)
+	_ storagetest.CachingStorage = (*Storage)(nil)
 )
 
 // pgAdmin connects straight to the test database, to look at and drop what
@@ -76,7 +77,9 @@ func pgTestStorage(t *testing.T, cfg Config) func(t *testing.T) *Storage {
 
 func TestConformance(t *testing.T) {
 	open := pgTestStorage(t, Config{})
-	storagetest.Run(t, func(t *testing.T) storagetest.Storage { return open(t) }, storagetest.Options{})
+	// Another instance's write reaches this one's cache within the
+	// invalidation delay (TestCoherence).
+	storagetest.Run(t, func(t *testing.T) storagetest.Storage { return open(t) }, storagetest.Options{Staleness: invalidationDelay})
 }
 
 func TestDefaults(t *testing.T) {

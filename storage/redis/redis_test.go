@@ -24,10 +24,11 @@ import (
 // the package implements them structurally (storagetest's
 // TestEachBackendLinksOnlyItsOwnClient).
 var (
-	_ fiberv2.Storage     = (*Storage)(nil)
-	_ fiberv3.Storage     = (*Storage)(nil)
-	_ logto.Leaser        = (*Storage)(nil)
-	_ storagetest.Storage = (*Storage)(nil)
+	_ fiberv2.Storage            = (*Storage)(nil)
+	_ fiberv3.Storage            = (*Storage)(nil)
+	_ logto.Leaser               = (*Storage)(nil)
+	_ logto.FreshReader          = (*Storage)(nil)
+	_ storagetest.CachingStorage = (*Storage)(nil)
 )
 
 // redisTestStorage opens a Redis storage under a key prefix of the test's
@@ -43,6 +44,7 @@ func redisTestStorage(t *testing.T) func(t *testing.T) *Storage {
 		if err != nil {
 			t.Fatal(err)
 		}
+		countCommands(s)
 		t.Cleanup(func() { s.Close() })
 		return s
 	}
@@ -57,7 +59,9 @@ func redisTestStorage(t *testing.T) func(t *testing.T) *Storage {
 
 func TestConformance(t *testing.T) {
 	open := redisTestStorage(t)
-	storagetest.Run(t, func(t *testing.T) storagetest.Storage { return open(t) }, storagetest.Options{})
+	// Another instance's write reaches this one's cache within the
+	// invalidation delay (TestCoherence).
+	storagetest.Run(t, func(t *testing.T) storagetest.Storage { return open(t) }, storagetest.Options{Staleness: invalidationDelay})
 }
 
 func TestResetKeepsOtherPrefixes(t *testing.T) {

@@ -2,8 +2,10 @@
 // storages: what every backend (sqlite, memory, redis, postgres) must do,
 // fiber.Storage and logto.Leaser, written once. Each backend's tests call
 // Run with a way to open it, and a new backend's tests pick it the same
-// way; the helpers (MustSet, MustGet, MustFailFast, RandomHex) serve their
-// own tests too. It is imported by tests only.
+// way; a backend with a read cache that its server keeps coherent (redis,
+// postgres) also calls RunCoherence. The helpers (MustSet, MustGet,
+// MustFailFast, RandomHex) serve their own tests too. It is imported by
+// tests only.
 package storagetest
 
 import (
