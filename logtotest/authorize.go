@@ -94,9 +94,13 @@ func (s *opServer) Authorize(ctx context.Context, cr *op.ClientRequest[oidc.Auth
 		prompt:        []string(d.Prompt),
 		codeChallenge: d.CodeChallenge,
 		responseMode:  string(d.ResponseMode),
+		oneTimeToken:  cr.Form.Get("one_time_token"),
+		loginHint:     cr.Form.Get("login_hint"),
+		signInQuery:   signInQuery(d.ClientID, cr.Form),
 	}
-	// op turns prompt=login into max_age=0; auth_time depends on whether the
-	// client sent max_age, so read the raw parameter.
+	// op turns prompt=login into max_age=0; whether the session is recent
+	// enough depends on whether the client sent max_age, so read the raw
+	// parameter.
 	if v := cr.Form.Get("max_age"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
@@ -107,8 +111,11 @@ func (s *opServer) Authorize(ctx context.Context, cr *op.ClientRequest[oidc.Auth
 
 	now := p.now()
 	sess := p.liveSession(cookieValue(cr.Header, sessionCookie), now)
-	if sess != nil && req.hasMaxAge && now.Sub(sess.authTime) > time.Duration(req.maxAge)*time.Second {
-		sess = nil // too old for this request: sign in again
+	if sess != nil && req.hasMaxAge && now.Unix()-sess.authTime.Unix() > int64(req.maxAge) {
+		// Too old for this request: sign in again. node-oidc-provider
+		// compares whole seconds since the sign-in, strictly, so max_age=0
+		// is still met within the second of the sign-in.
+		sess = nil
 	}
 	if req.hasPrompt("none") {
 		if sess == nil {
@@ -118,13 +125,27 @@ func (s *opServer) Authorize(ctx context.Context, cr *op.ClientRequest[oidc.Auth
 	}
 	if sess == nil || req.hasPrompt("login") {
 		uid := p.newInteraction(req, stageLogin, nil, now)
-		return p.redirectWithCookie("/sign-in?app_id="+url.QueryEscape(req.clientID), interactionSetCookie(uid)), nil
+		return p.redirectWithCookie("/sign-in?"+req.signInQuery, interactionSetCookie(uid)), nil
 	}
 	if req.hasPrompt("consent") || !p.consented(sess, req.clientID) {
 		uid := p.newInteraction(req, stageConsent, sess, now)
 		return p.redirectWithCookie("/consent?app_id="+url.QueryEscape(req.clientID), interactionSetCookie(uid)), nil
 	}
 	return p.authResponse(ctx, req, sess)
+}
+
+// signInQuery is the query of the sign-in page URL Logto's interaction
+// redirect names: app_id, then the parameters of the authorization request
+// Logto passes on to its sign-in app, in Logto's order (buildLoginPromptUrl).
+func signInQuery(clientID string, form url.Values) string {
+	var b strings.Builder
+	b.WriteString("app_id=" + url.QueryEscape(clientID))
+	for _, k := range []string{"organization_id", "one_time_token", "login_hint", "identifier", "ui_locales"} {
+		if v := form.Get(k); v != "" {
+			b.WriteString("&" + k + "=" + url.QueryEscape(v))
+		}
+	}
+	return b.String()
 }
 
 // redirectWithCookie is an op redirect that sets a cookie on the way.
@@ -279,7 +300,8 @@ func cookieOf(r *http.Request, name string) string {
 
 // handleConsent is GET /consent. Logto core auto-consents for first-party
 // apps: it records the grant and sends the browser to a new interaction
-// (§3 hop 7, §4).
+// (§3 hop 7, §4). For a magic link (one_time_token and login_hint), Logto's
+// consent guard runs first.
 func (p *Provider) handleConsent(w http.ResponseWriter, r *http.Request) {
 	in := p.interactionFromCookie(r, anyStage)
 	p.mu.Lock()
@@ -287,6 +309,18 @@ func (p *Provider) handleConsent(w http.ResponseWriter, r *http.Request) {
 		p.mu.Unlock()
 		http.Redirect(w, r, "/unknown-session", http.StatusFound)
 		return
+	}
+	if in.req.oneTimeToken != "" && in.req.loginHint != "" {
+		// Logto's consent guard, before the auto-consent (onetimetoken.go).
+		if g := p.oneTimeTokenGuardLocked(in); g != nil {
+			p.mu.Unlock()
+			if g.refusal != nil {
+				writeJSON(w, g.status, g.refusal)
+				return
+			}
+			http.Redirect(w, r, g.location, http.StatusFound)
+			return
+		}
 	}
 	p.sessions[in.sessionID].consented[in.req.clientID] = true
 	next := &interaction{

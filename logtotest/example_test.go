@@ -255,3 +255,80 @@ func ExampleProvider_SignInToE() {
 	fmt.Print(resp.Status, " ", string(body))
 	// Output: 200 OK Hello, Demo User
 }
+
+// A support tool impersonates a user: Logto's Management API makes a
+// subject token for the user (SubjectToken here), and the app, allowed to
+// exchange tokens, trades it for an access token of that user; the acting
+// agent's own access token (ActorToken) puts them in act.
+func ExampleProvider_ExchangeToken() {
+	agent := logtotest.User{ID: "agent-id", Username: "agent", Email: "agent@example.test"}
+	p, err := logtotest.New(logtotest.Options{AllowTokenExchange: true, Users: []logtotest.User{logtotest.DemoUser, agent}})
+	if err != nil {
+		panic(err)
+	}
+	defer p.Close()
+
+	subject, err := p.SubjectToken(logtotest.DemoUser.ID)
+	if err != nil {
+		panic(err)
+	}
+	actor, err := p.ActorToken(agent.ID)
+	if err != nil {
+		panic(err)
+	}
+	token, err := p.ExchangeToken(context.Background(), logtotest.TokenExchange{
+		SubjectToken: subject,
+		ActorToken:   actor,
+		Resource:     logtotest.DefaultResource,
+		Scopes:       []string{"read:data", "write:data"},
+	})
+	if err != nil {
+		panic(err)
+	}
+	c := claimsOf(token)
+	fmt.Println(c["sub"], c["client_id"], c["aud"], c["scope"], c["act"])
+
+	// A subject token is good for one exchange.
+	_, err = p.ExchangeToken(context.Background(), logtotest.TokenExchange{SubjectToken: subject})
+	fmt.Println(strings.Contains(fmt.Sprint(err), `"error_description":"grant request is invalid"`))
+	// Output:
+	// demo-user-id test-app https://api.example.test read:data map[sub:agent-id]
+	// true
+}
+
+// A magic link: Logto's Management API makes a one-time token for an email
+// address (OneTimeToken here); the authorization request carries it with
+// the address as login_hint, and SignIn signs the user in without a
+// password, once.
+func ExampleProvider_OneTimeToken() {
+	p, err := logtotest.New(logtotest.Options{})
+	if err != nil {
+		panic(err)
+	}
+	defer p.Close()
+
+	token, err := p.OneTimeToken(logtotest.DemoUser.Email, 0) // 0: Logto's 600 s
+	if err != nil {
+		panic(err)
+	}
+	authorize := p.Issuer + "/auth?" + url.Values{
+		"client_id":      {p.ClientID},
+		"redirect_uri":   {"http://localhost:3000/logto/sign-in-callback"},
+		"response_type":  {"code"},
+		"scope":          {"openid email"},
+		"one_time_token": {token},
+		"login_hint":     {logtotest.DemoUser.Email},
+	}.Encode()
+	callback, err := p.SignIn(context.Background(), nil, authorize, "", "")
+	if err != nil {
+		panic(err)
+	}
+	u, _ := url.Parse(callback)
+	fmt.Println(u.Path, u.Query().Has("code"))
+
+	_, err = p.SignIn(context.Background(), nil, authorize, "", "")
+	fmt.Println(strings.Contains(fmt.Sprint(err), "Invalid link. The token has been consumed."))
+	// Output:
+	// /logto/sign-in-callback true
+	// true
+}

@@ -31,6 +31,9 @@ var (
 	errIdentifierNotFound  = experienceError{Code: "session.identifier_not_found", Message: "Identifier not found. Please go back and sign in again."}
 	errVerificationMissing = experienceError{Code: "session.verification_session_not_found", Message: "The verification session was not found."}
 	errBadEvent            = experienceError{Code: "guard.invalid_input", Message: "The request input is invalid."}
+	// errUserNotExist is Logto's answer to an identification by a verified
+	// email address no user has; its message is Logto's template.
+	errUserNotExist = experienceError{Code: "user.user_not_exist", Message: "User with {{ identifier }} does not exist."}
 )
 
 // experience looks up the interaction for an Experience API call; it answers
@@ -151,6 +154,12 @@ func (p *Provider) identify(in *interaction, vid string) *experienceError {
 	if !ok {
 		return &errVerificationMissing
 	}
+	if userID == "" {
+		// A one-time token verified an email address no user has: Logto's
+		// sign-in app would start a registration, which this provider
+		// does not model.
+		return &errUserNotExist
+	}
 	in.identified = userID
 	return nil
 }
@@ -215,14 +224,19 @@ func (p *Provider) renderSignIn(w http.ResponseWriter, status int, appID, identi
 }
 
 // handleSignInPage is GET /sign-in: the form, or 302 /unknown-session for a
-// browser without an interaction, as Logto (§3).
+// browser without an interaction, as Logto (§3); for a magic link, 302
+// /one-time-token (onetimetoken.go).
 func (p *Provider) handleSignInPage(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("one_time_token") != "" {
+		p.handleSignInPageOneTimeToken(w, r)
+		return
+	}
 	in := p.interactionFromCookie(r, stageLogin)
 	if in == nil {
 		http.Redirect(w, r, "/unknown-session", http.StatusFound)
 		return
 	}
-	p.renderSignIn(w, http.StatusOK, in.req.clientID, "", "")
+	p.renderSignIn(w, http.StatusOK, in.req.clientID, in.req.loginHint, "") // login_hint pre-fills the identifier, as on Logto's page
 }
 
 // handleSignInForm is POST /sign-in: the four Experience API steps in one,

@@ -23,6 +23,12 @@ type MachineApp struct {
 	// ResourceScopes are the scopes its machine-to-machine roles grant per
 	// API resource indicator, e.g. {"https://api.example.test": {"read:data"}}.
 	ResourceScopes map[string][]string
+	// AllowTokenExchange lets the app exchange tokens (a user's subject
+	// token or personal access token for an access token, exchange.go),
+	// as Logto's customClientMetadata.allowTokenExchange does. Off, as in
+	// Logto: its token exchange requests get 400 invalid_request
+	// "requested grant type is not allowed for this client" (§18).
+	AllowTokenExchange bool
 }
 
 // DemoMachineApp is the machine-to-machine app a provider has when
@@ -81,10 +87,11 @@ func (p *Provider) authenticate(id, secret string) op.Client {
 	return nil
 }
 
-// machineClient is a MachineApp as an op.Client. Its only grant is
+// machineClient is a MachineApp as an op.Client. Its only grant op sees is
 // client_credentials, as Logto registers machine-to-machine apps, so op
 // refuses every other grant with unauthorized_client; the web application,
-// in turn, lacks client_credentials (server.go).
+// in turn, lacks client_credentials (server.go). Token exchange, which
+// Logto allows per app, never reaches op (exchange.go).
 type machineClient struct {
 	p   *Provider
 	app *MachineApp

@@ -7,8 +7,10 @@
 // (/sign-in, /consent, /oidc/auth/<uid>), Logto's Experience API, Logto's
 // error bodies, refresh-token rules (tokens only with prompt=consent, late
 // rotation, replay that revokes the grant), resource and organization access
-// tokens, machine-to-machine apps with the client_credentials grant,
-// RP-initiated and back-channel logout. What Logto does is recorded in
+// tokens, machine-to-machine apps with the client_credentials grant, token
+// exchange (impersonation, personal access tokens), magic links (one-time
+// tokens), max_age and auth_time, RP-initiated and back-channel logout.
+// What Logto does is recorded in
 // docs/logto-observed.md in this repository; the comments below name the
 // section they follow.
 //
@@ -52,6 +54,31 @@
 //
 //	token := p.MustUserAccessToken(t, logtotest.DefaultResource, "read:data")
 //	token := p.MustMachineAccessToken(t, logtotest.DefaultResource, "read:data")
+//
+// The tokens Logto's Management API makes come from methods that stand for
+// its calls: SubjectToken (POST /api/subject-tokens, to impersonate a
+// user), PersonalAccessToken (POST /api/users/{id}/personal-access-tokens)
+// and OneTimeToken (POST /api/one-time-tokens). An app allowed to exchange
+// tokens (Options.AllowTokenExchange, MachineApp.AllowTokenExchange) trades
+// the first two at the token endpoint (RFC 8693) for access tokens of their
+// user, an ActorToken naming who acts (the act claim); ExchangeToken does it
+// as the app would:
+//
+//	p := logtotest.NewServer(t, logtotest.Options{AllowTokenExchange: true})
+//	token := p.MustExchangeToken(t, logtotest.TokenExchange{
+//		SubjectToken: p.MustSubjectToken(t, userID),
+//		ActorToken:   p.MustActorToken(t, supportAgentID),
+//		Resource:     logtotest.DefaultResource,
+//		Scopes:       []string{"read:data"},
+//	})
+//
+// A one-time token signs the user with its email in without a password (a
+// magic link): SignIn follows an authorization request that carries
+// one_time_token and login_hint, and SignInTo a sign-in through the app's
+// route with SignInToOptions.OneTimeToken. An authorization request with
+// max_age has the user sign in again once the session's sign-in is older
+// (Options.Clock moves time), and its ID token carries auth_time, as with
+// prompt=login.
 //
 // Providers are quiet: they write nothing to slog.Default (but for the
 // malformed requests zitadel's op refuses itself, see Options.Logger).
@@ -179,6 +206,16 @@ type Options struct {
 	// issued only when offline_access was requested AND prompt included
 	// consent (logto-observed §0.1, §4).
 	AlwaysIssueRefreshToken bool
+	// AllowTokenExchange lets the web application exchange tokens at the
+	// token endpoint (RFC 8693, grant_type
+	// urn:ietf:params:oauth:grant-type:token-exchange): a user's
+	// impersonation subject token (SubjectToken) or personal access token
+	// (PersonalAccessToken) for an access token, as Logto's
+	// customClientMetadata.allowTokenExchange does; MachineApp has its own
+	// switch. Off, as in Logto: the app's token exchange requests get 400
+	// invalid_request "requested grant type is not allowed for this
+	// client" (§18).
+	AllowTokenExchange bool
 	// RotateRefreshTokens rotates on every refresh. By default, as Logto for
 	// confidential clients, the same token is returned until 70 % of its TTL
 	// has passed (§11).
@@ -254,6 +291,9 @@ type Provider struct {
 	accessTokens  map[string]*accessToken
 	refreshTokens map[string]*refreshToken
 	logouts       map[string]*pendingLogout
+	subjectTokens map[string]*subjectToken        // by value (sub_...)
+	pats          map[string]*personalAccessToken // by value (pat_...)
+	oneTimeTokens map[string]*oneTimeToken        // by value
 	calls         map[string]int
 	down          bool
 	tokenHook     func(http.ResponseWriter, *http.Request) bool
@@ -326,6 +366,9 @@ func NewUnstarted(opts Options) (*Provider, error) {
 		accessTokens:  map[string]*accessToken{},
 		refreshTokens: map[string]*refreshToken{},
 		logouts:       map[string]*pendingLogout{},
+		subjectTokens: map[string]*subjectToken{},
+		pats:          map[string]*personalAccessToken{},
+		oneTimeTokens: map[string]*oneTimeToken{},
 		calls:         map[string]int{},
 		bcClient:      &http.Client{Timeout: 3 * time.Second},
 	}
@@ -483,7 +526,7 @@ func (p *Provider) baseURL() string {
 func (p *Provider) issuer() string { return p.baseURL() + "/oidc" }
 
 // Handler serves every route of the provider: /oidc/*, /sign-in, /consent,
-// /unknown-session and /api/experience/*.
+// /unknown-session, /one-time-token, /switch-account and /api/experience/*.
 func (p *Provider) Handler() http.Handler { return p.handler }
 
 // Close stops the server started by New or Start and closes its connections.

@@ -77,7 +77,10 @@ func quietly(build func() http.Handler) http.Handler {
 //
 //	/oidc/*            opHandler (endpoint paths as Logto's), plus
 //	                   /oidc/auth/{uid} and /oidc/session/end/{confirm,success}
-//	/sign-in, /consent, /unknown-session, /api/experience/*   plain handlers
+//	POST /oidc/token   handleToken: the token exchange grant (exchange.go),
+//	                   every other grant to opHandler
+//	/sign-in, /consent, /unknown-session, /one-time-token, /switch-account,
+//	/api/experience/*  plain handlers
 //
 // wrapped by serve, which counts calls, implements SetDown and the token
 // hook, and rewrites responses into Logto's shapes (respond.go).
@@ -92,6 +95,10 @@ func (p *Provider) buildHandler() http.Handler {
 	mux.HandleFunc("POST /api/experience/verification/password", p.handleExperiencePassword)
 	mux.HandleFunc("POST /api/experience/identification", p.handleExperienceIdentify)
 	mux.HandleFunc("POST /api/experience/submit", p.handleExperienceSubmit)
+	mux.HandleFunc("POST /api/experience/verification/one-time-token/verify", p.handleExperienceOneTimeToken)
+	mux.HandleFunc("GET /one-time-token", p.handleOneTimeTokenPage)
+	mux.HandleFunc("GET /switch-account", p.handleSwitchAccount)
+	mux.HandleFunc("POST /oidc/token", p.handleToken)
 	p.mux = mux
 	return http.HandlerFunc(p.serve)
 }
@@ -213,21 +220,28 @@ func (s *opServer) VerifyClient(ctx context.Context, r *op.Request[op.ClientCred
 	}
 	c := s.p.authenticate(cc.ClientID, cc.ClientSecret)
 	if c == nil {
-		if cc.ClientID == s.p.ClientID || s.p.machines[cc.ClientID] != nil {
-			setReason(ctx, "wrong client secret for %q", cc.ClientID)
-		} else {
-			setReason(ctx, "client_id %q is neither Options.ClientID nor a machine-to-machine app's", cc.ClientID)
-		}
-		return nil, s.p.fail(ctx, http.StatusUnauthorized, "invalid_client", "client authentication failed", nil)
+		return nil, s.p.clientAuthFailed(ctx, cc.ClientID)
 	}
 	return c, nil
 }
 
+// clientAuthFailed is Logto's answer to a client whose credentials are
+// wrong: 401 invalid_client, with WWW-Authenticate (§12).
+func (p *Provider) clientAuthFailed(ctx context.Context, clientID string) error {
+	if clientID == p.ClientID || p.machines[clientID] != nil {
+		setReason(ctx, "wrong client secret for %q", clientID)
+	} else {
+		setReason(ctx, "client_id %q is neither Options.ClientID nor a machine-to-machine app's", clientID)
+	}
+	return p.fail(ctx, http.StatusUnauthorized, "invalid_client", "client authentication failed", nil)
+}
+
 // discovery mirrors the document Logto v1.37 returned, field for field and
-// in its order (§1). Some advertised features (implicit, token exchange,
-// PAR, private_key_jwt) are not implemented here; they are listed so a
-// relying party sees the same document as with Logto. client_credentials
-// is, for machine-to-machine apps (machine.go).
+// in its order (§1). Some advertised features (implicit, PAR,
+// private_key_jwt) are not implemented here; they are listed so a relying
+// party sees the same document as with Logto. client_credentials is, for
+// machine-to-machine apps (machine.go), and token exchange for the apps
+// allowed to use it (exchange.go).
 type discovery struct {
 	AuthorizationEndpoint                      string   `json:"authorization_endpoint"`
 	ClaimsParameterSupported                   bool     `json:"claims_parameter_supported"`
@@ -337,5 +351,6 @@ func (s *opServer) Ready(ctx context.Context, r *op.Request[struct{}]) (*op.Resp
 // SignIn tells the provider's own hops from the redirect to the RP.
 func isProviderPath(path string) bool {
 	return strings.HasPrefix(path, "/oidc/") || path == "/sign-in" || path == "/consent" ||
-		path == "/unknown-session" || strings.HasPrefix(path, "/api/experience")
+		path == "/unknown-session" || path == "/one-time-token" || path == "/switch-account" ||
+		strings.HasPrefix(path, "/api/experience")
 }

@@ -194,6 +194,8 @@ func (sharedServer) ClientCredentialsExchange(ctx context.Context, cr *op.Client
 	return quiet(ctx, emptyResponse())(serverOf(ctx).ClientCredentialsExchange(ctx, cr))
 }
 
+// TokenExchange is never reached: Provider.handleToken answers the token
+// exchange grant before op (exchange.go).
 func (s sharedServer) TokenExchange(ctx context.Context, cr *op.ClientRequest[oidc.TokenExchangeRequest]) (*op.Response, error) {
 	if refused(cr.Client) {
 		return emptyResponse(), nil

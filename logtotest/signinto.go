@@ -27,6 +27,13 @@ type SignInToOptions struct {
 	// RoutesPrefix is the app's logto.Config.RoutesPrefix; "" means
 	// "/logto".
 	RoutesPrefix string
+	// OneTimeToken, when set, signs in with this magic link token
+	// (OneTimeToken) instead of a password: the sign-in starts at the
+	// app's sign-in route with one_time_token=<token>&login_hint=<the
+	// token's email>, which must pass both on to the authorization request;
+	// the provider's /one-time-token page then signs the user with that
+	// email in. Username and Password must be empty.
+	OneTimeToken string
 }
 
 // SignInTo signs a user in to the app at baseURL the way a browser does,
@@ -37,12 +44,14 @@ type SignInToOptions struct {
 // the provider's refusal) on any error.
 //
 // The user is the first of Options.Users (DemoUser by default); opts, at
-// most one, can name another, another password or the app's RoutesPrefix.
+// most one, can name another, another password, a one-time token to sign
+// in with (a magic link) or the app's RoutesPrefix.
 //
-// The hops: GET baseURL + "/logto/sign-in" with Accept: text/html, which
-// must redirect to this provider's authorization endpoint; the provider's
-// pages, as SignIn plays them; then the app's callback
-// (/logto/sign-in-callback), which must answer a redirect.
+// The hops: GET baseURL + "/logto/sign-in" with Accept: text/html (with
+// one_time_token and login_hint for a magic link), which must redirect to
+// this provider's authorization endpoint; the provider's pages, as SignIn
+// plays them; then the app's callback (/logto/sign-in-callback), which
+// must answer a redirect.
 //
 // serve says how requests reach the app; requests to any other origin (the
 // provider) go through a clone of http.DefaultTransport:
@@ -97,6 +106,13 @@ func (p *Provider) SignInToE(ctx context.Context, baseURL string, serve any, opt
 	if err != nil {
 		return fail("%v", err)
 	}
+	var magic url.Values // the magic link's parameters
+	if o.OneTimeToken != "" {
+		if magic, err = p.magicLink(o); err != nil {
+			return fail("%v", err)
+		}
+		username = magic.Get("login_hint")
+	}
 	prefix := "/" + strings.Trim(o.RoutesPrefix, "/")
 	if o.RoutesPrefix == "" {
 		prefix = "/logto"
@@ -123,6 +139,9 @@ func (p *Provider) SignInToE(ctx context.Context, baseURL string, serve any, opt
 
 	// The app's sign-in route redirects to the provider.
 	signIn := app.String() + prefix + "/sign-in"
+	if magic != nil {
+		signIn += "?" + magic.Encode()
+	}
 	status, loc, body, err := getPage(ctx, c, signIn)
 	if err != nil {
 		return fail("GET %s: %v", signIn, err)
@@ -140,11 +159,17 @@ func (p *Provider) SignInToE(ctx context.Context, baseURL string, serve any, opt
 		}
 		return fail("GET %s redirected to %s, not to this provider's %s/auth: is the app's Endpoint %s?", signIn, a, p.issuer(), p.baseURL())
 	}
+	if q := authorize.Query(); magic != nil && (q.Get("one_time_token") != magic.Get("one_time_token") || q.Get("login_hint") != magic.Get("login_hint")) {
+		return fail("GET %s redirected to an authorization request without its one_time_token and login_hint: the app's sign-in route does not pass a magic link on", signIn)
+	}
 	hint := p.resourceHint(authorize)
 
 	// The provider's pages.
 	callback, err := p.SignIn(ctx, c, authorize.String(), username, password)
 	if err != nil {
+		if magic != nil {
+			return fail("signing %q in with a one-time token at the provider: %w", username, err)
+		}
 		return fail("signing %q in at the provider: %w", username, err)
 	}
 	cb, err := url.Parse(callback)
@@ -205,6 +230,21 @@ func (p *Provider) credentials(o SignInToOptions) (string, string, error) {
 		}
 	}
 	return "", "", fmt.Errorf("no user %q in Options.Users to take the password from", o.Username)
+}
+
+// magicLink is the query a magic link adds to the app's sign-in route for
+// o.OneTimeToken: the token and, as login_hint, the email it was issued for.
+func (p *Provider) magicLink(o SignInToOptions) (url.Values, error) {
+	if o.Username != "" || o.Password != "" {
+		return nil, errors.New("SignInToOptions: set OneTimeToken or Username and Password, not both")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ott := p.oneTimeTokens[o.OneTimeToken]
+	if ott == nil {
+		return nil, fmt.Errorf("SignInToOptions.OneTimeToken %q is not a token of this provider's OneTimeToken", o.OneTimeToken)
+	}
+	return url.Values{"one_time_token": {o.OneTimeToken}, "login_hint": {ott.email}}, nil
 }
 
 // resourceHint names the resources of an authorization request that the

@@ -21,12 +21,24 @@ type authRequest struct {
 	resources     []string
 	prompt        []string
 	maxAge        int  // seconds, meaningful when hasMaxAge
-	hasMaxAge     bool // auth_time goes into ID tokens only when max_age was sent (§7)
+	hasMaxAge     bool // max_age was sent: the session must be recent enough
 	codeChallenge string
 	responseMode  string
+	// oneTimeToken and loginHint are a magic link's one_time_token and
+	// login_hint (the token's email), for Logto's /one-time-token page and
+	// its consent guard.
+	oneTimeToken, loginHint string
+	// signInQuery is the query of Logto's sign-in page URL: app_id, then
+	// the extra parameters Logto passes on to its sign-in app, in its
+	// order.
+	signInQuery string
 }
 
 func (a *authRequest) hasPrompt(v string) bool { return contains(a.prompt, v) }
+
+// includeAuthTime reports whether ID tokens of the sign-in carry auth_time:
+// as node-oidc-provider, when max_age or prompt=login was sent (§7, §18).
+func (a *authRequest) includeAuthTime() bool { return a.hasMaxAge || a.hasPrompt("login") }
 
 // Stages of an interaction, in the order Logto walks them (§3).
 const (
@@ -44,7 +56,7 @@ type interaction struct {
 	stage         int
 	expires       time.Time
 	event         string            // set by PUT /api/experience
-	verifications map[string]string // verificationId -> user ID
+	verifications map[string]string // verificationId -> user ID ("" for a verified email no user has)
 	identified    string            // user ID after /identification
 	userID        string            // after submit
 	sessionID     string            // the SSO session, once there is one
@@ -107,6 +119,33 @@ type refreshToken struct {
 	rotatedAt time.Time
 }
 
+// subjectToken is an impersonation subject token, what Logto's
+// Management API POST /api/subject-tokens creates: "sub_" and 21
+// characters, for one token exchange within 600 s (§18).
+type subjectToken struct {
+	userID   string
+	expires  time.Time
+	consumed bool
+}
+
+// personalAccessToken is a user's personal access token (POST
+// /api/users/{id}/personal-access-tokens): "pat_" and 32 characters,
+// exchanged any number of times until it expires, if it does (§18).
+type personalAccessToken struct {
+	userID  string
+	name    string
+	expires time.Time // zero: never
+}
+
+// oneTimeToken is a magic link's token (POST /api/one-time-tokens): 32
+// characters, for one sign-in of the email address it was issued for
+// (§18).
+type oneTimeToken struct {
+	email    string
+	expires  time.Time
+	consumed bool
+}
+
 // pendingLogout is an end-session request waiting for its confirm POST.
 type pendingLogout struct {
 	sessionID string
@@ -125,6 +164,7 @@ func randomToken() string {
 
 const (
 	lowerAlnum = "abcdefghijklmnopqrstuvwxyz0123456789"
+	alnum      = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	nanoidABC  = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 )
 
@@ -163,6 +203,11 @@ const (
 	sessionTTL     = 14 * 24 * time.Hour
 	codeTTL        = 60 * time.Second // node-oidc-provider's default
 	logoutTTL      = time.Hour
+	// subjectTokenTTL is the expiresIn of POST /api/subject-tokens, and
+	// oneTimeTokenTTL the default expiresIn of POST /api/one-time-tokens
+	// (§18).
+	subjectTokenTTL = 600 * time.Second
+	oneTimeTokenTTL = 600 * time.Second
 )
 
 // Cookie lifetimes are sent as Max-Age rather than Expires so that a test

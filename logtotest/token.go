@@ -78,23 +78,33 @@ func (p *Provider) finishTokens(ctx context.Context, t *pendingTokens) (*op.Resp
 // tokenJSON answers a successful token request with resp as Logto does
 // (no-store, JSON with charset), after Misbehavior.TokenResponse.
 func (p *Provider) tokenJSON(ctx context.Context, resp any) (*op.Response, error) {
-	body := resp
-	if m := p.currentMisbehavior(); m.TokenResponse != nil {
-		b, err := json.Marshal(resp)
-		if err != nil {
-			return nil, err
-		}
-		var mb map[string]any
-		if err := json.Unmarshal(b, &mb); err != nil {
-			return nil, err
-		}
-		m.TokenResponse(mb)
-		body = mb
+	body, err := p.tokenBody(resp)
+	if err != nil {
+		return nil, err
 	}
 	r := op.NewResponse(body)
 	r.Header.Set("Cache-Control", "no-store")
 	p.setContentType(ctx, "application/json; charset=utf-8")
 	return r, nil
+}
+
+// tokenBody is resp, or the JSON object Misbehavior.TokenResponse made of
+// it.
+func (p *Provider) tokenBody(resp any) (any, error) {
+	m := p.currentMisbehavior()
+	if m.TokenResponse == nil {
+		return resp, nil
+	}
+	b, err := json.Marshal(resp)
+	if err != nil {
+		return nil, err
+	}
+	var mb map[string]any
+	if err := json.Unmarshal(b, &mb); err != nil {
+		return nil, err
+	}
+	m.TokenResponse(mb)
+	return mb, nil
 }
 
 // CodeExchange is grant_type=authorization_code (§6). A wrong client secret
@@ -155,7 +165,7 @@ func (s *opServer) CodeExchange(ctx context.Context, cr *op.ClientRequest[oidc.A
 		nonce:           code.req.nonce,
 		sid:             code.sid,
 		authTime:        code.authTime,
-		includeAuthTime: code.req.hasMaxAge,
+		includeAuthTime: code.req.includeAuthTime(),
 	}
 	p.grants[g.id] = g
 	code.grantID = g.id
