@@ -16,14 +16,15 @@ import (
 	"github.com/fiberlogto/sdk/example/internal/tutorialtest"
 )
 
-// The tutorial's behaviour tests on the Fiber v2 app; ./fiberv3 runs the
-// same ones on the Fiber v3 app.
+// The tutorial's behaviour tests on the Fiber v2 app; ./fiberv3 and
+// ./nethttp run the same ones on the Fiber v3 and net/http apps.
 func TestTutorial(t *testing.T) { tutorialtest.Run(t, newApp) }
 
-// examples are the tutorial apps, one per Fiber major, as `go run` takes them.
+// examples are the tutorial apps, one per adapter, as `go run` takes them.
 var examples = []struct{ name, pkg string }{
 	{"fiberv2", "."},
 	{"fiberv3", "./fiberv3"},
+	{"nethttp", "./nethttp"},
 }
 
 // TestExamples runs each example's command as a user does (`go run

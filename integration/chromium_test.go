@@ -29,8 +29,8 @@ const chromiumPath = "/usr/bin/chromium"
 // as pages (a link to click, a sign-in form, an end-session page that submits
 // itself).
 //
-// Each example (Fiber v2 and v3), with two providers: the example's embedded
-// one (logtotest, started by the example itself when
+// Each example (Fiber v2, v3 and net/http), with two providers: the
+// example's embedded one (logtotest, started by the example itself when
 // LOGTO_ENDPOINT is unset, as `make example` does), and the suite's
 // Logto-compatible provider on oidc-provider.
 func TestBrowser(t *testing.T) {

@@ -21,9 +21,9 @@ import (
 // Experience API, consent), the callback, the user's claims and userinfo,
 // the protected page, an API resource access token, its refresh after
 // expiry with refresh token rotation, sign-out through Logto's end-session
-// page, and the session gone afterwards. The examples (Fiber v2 and v3) run
-// at once against the suite's provider, one after the other against a real
-// Logto, whose registered redirect URIs are on fixed ports.
+// page, and the session gone afterwards. The examples (Fiber v2, v3 and
+// net/http) run at once against the suite's provider, one after the other
+// against a real Logto, whose registered redirect URIs are on fixed ports.
 func TestEndToEnd(t *testing.T) {
 	t.Parallel()
 	d := fetchDiscovery(t)

@@ -60,17 +60,19 @@ type suiteEnv struct {
 
 // exampleCmd is one example app's command, built by TestMain.
 type exampleCmd struct {
-	name string // fiberv2, fiberv3: the subtests' names
+	name string // fiberv2, fiberv3, nethttp: the subtests' names
 	pkg  string // what go build takes, from the module root
 	bin  string
 }
 
-// exampleCmds are the tutorial apps the suite runs, one per Fiber major:
-// what `go run ./example` and `go run ./example/fiberv3` run. The tests
+// exampleCmds are the tutorial apps the suite runs, one per framework:
+// what `go run ./example` (Fiber v2), `go run ./example/fiberv3` and
+// `go run ./example/nethttp` (net/http's ServeMux) run. The tests
 // that drive an example end to end run once per example.
 var exampleCmds = []exampleCmd{
 	{name: "fiberv2", pkg: "./example"},
 	{name: "fiberv3", pkg: "./example/fiberv3"},
+	{name: "nethttp", pkg: "./example/nethttp"},
 }
 
 // target is the Logto the suite signs in to (LOGTO_* variables, or the
