@@ -88,7 +88,9 @@ type served struct {
 type route struct {
 	path  string
 	guard bool
-	fetch *logto.FetchOptions
+	// recent, when set, puts RequireRecentSignIn(recent) after the guard.
+	recent time.Duration
+	fetch  *logto.FetchOptions
 	// bearer, when set, puts the middleware's RequireAccessToken(*bearer)
 	// first (API protection); signIn makes the route SignIn(*signIn).
 	bearer *logto.AccessTokenOptions
@@ -123,7 +125,24 @@ const (
 	// answerClaims is c.JSON(AccessToken(c)): the verified access token's
 	// claims, behind bearer.
 	answerClaims
+	// answerExchange is the middleware's ExchangeToken of the request
+	// with() builds (with is a func() logto.TokenExchangeRequest): 200
+	// and the exchanged token as JSON, or the error's status and
+	// {"error": its sentinel's message}.
+	answerExchange
 )
+
+// exchangeAnswer is what answerExchange sends.
+func exchangeAnswer(x *logto.ExchangedToken, err error) (int, any) {
+	if err != nil {
+		msg := "internal error"
+		if s := logto.Sentinel(err); s != nil {
+			msg = s.Error()
+		}
+		return logto.StatusOf(err), map[string]string{"error": msg}
+	}
+	return http.StatusOK, x
+}
 
 // userRoute is the harness's /user.
 var userRoute = route{path: "/user", answer: answerUser}
@@ -174,11 +193,13 @@ type major[C fiberCtx, H ~func(C) error] struct {
 	new         func(cfg config) (fiberMiddleware[H], error)
 	withLogto   func(cfg config) H
 	requireAuth func() H
-	fetch       func(opts logto.FetchOptions) H
-	signIn      func(opts logto.SignInOptions) H
-	user        func(c C) *logto.UserContext
-	sendUser    func(c C) error
-	accessToken func(c C) *logto.AccessTokenClaims
+	// requireRecent is the major's RequireRecentSignIn.
+	requireRecent func(maxAge time.Duration) H
+	fetch         func(opts logto.FetchOptions) H
+	signIn        func(opts logto.SignInOptions) H
+	user          func(c C) *logto.UserContext
+	sendUser      func(c C) error
+	accessToken   func(c C) *logto.AccessTokenClaims
 	// app is a new app of the major, its startup message off.
 	app func() fiberApp[H]
 }
@@ -189,6 +210,9 @@ type fiberMiddleware[H any] struct {
 	errorHandler       bool
 	handler            func() H
 	requireAccessToken func(opts logto.AccessTokenOptions) H
+	// exchange is the major's (*Logto).ExchangeToken, a func(C,
+	// logto.TokenExchangeRequest) (*logto.ExchangedToken, error).
+	exchange any
 }
 
 // fiberApp is a new Fiber app of a major, to mount handlers on.
@@ -256,10 +280,22 @@ func (m major[C, H]) handlers(lg *fiberMiddleware[H], r route) []H {
 	if r.guard {
 		hs = append(hs, m.requireAuth())
 	}
+	if r.recent != 0 {
+		hs = append(hs, m.requireRecent(r.recent))
+	}
 	if r.fetch != nil {
 		hs = append(hs, m.fetch(*r.fetch))
 	}
 	h := m.answer(r)
+	if r.answer == answerExchange {
+		exchange := lg.exchange.(func(C, logto.TokenExchangeRequest) (*logto.ExchangedToken, error))
+		req := r.with.(func() logto.TokenExchangeRequest)
+		h = func(c C) error {
+			status, v := exchangeAnswer(exchange(c, req()))
+			c.Response().SetStatusCode(status)
+			return c.JSON(v)
+		}
+	}
 	if r.ran != nil {
 		answer := h
 		h = func(c C) error {
@@ -300,6 +336,8 @@ func (m major[C, H]) answer(r route) H {
 		}
 	case answerClaims:
 		return func(c C) error { return c.JSON(m.accessToken(c)) }
+	case answerExchange:
+		return nil // handlers builds it, with the middleware
 	}
 	panic(fmt.Sprintf("route %s: unknown answer %d", r.path, r.answer))
 }
@@ -314,12 +352,12 @@ var adapters = []adapter{
 				return fiberMiddleware[fiber.Handler]{}, err
 			}
 			eff := lg.Config()
-			return fiberMiddleware[fiber.Handler]{cfg: eff.Config, errorHandler: eff.ErrorHandler != nil, handler: lg.Handler, requireAccessToken: lg.RequireAccessToken}, nil
+			return fiberMiddleware[fiber.Handler]{cfg: eff.Config, errorHandler: eff.ErrorHandler != nil, handler: lg.Handler, requireAccessToken: lg.RequireAccessToken, exchange: lg.ExchangeToken}, nil
 		},
 		withLogto: func(c config) fiber.Handler {
 			return fiberlogto.WithLogto(fiberlogto.Config{Config: c.Config, OnSignIn: onSignIn[*fiber.Ctx](c.OnSignIn)})
 		},
-		requireAuth: fiberlogto.RequireAuth, fetch: fiberlogto.Fetch, signIn: fiberlogto.SignIn,
+		requireAuth: fiberlogto.RequireAuth, requireRecent: fiberlogto.RequireRecentSignIn, fetch: fiberlogto.Fetch, signIn: fiberlogto.SignIn,
 		user: fiberlogto.User, sendUser: fiberlogto.SendUser, accessToken: fiberlogto.AccessToken,
 		app: func() fiberApp[fiber.Handler] {
 			app := fiber.New(fiber.Config{DisableStartupMessage: true})
@@ -338,12 +376,12 @@ var adapters = []adapter{
 				return fiberMiddleware[fiberv3.Handler]{}, err
 			}
 			eff := lg.Config()
-			return fiberMiddleware[fiberv3.Handler]{cfg: eff.Config, errorHandler: eff.ErrorHandler != nil, handler: lg.Handler, requireAccessToken: lg.RequireAccessToken}, nil
+			return fiberMiddleware[fiberv3.Handler]{cfg: eff.Config, errorHandler: eff.ErrorHandler != nil, handler: lg.Handler, requireAccessToken: lg.RequireAccessToken, exchange: lg.ExchangeToken}, nil
 		},
 		withLogto: func(c config) fiberv3.Handler {
 			return fiberlogtov3.WithLogto(fiberlogtov3.Config{Config: c.Config, OnSignIn: onSignIn[fiberv3.Ctx](c.OnSignIn)})
 		},
-		requireAuth: fiberlogtov3.RequireAuth, fetch: fiberlogtov3.Fetch, signIn: fiberlogtov3.SignIn,
+		requireAuth: fiberlogtov3.RequireAuth, requireRecent: fiberlogtov3.RequireRecentSignIn, fetch: fiberlogtov3.Fetch, signIn: fiberlogtov3.SignIn,
 		user: fiberlogtov3.User, sendUser: fiberlogtov3.SendUser, accessToken: fiberlogtov3.AccessToken,
 		app: func() fiberApp[fiberv3.Handler] {
 			app := fiberv3.New()
@@ -422,6 +460,16 @@ func httpHandlers(lg *logtohttp.Logto, r route) http.Handler {
 		return logtohttp.SignIn(*r.signIn)
 	}
 	h := httpAnswer(r)
+	if r.answer == answerExchange {
+		req := r.with.(func() logto.TokenExchangeRequest)
+		h = http.HandlerFunc(func(w http.ResponseWriter, hr *http.Request) {
+			status, v := exchangeAnswer(lg.ExchangeToken(hr, req()))
+			b, _ := json.Marshal(v)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_, _ = w.Write(b)
+		})
+	}
 	if r.ran != nil {
 		answer := h
 		h = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -431,6 +479,9 @@ func httpHandlers(lg *logtohttp.Logto, r route) http.Handler {
 	}
 	if r.fetch != nil {
 		h = logtohttp.Fetch(*r.fetch)(h)
+	}
+	if r.recent != 0 {
+		h = logtohttp.RequireRecentSignIn(r.recent)(h)
 	}
 	if r.guard {
 		h = logtohttp.RequireAuth(h)
@@ -485,6 +536,8 @@ func httpAnswer(r route) http.Handler {
 		})
 	case answerClaims:
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { sendJSON(w, logtohttp.AccessToken(req)) })
+	case answerExchange:
+		return nil // httpHandlers builds it, with the middleware
 	}
 	panic(fmt.Sprintf("route %s: unknown answer %d", r.path, r.answer))
 }

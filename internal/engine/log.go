@@ -144,7 +144,7 @@ func (e *Engine) logFailure(ctx context.Context, level slog.Level, msg string, e
 	switch {
 	case errors.Is(err, logto.ErrInvalidClient):
 		e.log.ErrorContext(ctx, msgClientRefused, append(attrs, "event", msg)...)
-	case errors.Is(err, logto.ErrConfig):
+	case errors.Is(err, logto.ErrConfig), errors.Is(err, logto.ErrTokenExchangeNotAllowed):
 		e.log.ErrorContext(ctx, msgConfigError, append(attrs, "event", msg, "error", err.Error())...)
 	case errors.Is(err, logto.ErrStorage):
 		e.log.ErrorContext(ctx, msgStorageError, append(attrs, "event", msg, "error", err.Error())...)
