@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -93,7 +92,7 @@ func TestAccessTokenCache(t *testing.T) {
 	}
 
 	// Past exp: refused though cached.
-	key := sha256.Sum256([]byte(tok))
+	key := e.tokens.keyOf(tok)
 	d, _ := e.provider.get(ctx)
 	if _, ok := e.tokens.get(key, first.Expiry, d.keys); ok {
 		t.Fatal("a cached token was served at its exp")
@@ -114,7 +113,7 @@ func TestAccessTokenCacheBounded(t *testing.T) {
 	c.maxEntries, c.maxBytes = 100, 64<<10
 	for i := 0; i < 10000; i++ {
 		claims := &logto.AccessTokenClaims{Subject: fmt.Sprint("user-", i), Expiry: 2e9, Raw: logto.RawClaims(strings.Repeat("x", 300))}
-		c.put(sha256.Sum256([]byte(claims.Subject)), claims, "k", 0, 1e9)
+		c.put(c.keyOf(claims.Subject), claims, "k", 0, 1e9)
 		if len(c.m) > c.maxEntries || c.bytes > c.maxBytes+claimsSize(claims) {
 			t.Fatalf("after %d tokens: %d entries, %d bytes", i+1, len(c.m), c.bytes)
 		}

@@ -59,7 +59,7 @@ func New(config logto.Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: settingsOf(&cfg), tokens: newTokenCache(), sessions: newSessionCache(), log: cfg.Logger}
 	e.fetch = e.cfg.fetchOptions()
-	e.pats.inflight, e.pats.refused = make(map[[32]byte]*patCall), make(map[[32]byte]int64)
+	e.pats.inflight, e.pats.refused = make(map[cacheKey]*patCall), make(map[cacheKey]int64)
 	e.provider = newProvider(e.cfg)
 	if e.store, err = newSessionStore(e.cfg); err != nil {
 		return nil, err

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -173,8 +172,8 @@ const (
 // refused lately, and the rate of exchanges.
 type patExchanges struct {
 	mu       sync.Mutex
-	inflight map[[32]byte]*patCall
-	refused  map[[32]byte]int64 // until, unix seconds
+	inflight map[cacheKey]*patCall
+	refused  map[cacheKey]int64 // until, unix seconds
 	tokens   float64            // the rate's bucket
 	last     time.Time
 }
@@ -211,7 +210,7 @@ func (e *Engine) personalAccessToken(ctx context.Context, pat string, p *AccessT
 	}
 	// The cache holds no token: a hash of the personal access token with
 	// what it was exchanged for.
-	key := sha256.Sum256([]byte("pat\x00" + p.opts.Resource + "\x00" + org + "\x00" + pat))
+	key := e.tokens.keyOf("pat\x00" + p.opts.Resource + "\x00" + org + "\x00" + pat)
 	now := e.cfg.Now()
 	if t, ok := e.tokens.get(key, now.Unix(), d.keys); ok {
 		return t, nil
@@ -246,7 +245,7 @@ func (e *Engine) personalAccessToken(ctx context.Context, pat string, p *AccessT
 // exchangePAT runs one exchange for every request waiting on call, on a
 // context of its own (HTTPTimeout): one request's cancellation must not
 // fail the others'.
-func (e *Engine) exchangePAT(key [32]byte, call *patCall, d *discovered, pat string, p *AccessTokenPolicy, org string) {
+func (e *Engine) exchangePAT(key cacheKey, call *patCall, d *discovered, pat string, p *AccessTokenPolicy, org string) {
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.HTTPTimeout)
 	defer cancel()
 	defer close(call.done)
