@@ -10,6 +10,10 @@ import (
 // with the adapter's User): the Go counterpart of @logto/express's
 // LogtoContext, with the same JSON field names, so a front end written
 // against an Express backend reads it unchanged.
+//
+// A signed-in request's UserContext may be shared with the other requests
+// of the same session (decoded once, while the stored session stays the
+// same): it is read-only. An adapter's Fetch works on a copy of its own.
 type UserContext struct {
 	// IsAuthenticated reports a signed-in user with a live session.
 	IsAuthenticated bool `json:"isAuthenticated"`
