@@ -185,14 +185,9 @@ func (l *Logto) signInHook(r *http.Request) engine.SignInHook {
 //		Scopes:            []string{"read:org"},
 //	})(handler))
 func (l *Logto) RequireAccessToken(opts logto.AccessTokenOptions) func(http.Handler) http.Handler {
-	policy, err := engine.NewAccessTokenPolicy(opts)
+	policy, err := l.eng.AccessTokenPolicy(opts)
 	if err != nil {
 		panic(err)
-	}
-	if opts.PersonalAccessTokens {
-		if err := l.eng.CheckExchange("AccessTokenOptions.PersonalAccessTokens"); err != nil {
-			panic(err)
-		}
 	}
 	param := policy.OrganizationParam()
 	return func(next http.Handler) http.Handler {

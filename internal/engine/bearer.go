@@ -61,6 +61,21 @@ func NewAccessTokenPolicy(opts logto.AccessTokenOptions) (*AccessTokenPolicy, er
 	return p, nil
 }
 
+// AccessTokenPolicy is NewAccessTokenPolicy for this engine: personal
+// access tokens need the app's credentials too (CheckExchange).
+func (e *Engine) AccessTokenPolicy(opts logto.AccessTokenOptions) (*AccessTokenPolicy, error) {
+	p, err := NewAccessTokenPolicy(opts)
+	if err != nil {
+		return nil, err
+	}
+	if opts.PersonalAccessTokens {
+		if err := e.CheckExchange("AccessTokenOptions.PersonalAccessTokens"); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
 // OrganizationParam is the route parameter the adapter reads, if any.
 func (p *AccessTokenPolicy) OrganizationParam() string { return p.opts.OrganizationParam }
 

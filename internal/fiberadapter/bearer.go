@@ -3,7 +3,6 @@ package fiberadapter
 import (
 	"unsafe"
 
-	"github.com/fiberlogto/sdk/internal/engine"
 	"github.com/fiberlogto/sdk/logto"
 )
 
@@ -17,14 +16,9 @@ var accessTokenKey any = "fiberlogto.access-token"
 // WWW-Authenticate, through the error handler. It shares l's discovery and
 // key set. It panics on invalid opts, at setup.
 func (l *Logto[C, H]) RequireAccessToken(opts logto.AccessTokenOptions) H {
-	policy, err := engine.NewAccessTokenPolicy(opts)
+	policy, err := l.eng.AccessTokenPolicy(opts)
 	if err != nil {
 		panic(err)
-	}
-	if opts.PersonalAccessTokens {
-		if err := l.eng.CheckExchange("AccessTokenOptions.PersonalAccessTokens"); err != nil {
-			panic(err)
-		}
 	}
 	s := l.state
 	param := policy.OrganizationParam()
