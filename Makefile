@@ -20,8 +20,11 @@ test: lint
 	$(MAKE) fuzz && \
 	$(MAKE) integration
 
-## bench: wrk load test over loopback (wrk installed when missing): a bare app vs the middleware on memory and SQLite (1,000 / 100,000 sessions) and an API, Fiber v2, Fiber v3 and net/http side by side, requests/s and server CPU µs per request; ~6 min (ADAPTERS=v2 for Fiber v2 only)
+## bench: wrk load test over loopback (wrk installed when missing): a bare app vs the middleware on memory, SQLite (1,000 / 100,000 sessions), Redis and PostgreSQL (started for it) and an API, Fiber v2, Fiber v3 and net/http side by side, requests/s and server CPU µs per request; ~8 min (ADAPTERS=v2 for Fiber v2 only)
 bench:
+	@trap 'bash scripts/services.sh stop "$(SERVICES_DIR)-bench"' EXIT; \
+	bash scripts/services.sh start "$(SERVICES_DIR)-bench" >/dev/null && \
+	set -a && . "$(SERVICES_DIR)-bench/env" && set +a && \
 	GO="$(GO)" bash bench/run.sh
 
 ## faultload: users sign in and call protected routes while the provider fails 20% of token calls and rotates keys (every second); 0 sessions lost and no refused callback, or it fails

@@ -170,6 +170,11 @@ for m in "${ADAPTER_LIST[@]}"; do
   start "sqlite1k$s" -adapter "$m" -mode sqlite -db "$WORK/sessions-small$s.sqlite3" -sessions "$SESSIONS_SMALL"
   start "sqlite100k$s" -adapter "$m" -mode sqlite -db "$WORK/sessions-big$s.sqlite3" -sessions "$SESSIONS_BIG"
   start "bearer$s" -adapter "$m" -mode bearer
+  # Several instances' storages (issue 20), when make bench started the
+  # servers (REDIS_URL, DATABASE_URL): sessions served from the
+  # process-local cache the server keeps coherent.
+  if [ -n "${REDIS_URL:-}" ]; then start "redis$s" -adapter "$m" -mode redis -sessions "$SESSIONS_SMALL"; fi
+  if [ -n "${DATABASE_URL:-}" ]; then start "postgres$s" -adapter "$m" -mode postgres -sessions "$SESSIONS_SMALL"; fi
 done
 if has v2; then start guide -adapter v2 -mode guide; fi
 for name in "${APPS[@]}"; do wait_ready "$name"; done
@@ -199,6 +204,12 @@ ALL_ROWS=(
   "v2|sqlite-big|sqlite100k|/user|yes|0.8|fiberlogto SQLite, signed in ($SESSIONS_BIG sessions)"
   "v3|sqlite-big-v3|sqlite100k-v3|/user|yes|0.8|fiberlogto SQLite, signed in ($SESSIONS_BIG sessions)"
   "http|sqlite-big-http|sqlite100k-http|/user|yes|0.65|logtohttp SQLite, signed in ($SESSIONS_BIG sessions)"
+  "v2|redis|redis|/user|yes|0.8|fiberlogto Redis, signed in (issue 20: cached, coherent)"
+  "v3|redis-v3|redis-v3|/user|yes|0.8|fiberlogto Redis, signed in (issue 20: cached, coherent)"
+  "http|redis-http|redis-http|/user|yes|0.8|logtohttp Redis, signed in (issue 20: cached, coherent)"
+  "v2|postgres|postgres|/user|yes|0.8|fiberlogto PostgreSQL, signed in (issue 20: cached, coherent)"
+  "v3|postgres-v3|postgres-v3|/user|yes|0.8|fiberlogto PostgreSQL, signed in (issue 20: cached, coherent)"
+  "http|postgres-http|postgres-http|/user|yes|0.8|logtohttp PostgreSQL, signed in (issue 20: cached, coherent)"
   "v2|bearer|bearer|/api/data|token|0.85|fiberlogto API, a repeated access token (issue 12)"
   "v3|bearer-v3|bearer-v3|/api/data|token|0.85|fiberlogto API, a repeated access token (issue 12)"
   "http|bearer-http|bearer-http|/api/data|token|0.75|logtohttp API, a repeated access token"
@@ -206,7 +217,8 @@ ALL_ROWS=(
 )
 ROWS=()
 for row in "${ALL_ROWS[@]}"; do
-  if has "${row%%|*}"; then ROWS+=("$row"); fi
+  app=$(cut -d'|' -f3 <<<"$row")
+  if has "${row%%|*}" && [ -n "${PID[$app]:-}" ]; then ROWS+=("$row"); fi
 done
 
 # answer prints an app's answer to GET path (with its cookie when signed
@@ -502,6 +514,7 @@ for name in "${APPS[@]}"; do
     memory*) sessions=1 db=- ;;
     sqlite1k*) sessions=$SESSIONS_SMALL db=$(mib $(($(dbsize "$WORK/sessions-small$s.sqlite3") / 1024))) ;;
     sqlite100k*) sessions=$SESSIONS_BIG db=$(mib $(($(dbsize "$WORK/sessions-big$s.sqlite3") / 1024))) ;;
+    redis* | postgres*) sessions=$SESSIONS_SMALL db="(server)" ;;
   esac
   echo "| $name | $sessions | $(mib "$(kib "${PID[$name]}" VmRSS)") | $(mib "$(kib "${PID[$name]}" VmHWM)") | $db |"
 done
