@@ -156,32 +156,17 @@ func TestCacheKeepsExpiry(t *testing.T) {
 	storagetest.MustGet(t, s, "k", "")
 }
 
-// readUntilCached reads key until it is cached: the first read after a
-// write of the storage's own may not be, the write's own notification
-// reaching it after the read.
+// readUntilCached and settle are storagetest's, on s's cache.
 func readUntilCached(t *testing.T, s *Storage, key, want string) {
 	t.Helper()
-	for range 100 {
-		storagetest.MustGet(t, s, key, want)
-		if _, ok := s.cache.Get(key); ok {
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
-	t.Fatalf("%s not cached after 100 reads", key)
+	storagetest.ReadUntilCached(t, s, inCache(s), key, want)
 }
 
-// settle caches key and waits until the invalidation of the storage's own
-// last write of it has gone by, so that what drops it next is something
-// else.
 func settle(t *testing.T, s *Storage, key, want string) {
 	t.Helper()
-	for range 20 {
-		readUntilCached(t, s, key, want)
-		time.Sleep(100 * time.Millisecond)
-		if _, ok := s.cache.Get(key); ok {
-			return
-		}
-	}
-	t.Fatalf("%s dropped from the cache again and again", key)
+	storagetest.Settle(t, s, inCache(s), key, want)
+}
+
+func inCache(s *Storage) func(string) bool {
+	return func(key string) bool { _, ok := s.cache.Get(key); return ok }
 }

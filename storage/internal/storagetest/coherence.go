@@ -250,3 +250,33 @@ func waitListening(t *testing.T, c Coherence, s CachingStorage, want bool, withi
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// ReadUntilCached reads key from s until cached says it is in s's
+// process-local cache: the first read after a write of the storage's own
+// may not be, the write's own invalidation reaching it after the read.
+func ReadUntilCached(t *testing.T, s Storage, cached func(key string) bool, key, want string) {
+	t.Helper()
+	for range 100 {
+		MustGet(t, s, key, want)
+		if cached(key) {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("%s not cached after 100 reads", key)
+}
+
+// Settle caches key and waits until the invalidation of the storage's own
+// last write of it has gone by, so that what drops it next is something
+// else.
+func Settle(t *testing.T, s Storage, cached func(key string) bool, key, want string) {
+	t.Helper()
+	for range 20 {
+		ReadUntilCached(t, s, cached, key, want)
+		time.Sleep(100 * time.Millisecond)
+		if cached(key) {
+			return
+		}
+	}
+	t.Fatalf("%s dropped from the cache again and again", key)
+}
