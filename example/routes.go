@@ -41,6 +41,14 @@ func registerRoutes(app *fiber.App, cfg tutorial.Config, lg *fiberlogto.Logto) {
 		return c.SendString(tutorial.Protected)
 	})
 
+	// Sensitive settings: a sign-in within the last five minutes. An older
+	// one sends the browser through Logto again (max_age), back here.
+	app.Get("/account/security", fiberlogto.RequireRecentSignIn(tutorial.RecentSignIn), func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		c.Type("html", "utf-8")
+		return c.SendString(tutorial.SecurityPage(fiberlogto.User(c)))
+	})
+
 	// Organization tokens, for the organizations of the user (or
 	// LOGTO_ORGANIZATION_ID); they need the organizations scope.
 	app.Get("/organization-token", func(c *fiber.Ctx) error {
@@ -56,7 +64,8 @@ func registerRoutes(app *fiber.App, cfg tutorial.Config, lg *fiberlogto.Logto) {
 		})
 
 	// The API, for single-page, mobile and machine-to-machine clients:
-	// Logto access tokens (Authorization: Bearer), verified once and cached.
+	// Logto access tokens (Authorization: Bearer), verified once and cached;
+	// /api/data also takes users' personal access tokens.
 	app.Get("/api/organizations/:id/data", lg.RequireAccessToken(tutorial.OrganizationDataPolicy), func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderCacheControl, "no-store")
 		return c.JSON(tutorial.OrganizationData(fiberlogto.AccessToken(c)))

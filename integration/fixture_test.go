@@ -28,7 +28,10 @@ type fixtureEvent struct {
 	Error                 string          `json:"error"`
 	ErrorDescription      string          `json:"errorDescription"`
 	RevokedToken          string          `json:"revokedToken"`
-	Route                 string          `json:"route"` // of a grant.revoked: revocation, token, ...
+	// A token exchange's subject_token_type and subject token (hashed).
+	SubjectTokenType      string `json:"subjectTokenType"`
+	PresentedSubjectToken string `json:"presentedSubjectToken"`
+	Route                 string `json:"route"` // of a grant.revoked: revocation, token, ...
 
 	// A backchannel.logout: a logout token POSTed to the application's
 	// back-channel logout URI, the answer's status or the error, and the

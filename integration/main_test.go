@@ -78,32 +78,36 @@ var exampleCmds = []exampleCmd{
 // target is the Logto the suite signs in to (LOGTO_* variables, or the
 // provider the suite started).
 type target struct {
-	Endpoint       string
-	AppID          string
-	AppSecret      string
-	M2MAppID       string // the machine-to-machine app: client credentials,
-	M2MAppSecret   string // read:data on Resource through its M2M role
-	Resource       string
-	OrganizationID string
-	Username       string
-	Password       string
+	Endpoint     string
+	AppID        string
+	AppSecret    string
+	M2MAppID     string // the machine-to-machine app: client credentials,
+	M2MAppSecret string // read:data on Resource through its M2M role
+	// ManagementResource is Logto's Management API resource indicator, for
+	// which the M2M app gets the scope all (TestLogtoFeatures).
+	ManagementResource string
+	Resource           string
+	OrganizationID     string
+	Username           string
+	Password           string
 }
 
 func (t target) issuer() string { return t.Endpoint + "/oidc" }
 
 // fixtureInfo is the provider's ready line.
 type fixtureInfo struct {
-	Ready           bool   `json:"ready"`
-	Endpoint        string `json:"endpoint"`
-	Issuer          string `json:"issuer"`
-	AppID           string `json:"appId"`
-	M2MAppID        string `json:"m2mAppId"`
-	Resource        string `json:"resource"`
-	OrganizationID  string `json:"organizationId"`
-	Username        string `json:"username"`
-	UserID          string `json:"userId"`
-	AccessTokenTTL  int    `json:"accessTokenTtl"`
-	RefreshTokenTTL int    `json:"refreshTokenTtl"`
+	Ready              bool   `json:"ready"`
+	Endpoint           string `json:"endpoint"`
+	Issuer             string `json:"issuer"`
+	AppID              string `json:"appId"`
+	M2MAppID           string `json:"m2mAppId"`
+	Resource           string `json:"resource"`
+	ManagementResource string `json:"managementResource"`
+	OrganizationID     string `json:"organizationId"`
+	Username           string `json:"username"`
+	UserID             string `json:"userId"`
+	AccessTokenTTL     int    `json:"accessTokenTtl"`
+	RefreshTokenTTL    int    `json:"refreshTokenTtl"`
 	// Set by the providers TestSeveralInstances starts.
 	RefreshTokenReuseIntervalMs      int      `json:"refreshTokenReuseIntervalMs"`
 	BackchannelLogoutURI             string   `json:"backchannelLogoutUri"`
@@ -123,6 +127,12 @@ var appPortNames = []string{"sqlite", "memory", "browser"}
 // against the suite's provider; against a real Logto the browser port,
 // which TestBrowser uses with the suite's provider only.
 const apiPortName = "api"
+
+// featuresPortName is TestLogtoFeatures's app port: a free port of its own
+// against the suite's provider; against a real Logto the browser port too,
+// which TestLogtoFeatures has to itself there: it is not parallel then, so
+// it runs to its end before TestAPIProtection, a parallel test, starts.
+const featuresPortName = "features"
 
 // appPort is the port of ex's run name (one of appPortNames).
 func (s *suiteEnv) appPort(ex *exampleCmd, name string) int {
@@ -222,12 +232,13 @@ func setUp(tmp string) (*suiteEnv, func(), error) {
 			s.ports[name] = ports[i]
 		}
 		s.ports[apiPortName] = s.ports["browser"]
+		s.ports[featuresPortName] = s.ports["browser"]
 		return s, noop, nil
 	}
 
 	var bases []string
 	for i, ex := range s.examples {
-		for _, name := range append(slices.Clone(appPortNames), apiPortName) {
+		for _, name := range append(slices.Clone(appPortNames), apiPortName, featuresPortName) {
 			port, err := freePort()
 			if err != nil {
 				return nil, noop, err
@@ -280,6 +291,12 @@ func targetFromEnv(endpoint string) (target, error) {
 		OrganizationID: os.Getenv("LOGTO_ORGANIZATION_ID"),
 		Username:       os.Getenv("LOGTO_USERNAME"),
 		Password:       os.Getenv("LOGTO_PASSWORD"),
+		// An OSS Logto's default tenant; Logto Cloud's is
+		// https://<tenant id>.logto.app/api.
+		ManagementResource: strings.TrimSpace(os.Getenv("LOGTO_MANAGEMENT_API_RESOURCE")),
+	}
+	if t.ManagementResource == "" {
+		t.ManagementResource = "https://default.logto.app/api"
 	}
 	var missing []string
 	for name, v := range map[string]string{
@@ -403,7 +420,7 @@ func startFixture(root string, fc fixtureConfig) (*process, *fixtureInfo, target
 	if err != nil || u.Hostname() != "127.0.0.1" {
 		return p, nil, t, fmt.Errorf("provider endpoint %q is not on 127.0.0.1", info.Endpoint)
 	}
-	t.Endpoint, t.OrganizationID = info.Endpoint, info.OrganizationID
+	t.Endpoint, t.OrganizationID, t.ManagementResource = info.Endpoint, info.OrganizationID, info.ManagementResource
 	if info.AppID != t.AppID || info.M2MAppID != t.M2MAppID || info.Resource != t.Resource || info.Username != t.Username {
 		return p, nil, t, fmt.Errorf("provider seeded %+v, not what the suite asked for", info)
 	}

@@ -43,6 +43,12 @@ func registerRoutes(app *fiber.App, cfg tutorial.Config, lg *fiberlogto.Logto) {
 		return c.SendString(tutorial.Protected)
 	})
 
+	// Sensitive settings: a sign-in within the last five minutes. An older
+	// one sends the browser through Logto again (max_age), back here.
+	app.Get("/account/security", noStore, fiberlogto.RequireRecentSignIn(tutorial.RecentSignIn), func(c fiber.Ctx) error {
+		return c.Type("html", "utf-8").SendString(tutorial.SecurityPage(fiberlogto.User(c)))
+	})
+
 	// Organization tokens, for the organizations of the user (or
 	// LOGTO_ORGANIZATION_ID); they need the organizations scope.
 	app.Get("/organization-token", noStore, func(c fiber.Ctx) error {
@@ -55,7 +61,8 @@ func registerRoutes(app *fiber.App, cfg tutorial.Config, lg *fiberlogto.Logto) {
 		func(c fiber.Ctx) error { return sendJSON(c, tutorial.OrganizationTokens(fiberlogto.User(c))) })
 
 	// The API, for single-page, mobile and machine-to-machine clients:
-	// Logto access tokens (Authorization: Bearer), verified once and cached.
+	// Logto access tokens (Authorization: Bearer), verified once and cached;
+	// /api/data also takes users' personal access tokens.
 	app.Get("/api/organizations/:id/data", noStore, lg.RequireAccessToken(tutorial.OrganizationDataPolicy),
 		func(c fiber.Ctx) error { return sendJSON(c, tutorial.OrganizationData(fiberlogto.AccessToken(c))) })
 	if cfg.Resource != "" {

@@ -36,6 +36,14 @@ func registerRoutes(mux *http.ServeMux, cfg tutorial.Config, lg *logtohttp.Logto
 		_, _ = w.Write([]byte(tutorial.Protected))
 	}))
 
+	// Sensitive settings: a sign-in within the last five minutes. An older
+	// one sends the browser through Logto again (max_age), back here.
+	mux.Handle("GET /account/security", chain{noStore, logtohttp.RequireRecentSignIn(tutorial.RecentSignIn)}.then(
+		func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			_, _ = w.Write([]byte(tutorial.SecurityPage(logtohttp.User(r))))
+		}))
+
 	// Organization tokens, for the organizations of the user (or
 	// LOGTO_ORGANIZATION_ID); they need the organizations scope: without
 	// it, a 400 before anything is asked of the user.
@@ -55,7 +63,8 @@ func registerRoutes(mux *http.ServeMux, cfg tutorial.Config, lg *logtohttp.Logto
 	}))
 
 	// The API, for single-page, mobile and machine-to-machine clients:
-	// Logto access tokens (Authorization: Bearer), verified once and cached.
+	// Logto access tokens (Authorization: Bearer), verified once and cached;
+	// /api/data also takes users' personal access tokens.
 	// {id} is the organization: logtohttp reads it with r.PathValue.
 	mux.Handle("GET /api/organizations/{id}/data", chain{noStore, lg.RequireAccessToken(tutorial.OrganizationDataPolicy)}.then(
 		func(w http.ResponseWriter, r *http.Request) {

@@ -16,6 +16,13 @@
 //   POST /api/experience/verification/password   sign-in page makes
 //   POST /api/experience/identification
 //   POST /api/experience/submit
+//   POST /api/experience/verification/one-time-token/verify   a magic link's token
+//   GET  /one-time-token, /switch-account   Logto's magic-link pages (invalid link, another account)
+//   /api/applications, /api/users, /api/subject-tokens, /api/one-time-tokens
+//                                       the Management API calls the suite makes
+//                                       (management.js), with an M2M token for
+//                                       MANAGEMENT_API_RESOURCE, scope `all`
+//   POST /oidc/token                    also the token exchange grant (token-exchange.js)
 //   GET  /__fixture/events              fixture only (not in Logto): what the token
 //                                       endpoint did, for the suite's rotation checks,
 //                                       and the back-channel logouts it sent
@@ -31,7 +38,9 @@ import mount from 'koa-mount';
 import Provider, { errors } from 'oidc-provider';
 
 import * as refreshTokenGrant from './refresh-token.js';
+import * as tokenExchangeGrant from './token-exchange.js';
 import { logtoBackchannelLogout } from './backchannel-logout.js';
+import { createStores, managementApi, oneTimeTokenError } from './management.js';
 
 // ---------------------------------------------------------------- config
 
@@ -83,6 +92,10 @@ const config = {
   redirectUris: list('REDIRECT_URIS'),
   postLogoutRedirectUris: list('POST_LOGOUT_REDIRECT_URIS'),
   resource: env('RESOURCE', 'https://api.fiberlogto.test'),
+  // Logto's Management API resource indicator (an OSS Logto's default
+  // tenant: https://default.logto.app/api); the machine-to-machine app's
+  // role gives it the scope `all`, as Logto's Management API access role.
+  managementResource: env('MANAGEMENT_API_RESOURCE', 'https://default.logto.app/api'),
   organizationId: env('ORGANIZATION_ID', logtoId()),
   username: env('USER_USERNAME', 'integration_user'),
   password: env('USER_PASSWORD', undefined),
@@ -140,8 +153,35 @@ const users = new Map([[user.id, user]]);
 // The machine-to-machine application's roles (Logto: roles of type
 // MachineToMachine assigned to the app; applications_roles).
 const applications = new Map([[config.m2mAppId, {
-  roles: [{ name: 'integration-m2m-role', scopes: { [config.resource]: ['read:data'] } }],
+  roles: [
+    { name: 'integration-m2m-role', scopes: { [config.resource]: ['read:data'] } },
+    { name: 'Logto Management API access', scopes: { [config.managementResource]: ['all'] } },
+  ],
 }]]);
+// The applications as the Management API shows and changes them. Token
+// exchange is off until PATCH /api/applications/:id turns it on, as in
+// Logto (customClientMetadata.allowTokenExchange).
+const appSettings = new Map([
+  [config.appId, {
+    id: config.appId,
+    name: 'fiberlogto integration (Traditional web)',
+    type: 'Traditional',
+    oidcClientMetadata: { redirectUris: config.redirectUris, postLogoutRedirectUris: config.postLogoutRedirectUris },
+    customClientMetadata: { refreshTokenTtl: config.refreshTokenTtl, rotateRefreshToken: true, allowTokenExchange: false },
+    createdAt: now,
+  }],
+  [config.m2mAppId, {
+    id: config.m2mAppId,
+    name: 'fiberlogto integration (Machine-to-machine)',
+    type: 'MachineToMachine',
+    oidcClientMetadata: { redirectUris: [], postLogoutRedirectUris: [] },
+    customClientMetadata: { allowTokenExchange: false },
+    createdAt: now,
+  }],
+]);
+// What the Management API makes: subject tokens, personal access tokens,
+// one-time tokens.
+const stores = createStores();
 
 const seed = {
   isMember: (orgId, userId) => orgId === organization.id && organization.members.has(userId),
@@ -163,7 +203,8 @@ const seed = {
     if (u) return [...new Set(u.roles.flatMap((r) => r.scopes[indicator] ?? []))];
     const app = userId === undefined ? applications.get(appId) : undefined;
     if (app) return [...new Set(app.roles.flatMap((r) => r.scopes[indicator] ?? []))];
-    return ['read:data']; // the web app before sign-in: the resource's scopes
+    // The web app before sign-in: the resource's scopes.
+    return indicator === config.resource ? ['read:data'] : [];
   },
 };
 
@@ -331,6 +372,10 @@ function record(type, ctx, extra = {}) {
     resource: p.resource,
     presentedCode: tokenHash(p.code),
     presentedRefreshToken: tokenHash(p.refresh_token),
+    // token exchange
+    subjectTokenType: p.subject_token_type,
+    presentedSubjectToken: tokenHash(p.subject_token),
+    actor: p.actor_token ? true : undefined,
     revokedToken: tokenHash(p.token), // revocation endpoint
     ...extra,
   });
@@ -351,6 +396,10 @@ function logtoErrorMessage(error, out) {
     default: return `An OIDC error occurred: oidc.${out?.error ?? error}.`;
   }
 }
+
+// One EC P-384 signing key for the provider's lifetime: oidc-provider signs
+// with it, the Management API checks its access tokens with it.
+const key = signingKey();
 
 function buildProvider(issuer) {
   const cookieConfig = { sameSite: 'lax', path: '/', signed: true, overwrite: true };
@@ -403,7 +452,7 @@ function buildProvider(issuer) {
       long: cookieConfig,
       short: cookieConfig,
     },
-    jwks: { keys: [signingKey()] },
+    jwks: { keys: [key] },
     enabledJWA: {
       idTokenSigningAlgValues: ['ES384'],
     },
@@ -437,7 +486,7 @@ function buildProvider(issuer) {
         defaultResource: () => undefined,
         useGrantedResource: () => false,
         getResourceServerInfo(ctx, indicator) {
-          if (indicator !== config.resource && indicator !== organizationsResource) {
+          if (indicator !== config.resource && indicator !== organizationsResource && indicator !== config.managementResource) {
             throw new errors.InvalidTarget();
           }
           const {
@@ -468,22 +517,33 @@ function buildProvider(issuer) {
           sameSite: 'lax', overwrite: true, httpOnly: false, signed: false, path: '/',
         });
         const query = `app_id=${encodeURIComponent(appId)}`;
+        // Logto's buildLoginPromptUrl: a magic link's one_time_token, and
+        // login_hint and identifier, go on to the sign-in page.
+        const login = new URLSearchParams({ app_id: String(appId) });
+        for (const name of ['one_time_token', 'login_hint', 'identifier']) {
+          const v = interaction.params[name];
+          if (typeof v === 'string' && v !== '') login.append(name, v);
+        }
         switch (interaction.prompt.name) {
-          case 'login': return `/sign-in?${query}`;
+          case 'login': return `/sign-in?${login}`;
           case 'consent': return `/consent?${query}`;
           default: throw new Error(`Prompt not supported: ${interaction.prompt.name}`);
         }
       },
     },
-    extraParams: ['organization_id', 'first_screen', 'interaction_mode', 'direct_sign_in', 'identifier', 'login_hint'],
+    extraParams: ['organization_id', 'first_screen', 'interaction_mode', 'direct_sign_in', 'identifier', 'login_hint', 'one_time_token'],
     // Logto: organization_id next to resource adds an organization_id claim
-    // to the resource token.
+    // to the resource token; a token exchanged with an actor token carries
+    // act (the grant leaves it in the token's extra, as Logto's does, and
+    // what this returns becomes the extra claims).
     extraTokenClaims(ctx, token) {
+      const out = {};
+      if (token.extra?.act) out.act = token.extra.act;
       const orgId = ctx?.oidc?.params?.organization_id;
       if (orgId && ctx.oidc.params.resource && token.kind === 'AccessToken') {
-        return { organization_id: String(orgId) };
+        out.organization_id = String(orgId);
       }
-      return undefined;
+      return Object.keys(out).length > 0 ? out : undefined;
     },
     claims,
     async findAccount(ctx, sub) {
@@ -534,6 +594,25 @@ function buildProvider(issuer) {
     [...refreshTokenGrant.parameters, 'resource'],
     ['resource'],
   );
+
+  // Token exchange: registered for every client, allowed for those whose
+  // customClientMetadata.allowTokenExchange is on (Logto adds the grant type
+  // to such an app's grant_types; oidc-provider then refuses the others with
+  // 400 invalid_request "requested grant type is not allowed for this
+  // client", as Logto answers).
+  provider.registerGrantType(
+    tokenExchangeGrant.grantType,
+    tokenExchangeGrant.buildHandler(seed, stores),
+    [...tokenExchangeGrant.parameters, 'resource'],
+    ['resource'],
+  );
+  const { grantTypeAllowed } = provider.Client.prototype;
+  provider.Client.prototype.grantTypeAllowed = function allowed(type) {
+    if (type === tokenExchangeGrant.grantType) {
+      return appSettings.get(this.clientId)?.customClientMetadata.allowTokenExchange === true;
+    }
+    return grantTypeAllowed.call(this, type);
+  };
 
   provider.on('grant.success', (ctx) => {
     const body = ctx.body ?? {};
@@ -615,6 +694,8 @@ const experienceErrors = {
   identifierNotFound: [404, { code: 'session.identifier_not_found', message: 'Identifier not found. Please go back and sign in again.' }],
   verificationNotFound: [404, { code: 'session.verification_session_not_found', message: 'The verification session was not found.' }],
   invalidInput: [400, { code: 'guard.invalid_input', message: 'The request input is invalid.' }],
+  userNotExist: [404, { code: 'user.user_not_exist', message: 'User with {{ identifier }} does not exist.' }],
+  emailNotExist: [400, { code: 'user.email_not_exist', message: 'The email address has not been registered yet.' }],
 };
 const fail = (ctx, [status, body]) => json(ctx, status, body);
 
@@ -645,7 +726,8 @@ function findUser(type, value) {
 function verifyPassword(type, value, password) {
   const u = findUser(type, value);
   // Compare even for an unknown user, as a real server would hash anyway.
-  const ok = safeEqual(u ? u.password : randomBytes(16).toString('hex'), password ?? '');
+  // A user made without a password (POST /api/users) has none to match.
+  const ok = safeEqual(u?.password ?? randomBytes(16).toString('hex'), password ?? '');
   return u && ok ? u : undefined;
 }
 
@@ -677,13 +759,32 @@ function experienceRoutes(provider) {
       experienceOf(interaction.uid).verifications.set(verificationId, u.id);
       return json(ctx, 200, { verificationId });
     },
+    // A magic link (Logto's /one-time-token page calls it): the token
+    // must be for this email, unexpired and unused; it is used up, and the
+    // user with that primary email is verified (none: identification says
+    // so, where Logto would register one).
+    'POST /api/experience/verification/one-time-token/verify': async (ctx, interaction) => {
+      const body = await readJSON(ctx);
+      const id = body?.identifier;
+      if (!id || id.type !== 'email' || typeof id.value !== 'string' || !id.value.includes('@')
+        || typeof body.token !== 'string' || body.token === '') {
+        return fail(ctx, experienceErrors.invalidInput);
+      }
+      const refused = oneTimeTokenError(stores, body.token, id.value);
+      if (refused) return json(ctx, ...refused);
+      stores.oneTimeTokens.get(body.token).consumedAt = Date.now();
+      const verificationId = logtoId(21);
+      experienceOf(interaction.uid).verifications.set(verificationId, findUser('email', id.value)?.id ?? null);
+      return json(ctx, 200, { verificationId });
+    },
     'POST /api/experience/identification': async (ctx, interaction) => {
       const body = await readJSON(ctx);
       if (!body || typeof body.verificationId !== 'string') return fail(ctx, experienceErrors.invalidInput);
       const exp = experienceOf(interaction.uid);
       if (!exp.event) return fail(ctx, experienceErrors.interactionNotFound);
+      if (!exp.verifications.has(body.verificationId)) return fail(ctx, experienceErrors.verificationNotFound);
       const userId = exp.verifications.get(body.verificationId);
-      if (!userId) return fail(ctx, experienceErrors.verificationNotFound);
+      if (!userId) return fail(ctx, experienceErrors.userNotExist);
       exp.userId = userId;
       return json(ctx, 204);
     },
@@ -718,6 +819,15 @@ ${error ? `<p class="error" role="alert">${escapeHTML(error)}</p>` : ''}
 `;
 }
 
+// Logto's pages for a magic link that cannot sign in (its sign-in app
+// renders them; always 200).
+function messagePage(title, message) {
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHTML(title)}</title></head>
+<body><h1>${escapeHTML(title)}</h1>${message ? `<p role="alert">${escapeHTML(message)}</p>` : ''}</body></html>
+`;
+}
+
 function html(ctx, status, body) {
   ctx.status = status;
   ctx.type = 'html';
@@ -727,9 +837,35 @@ function html(ctx, status, body) {
 
 // ---------------------------------------------------------------- app
 
-function buildApp(provider) {
+function buildApp(provider, issuer) {
   const app = new Koa();
   const experience = experienceRoutes(provider);
+  const management = managementApi({
+    issuer,
+    resource: config.managementResource,
+    signingKey: key,
+    users,
+    applications: appSettings,
+    stores,
+    newUserId: () => logtoId(),
+    userJSON: (u) => ({
+      id: u.id,
+      username: u.username,
+      primaryEmail: u.primaryEmail,
+      primaryPhone: u.primaryPhone,
+      name: u.name,
+      avatar: u.avatar,
+      customData: {},
+      identities: {},
+      lastSignInAt: null,
+      createdAt: u.createdAt,
+      updatedAt: u.updatedAt,
+      profile: {},
+      applicationId: null,
+      isSuspended: false,
+      hasPassword: Boolean(u.password),
+    }),
+  });
 
   // Logto's koaOidcErrorHandler: OIDC errors get Logto's code and message
   // in front of the RFC fields.
@@ -766,6 +902,32 @@ function buildApp(provider) {
       return html(ctx, 200, '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Session not found</title></head><body><p>The sign-in session was not found. Go back to the application and sign in again.</p></body></html>\n');
     }
 
+    if (ctx.path.startsWith('/api/') && !ctx.path.startsWith('/api/experience')
+      && await management(ctx, readJSON, json)) {
+      return undefined;
+    }
+
+    // Logto's magic-link page: with errorMessage (the consent guard's), the
+    // "Invalid link" page; Logto's sign-in app does the sign-in itself
+    // (the Experience API's one-time token verification) on this page.
+    if (route === 'GET /one-time-token') {
+      const message = ctx.query.errorMessage;
+      if (message) return html(ctx, 200, messagePage('Invalid link', String(message)));
+      return html(ctx, 200, messagePage('Signing in', ''));
+    }
+
+    // Logto's page when the browser is signed in as someone else than a
+    // magic link's email: continue as that email.
+    if (route === 'GET /switch-account') {
+      const hint = String(ctx.query.login_hint ?? '');
+      const next = `/one-time-token?${new URLSearchParams({ login_hint: hint, one_time_token: String(ctx.query.one_time_token ?? '') })}`;
+      return html(ctx, 200, `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Switch account</title></head>
+<body><h1>Switch account</h1><p>You are signed in with another account.</p>
+<p><a id="continue" href="${escapeHTML(next)}">Continue as ${escapeHTML(hint)}</a></p></body></html>
+`);
+    }
+
     if (experience[route]) {
       const interaction = await interactionOf(provider, ctx);
       if (!interaction) return fail(ctx, experienceErrors.sessionNotFound);
@@ -797,6 +959,25 @@ function buildApp(provider) {
       const interaction = await interactionOf(provider, ctx);
       if (!interaction?.session) return fail(ctx, experienceErrors.sessionNotFound);
       const { prompt, params, session, grantId } = interaction;
+      // Logto's consent guard for a magic link: the signed-in user must be
+      // the link's email, and its token valid (or the one just used).
+      if (params.one_time_token && params.login_hint) {
+        const u = users.get(session.accountId);
+        if (!u?.primaryEmail) return fail(ctx, experienceErrors.emailNotExist);
+        if (u.primaryEmail.toLowerCase() !== String(params.login_hint).toLowerCase()) {
+          ctx.status = 302;
+          return ctx.redirect(`/switch-account?${new URLSearchParams({
+            login_hint: String(params.login_hint), one_time_token: String(params.one_time_token),
+          })}`);
+        }
+        const refused = oneTimeTokenError(stores, String(params.one_time_token), String(params.login_hint));
+        if (!refused) {
+          stores.oneTimeTokens.get(String(params.one_time_token)).consumedAt = Date.now();
+        } else if (refused[1].code !== 'one_time_token.token_consumed') {
+          ctx.status = 302;
+          return ctx.redirect(`/one-time-token?errorMessage=${encodeURIComponent(refused[1].message)}`);
+        }
+      }
       const grant = (grantId && await provider.Grant.find(grantId))
         || new provider.Grant({ accountId: session.accountId, clientId: String(params.client_id) });
       const details = prompt.details ?? {};
@@ -828,7 +1009,7 @@ server.listen(config.port, config.host, () => {
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const endpoint = `http://${host}:${port}`;
   const provider = buildProvider(`${endpoint}/oidc`);
-  const app = buildApp(provider);
+  const app = buildApp(provider, `${endpoint}/oidc`);
   server.on('request', app.callback());
 
   const ready = {
@@ -838,6 +1019,7 @@ server.listen(config.port, config.host, () => {
     appId: config.appId,
     m2mAppId: config.m2mAppId,
     resource: config.resource,
+    managementResource: config.managementResource,
     organizationId: config.organizationId,
     username: config.username,
     userId: user.id,

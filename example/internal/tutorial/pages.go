@@ -3,6 +3,7 @@ package tutorial
 import (
 	"html"
 	"strings"
+	"time"
 
 	"github.com/fiberlogto/sdk/logto"
 )
@@ -22,7 +23,8 @@ func HomePage(user *logto.UserContext) string {
 	} else {
 		b.WriteString("<p>Hello, " + html.EscapeString(user.DisplayName()) + "</p>\n")
 		b.WriteString(`<ul><li><a href="/user">/user</a></li><li><a href="/user/info">/user/info</a></li>` +
-			`<li><a href="/protected">/protected</a></li><li><a href="/access-token">/access-token</a></li></ul>` + "\n")
+			`<li><a href="/protected">/protected</a></li><li><a href="/access-token">/access-token</a></li>` +
+			`<li><a href="/account/security">/account/security</a></li></ul>` + "\n")
 		b.WriteString(`<p><a href="/logto/sign-out">Sign Out</a></p>`)
 	}
 	b.WriteString("\n</body></html>\n")
@@ -31,6 +33,22 @@ func HomePage(user *logto.UserContext) string {
 
 // Protected is what GET /protected shows a signed-in user (text/plain).
 const Protected = "protected resource"
+
+// RecentSignIn is how recent a sign-in GET /account/security wants
+// (RequireRecentSignIn): older, or without auth_time, a browser goes
+// through sign-in again with max_age=300 and comes back, an API client
+// gets 401.
+const RecentSignIn = 5 * time.Minute
+
+// SecurityPage is the page GET /account/security shows a user who signed
+// in within RecentSignIn (Content-Type text/html; charset=utf-8): a stand-in
+// for the settings an app guards that way (password, MFA, deleting the
+// account).
+func SecurityPage(user *logto.UserContext) string {
+	return "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Security settings</title></head><body>\n" +
+		"<p>Security settings for " + html.EscapeString(user.DisplayName()) + "</p>\n" +
+		`<p><a href="/">Home</a></p>` + "\n</body></html>\n"
+}
 
 // ErrorJSON is the JSON of the routes' 400 answers.
 type ErrorJSON struct {
@@ -112,8 +130,10 @@ func nonNil(s []string) []string {
 }
 
 // The example's API: what each route accepts. /api/data takes a user's or a
-// machine-to-machine app's token for LOGTO_RESOURCE with read:data;
-// /api/organizations/:id/data an organization token for :id with read:org.
+// machine-to-machine app's token for LOGTO_RESOURCE with read:data, or a
+// user's personal access token (pat_..., exchanged at Logto with the app's
+// credentials for such a token); /api/organizations/:id/data an
+// organization token for :id with read:org.
 const (
 	ScopeReadData = "read:data"
 	ScopeReadOrg  = "read:org"
@@ -121,7 +141,8 @@ const (
 
 // APIDataPolicy is /api/data's: resource is LOGTO_RESOURCE.
 func APIDataPolicy(resource string) logto.AccessTokenOptions {
-	return logto.AccessTokenOptions{Resource: resource, Scopes: []string{ScopeReadData}, Callers: logto.UsersAndMachines}
+	return logto.AccessTokenOptions{Resource: resource, Scopes: []string{ScopeReadData}, Callers: logto.UsersAndMachines,
+		PersonalAccessTokens: true}
 }
 
 // OrganizationDataPolicy is /api/organizations/:id/data's.

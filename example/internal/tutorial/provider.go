@@ -27,6 +27,9 @@ func StartDevProvider(cfg Config) (*logtotest.Provider, Config, error) {
 		PostLogoutRedirectURIs: []string{cfg.BaseURL},
 		Users:                  []logtotest.User{logtotest.DemoUser},
 		Resources:              resources,
+		// The app trades personal access tokens on /api/data for access
+		// tokens (token exchange), which Logto allows per application.
+		AllowTokenExchange: true,
 		// A machine-to-machine app for the API's client-credentials calls:
 		// read:data on every resource.
 		MachineApps: []logtotest.MachineApp{{

@@ -66,6 +66,7 @@ func Run[S any](ctx context.Context, getenv func(string) string, stdout io.Write
 		return err
 	}
 
+	demoPAT := ""
 	if cfg.Embedded {
 		// zitadel's op logs every route it registers and every error it
 		// answers to the global logger; only errors matter for a demo.
@@ -76,6 +77,11 @@ func Run[S any](ctx context.Context, getenv func(string) string, stdout io.Write
 		}
 		defer p.Close()
 		cfg = effective
+		// A personal access token of the demo user, as Logto's Management
+		// API would make one, for trying /api/data with it.
+		if demoPAT, err = p.PersonalAccessToken(logtotest.DemoUser.ID, "demo", 0); err != nil {
+			return fmt.Errorf("embedded provider: %w", err)
+		}
 	}
 
 	cfg.Logger = cfg.NewLogger(stderr(stdout))
@@ -89,7 +95,7 @@ func Run[S any](ctx context.Context, getenv func(string) string, stdout io.Write
 	if err != nil {
 		return fmt.Errorf("listen on ADDR=%s: %w", cfg.Addr, err)
 	}
-	printBanner(stdout, cfg, ln.Addr().String())
+	printBanner(stdout, cfg, ln.Addr().String(), demoPAT)
 
 	served := make(chan error, 1)
 	go func() { served <- app.Listener(ln) }()
@@ -135,8 +141,9 @@ func Open[S any](cfg Config, newApp NewApp[S]) (app App, closeStorage func(), er
 	return app, closeStorage, nil
 }
 
-// printBanner tells where the app is and, in embedded mode, how to sign in.
-func printBanner(w io.Writer, cfg Config, listening string) {
+// printBanner tells where the app is and, in embedded mode, how to sign in
+// and call the API (demoPAT is the demo user's personal access token).
+func printBanner(w io.Writer, cfg Config, listening, demoPAT string) {
 	fmt.Fprintf(w, "fiberlogto example listening on %s, open %s\n", listening, cfg.BaseURL)
 	fmt.Fprintf(w, "  sessions: %s", cfg.SessionStorage)
 	switch cfg.SessionStorage {
@@ -160,6 +167,7 @@ func printBanner(w io.Writer, cfg Config, listening string) {
 		cfg.BaseURL, logtotest.DemoUser.Username, logtotest.DemoUser.Password)
 	fmt.Fprintf(w, "  API: %s/api/data takes an access token (GET /access-token when signed in, or client credentials of the machine-to-machine app %s / %s at %s/oidc/token)\n",
 		cfg.BaseURL, logtotest.DemoMachineApp.ID, logtotest.DemoMachineApp.Secret, cfg.Endpoint)
+	fmt.Fprintf(w, "       or %s's personal access token %s\n", logtotest.DemoUser.Username, demoPAT)
 }
 
 // redactURL shows a storage URL without its password, and nothing of a

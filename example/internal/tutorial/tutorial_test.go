@@ -154,6 +154,13 @@ func TestHomeEscapesTheName(t *testing.T) {
 	}
 }
 
+func TestSecurityPageEscapesTheName(t *testing.T) {
+	body := SecurityPage(&logto.UserContext{IsAuthenticated: true, Claims: logto.RawClaims(`{"sub":"u1","name":"<img src=x onerror=alert(1)>"}`)})
+	if !strings.Contains(body, "Security settings for &lt;img src=x onerror=alert(1)&gt;") || strings.Contains(body, "<img") {
+		t.Fatalf("security page: %s", body)
+	}
+}
+
 func TestLoopbackAlias(t *testing.T) {
 	alias := LoopbackAlias("http://localhost:3000")
 	for _, tc := range []struct {

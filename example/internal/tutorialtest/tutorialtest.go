@@ -62,6 +62,8 @@ var tests = []struct {
 	{"AccessTokenWithoutResource", accessTokenWithoutResource},
 	{"OrganizationTokenWithoutScope", organizationTokenWithoutScope},
 	{"APIRoutes", apiRoutes},
+	{"PersonalAccessTokens", personalAccessTokens},
+	{"RecentSignIn", recentSignIn},
 	{"LoopbackAliasRedirect", loopbackAliasRedirect},
 	{"RunRejectsBadEnvironment", runRejectsBadEnvironment},
 	{"RunServesAndShutsDown", runServesAndShutsDown},
@@ -259,6 +261,15 @@ func (r *running) getJSON(c *http.Client, path string, v any) {
 // the app sends the browser after the callback.
 func (r *running) signIn(c *http.Client, path string) string {
 	r.t.Helper()
+	_, back := r.signInVia(c, path)
+	return back
+}
+
+// signInVia is signIn that also returns the authorization request the
+// app's sign-in route sent the browser to. A browser that holds the
+// provider's session cookie is not asked for the password.
+func (r *running) signInVia(c *http.Client, path string) (authorizeURL *url.URL, back string) {
+	r.t.Helper()
 	start := r.get(c, path, "text/html")
 	if start.status != http.StatusFound {
 		r.t.Fatalf("GET %s: %v", path, start)
@@ -280,7 +291,7 @@ func (r *running) signIn(c *http.Client, path string) string {
 	if done.status != http.StatusFound {
 		r.t.Fatalf("callback: %v", done)
 	}
-	return done.header.Get("Location")
+	return mustURL(r.t, authorize), done.header.Get("Location")
 }
 
 type userJSON struct {
@@ -760,6 +771,17 @@ func runServesAndShutsDown(t *testing.T, ex example) {
 			t.Errorf("banner lacks %q:\n%s", want, out.String())
 		}
 	}
+	// The banner's personal access token works on /api/data.
+	if m := regexp.MustCompile(`demo's personal access token (pat_\w+)`).FindStringSubmatch(out.String()); m == nil {
+		t.Errorf("banner lacks the demo user's personal access token:\n%s", out.String())
+	} else {
+		r := &running{t: t, base: "http://" + addr}
+		var data tutorial.APIDataJSON
+		r.apiJSON("/api/data", m[1], &data)
+		if data.Sub != logtotest.DemoUser.ID {
+			t.Errorf("/api/data with the banner's personal access token: %+v", data)
+		}
+	}
 	resp, err := http.Get("http://" + addr + "/")
 	if err != nil {
 		t.Fatal(err)
@@ -974,4 +996,93 @@ func clientCredentials(t *testing.T, r *running, extra ...string) string {
 		t.Fatalf("client credentials: %d %v", resp.StatusCode, err)
 	}
 	return tok.AccessToken
+}
+
+// personalAccessTokens: /api/data also takes a user's personal access
+// token, which the app exchanges at Logto (the embedded provider allows
+// the app to) for an access token of its owner; a made-up one is refused
+// as any bad token is.
+func personalAccessTokens(t *testing.T, ex example) {
+	r := ex.start(t, map[string]string{"SESSION_STORAGE": "memory"})
+	pat := r.provider.MustPersonalAccessToken(t, logtotest.DemoUser.ID, "tutorialtest", 0)
+	for range 2 { // the second is served from the app's cache of exchanged tokens
+		var data tutorial.APIDataJSON
+		a := r.api("/api/data", pat)
+		if a.status != http.StatusOK || json.Unmarshal([]byte(a.body), &data) != nil {
+			t.Fatalf("/api/data with a personal access token: %v", a)
+		}
+		if data.Sub != logtotest.DemoUser.ID || data.ClientID != r.cfg.AppID || data.M2M || !slices.Equal(data.Scopes, []string{tutorial.ScopeReadData}) {
+			t.Errorf("/api/data with the demo user's personal access token: %+v, want sub %s, clientId %s (the exchanging app), scopes [read:data]", data, logtotest.DemoUser.ID, r.cfg.AppID)
+		}
+		if ct, cc := a.header.Get("Content-Type"), a.header.Get("Cache-Control"); ct != "application/json" || cc != "no-store" {
+			t.Errorf("/api/data with a personal access token: Content-Type %q, Cache-Control %q", ct, cc)
+		}
+	}
+	if n := r.provider.Calls("token"); n != 1 {
+		t.Errorf("two calls with one personal access token made %d token requests, want one exchange", n)
+	}
+	bogus := "pat_" + strings.Repeat("x", 32)
+	a := r.api("/api/data", bogus)
+	if a.status != http.StatusUnauthorized || a.header.Get("WWW-Authenticate") != `Bearer error="invalid_token"` || strings.Contains(a.body, bogus) {
+		t.Errorf("/api/data with a made-up personal access token: %d %q %s, want 401 invalid_token", a.status, a.header.Get("WWW-Authenticate"), a.body)
+	}
+}
+
+// recentSignIn: /account/security wants a sign-in within the last five
+// minutes. A session without auth_time (a sign-in without max_age) is too
+// old: an API call gets 401 saying so, a page goes through sign-in again
+// with max_age=300 (the provider's session is fresh, so no password) and
+// comes back to the page, which then shows the user's name, escaped.
+func recentSignIn(t *testing.T, ex example) {
+	r := ex.start(t, map[string]string{"SESSION_STORAGE": "memory"})
+	browser := newBrowser(t)
+	signInLink := r.base + "/logto/sign-in?returnTo=%2Faccount%2Fsecurity&max_age=300"
+
+	// Anonymous: a page is sent to sign in (with max_age), an API call gets 401.
+	if a := r.get(browser, "/account/security", "text/html"); a.status != http.StatusFound || a.header.Get("Location") != signInLink {
+		t.Fatalf("anonymous /account/security page: %v, Location %q, want 302 to %s", a, a.header.Get("Location"), signInLink)
+	}
+	if a := r.get(browser, "/account/security", "application/json"); a.status != http.StatusUnauthorized || !strings.Contains(a.body, "authentication required") {
+		t.Fatalf("anonymous /account/security API call: %v", a)
+	}
+
+	// Signed in without max_age: the ID token has no auth_time.
+	r.signIn(browser, "/logto/sign-in")
+	api := r.get(browser, "/account/security", "application/json")
+	if api.status != http.StatusUnauthorized || !strings.Contains(api.body, "a recent sign-in is required") {
+		t.Fatalf("/account/security API call without a recent sign-in: %v, want 401 \"a recent sign-in is required\"", api)
+	}
+	if cc := api.header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("/account/security refusal: Cache-Control %q, want no-store", cc)
+	}
+	page := r.get(browser, "/account/security", "text/html")
+	if page.status != http.StatusFound || page.header.Get("Location") != signInLink {
+		t.Fatalf("/account/security page without a recent sign-in: %v, Location %q, want 302 to %s", page, page.header.Get("Location"), signInLink)
+	}
+	authorize, back := r.signInVia(browser, page.header.Get("Location"))
+	if authorize.Query().Get("max_age") != "300" {
+		t.Errorf("the authorization request lacks max_age=300: %s", authorize.Redacted())
+	}
+	if back != r.base+"/account/security" {
+		t.Fatalf("after signing in again the app redirects to %q, want %s/account/security", back, r.base)
+	}
+	ok := r.get(browser, "/account/security", "text/html")
+	if ok.status != http.StatusOK || !strings.Contains(ok.body, "Security settings for Demo User") {
+		t.Fatalf("/account/security after a recent sign-in: %v", ok)
+	}
+	if ct, cc := ok.header.Get("Content-Type"), ok.header.Get("Cache-Control"); ct != "text/html; charset=utf-8" || cc != "no-store" {
+		t.Errorf("/account/security: Content-Type %q, Cache-Control %q", ct, cc)
+	}
+	if a := r.get(browser, "/account/security", "application/json"); a.status != http.StatusOK {
+		t.Errorf("/account/security API call after a recent sign-in: %v", a)
+	}
+	var u struct {
+		Claims struct {
+			AuthTime int64 `json:"auth_time"`
+		} `json:"claims"`
+	}
+	r.getJSON(browser, "/user", &u)
+	if since := time.Since(time.Unix(u.Claims.AuthTime, 0)); u.Claims.AuthTime == 0 || since < -5*time.Second || since > time.Minute {
+		t.Errorf("/user after the recent sign-in: auth_time %d, want the sign-in's time", u.Claims.AuthTime)
+	}
 }
