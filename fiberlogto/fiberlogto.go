@@ -196,9 +196,10 @@ func SignIn(opts logto.SignInOptions) fiber.Handler { return fiberadapter.SignIn
 
 // User returns the *logto.UserContext WithLogto stored under the default
 // ContextKey "user". It never returns nil: without WithLogto, or for an
-// anonymous request, it returns a context with IsAuthenticated false. A
-// signed-in user's context may be shared with the other requests of the
-// same session: read it, do not change it.
+// anonymous request, it returns a context with IsAuthenticated false. It
+// is read-only: a signed-in user's context may be shared with the other
+// requests of the same session, an anonymous one with every anonymous
+// request. Read it; copy it to change it.
 func User(c *fiber.Ctx) *logto.UserContext { return fiberadapter.User(c, nil) }
 
 // UserFrom is User for a custom Config.ContextKey.

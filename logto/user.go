@@ -11,9 +11,11 @@ import (
 // LogtoContext, with the same JSON field names, so a front end written
 // against an Express backend reads it unchanged.
 //
-// A signed-in request's UserContext may be shared with the other requests
-// of the same session (decoded once, while the stored session stays the
-// same): it is read-only. An adapter's Fetch works on a copy of its own.
+// The UserContext an adapter gives is read-only: a signed-in request's may
+// be shared with the other requests of the same session (decoded once,
+// while the stored session stays the same), an anonymous request's with
+// every anonymous request. An adapter's Fetch works on a copy of its own;
+// code that changes fields copies it first (u := *User(c)).
 type UserContext struct {
 	// IsAuthenticated reports a signed-in user with a live session.
 	IsAuthenticated bool `json:"isAuthenticated"`

@@ -335,8 +335,9 @@ func SignIn(opts logto.SignInOptions) http.Handler {
 
 // User returns the request's *logto.UserContext. It never returns nil:
 // without the middleware, or for an anonymous request, it returns a context
-// with IsAuthenticated false. A signed-in user's context may be shared with
-// the other requests of the same session: read it, do not change it.
+// with IsAuthenticated false. It is read-only: a signed-in user's context
+// may be shared with the other requests of the same session, an anonymous
+// one with every anonymous request. Read it; copy it to change it.
 func User(r *http.Request) *logto.UserContext {
 	if rc := contextOf(r); rc != nil && rc.passed {
 		return &rc.sess.User

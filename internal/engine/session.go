@@ -29,6 +29,23 @@ type Session struct {
 	shared bool
 }
 
+// anonymousSession is the Session of every request without a live
+// session: shared and read-only, as a signed-in snapshot is (Shared), with
+// its JSON built once, so that an anonymous request (most of a public
+// site's, and every API client's request to an app with sign-in) allocates
+// nothing. Nothing in the engine writes to an anonymous Session: Fetch,
+// refresh and the token paths stop at !User.IsAuthenticated, and own copies
+// a shared Session before any write.
+var anonymousSession = func() *Session {
+	s := &Session{shared: true}
+	s.json = s.User.AppendJSON(nil)
+	return s
+}()
+
+// Anonymous returns the shared, read-only Session of a request without a
+// live session.
+func Anonymous() *Session { return anonymousSession }
+
 // Shared reports whether s may serve other requests than this one: the
 // app must treat its User as read-only.
 func (s *Session) Shared() bool { return s.shared }

@@ -24,10 +24,10 @@ import (
 // adapter keeps it for the request and gives the app &sess.User.
 func (e *Engine) User(ctx context.Context, id string) (sess *Session, clear bool, err error) {
 	if id == "" {
-		return &Session{}, false, nil
+		return anonymousSession, false, nil
 	}
 	if !validID(id) {
-		return &Session{}, true, nil
+		return anonymousSession, true, nil
 	}
 	ck := e.sessions.keyOf(id)
 	snap := e.sessions.get(ck)
@@ -51,7 +51,7 @@ func (e *Engine) User(ctx context.Context, id string) (sess *Session, clear bool
 			if snap != nil {
 				e.sessions.drop(ck)
 			}
-			return &Session{}, true, nil
+			return anonymousSession, true, nil
 		}
 		sess.signIn(key, &sess.rec)
 		sess.json = sess.User.AppendJSON(make([]byte, 0, len(sess.rec.Claims)+64))
@@ -63,12 +63,12 @@ func (e *Engine) User(ctx context.Context, id string) (sess *Session, clear bool
 	now := e.cfg.Now()
 	if !e.store.aliveAt(sess.record, now) {
 		e.sessions.drop(ck)
-		return &Session{}, true, nil
+		return anonymousSession, true, nil
 	}
 	if e.store.needsTouch(sess.record, now) { // a write for the idle timeout: save sets LastSeen
 		rec, err := e.store.update(ctx, key, func(*sessionRecord) {})
 		if err != nil || rec == nil {
-			return &Session{}, false, err
+			return anonymousSession, false, err
 		}
 		e.sessions.drop(ck) // the stored bytes changed: the next request decodes them
 		sess = sess.own()
@@ -78,7 +78,7 @@ func (e *Engine) User(ctx context.Context, id string) (sess *Session, clear bool
 		sess = sess.own()
 		if err := e.fillTokens(ctx, sess, e.fetch, true); err != nil {
 			if errors.Is(err, errSignedOut) {
-				return &Session{}, true, nil
+				return anonymousSession, true, nil
 			}
 			e.logFailure(ctx, slog.LevelError, msgRequestFailed, err)
 			return nil, false, err
@@ -106,7 +106,7 @@ func (e *Engine) Fetch(ctx context.Context, sess *Session, opts logto.FetchOptio
 	sess = sess.own()
 	if err := e.fillTokens(ctx, sess, opts, false); err != nil {
 		if errors.Is(err, errSignedOut) {
-			return &Session{}, true, nil
+			return anonymousSession, true, nil
 		}
 		e.logFailure(ctx, slog.LevelWarn, msgRequestFailed, err, "during", "Fetch")
 		return sess, false, err

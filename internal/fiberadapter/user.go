@@ -193,7 +193,7 @@ func RequireRecentSignIn[C Ctx, H ~func(C) error](fw Framework[C, H], maxAge tim
 		}
 		sess, _ := c.Locals(sessionKey).(*engine.Session)
 		if sess == nil {
-			sess = &engine.Session{}
+			sess = engine.Anonymous()
 		}
 		if a := s.eng.RequireRecentSignIn(request[C]{c: c}, sess, maxAge); a != nil {
 			return s.answer(c, a)
