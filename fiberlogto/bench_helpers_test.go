@@ -273,10 +273,19 @@ func (s *inprocServer) serve(raw []byte) (*fasthttp.Response, error) {
 // rawGet is a GET as wrk sends it: the request line, Host and, when set,
 // Cookie.
 func rawGet(target, cookie string) []byte {
+	if cookie == "" {
+		return rawGetWith(target, "")
+	}
+	return rawGetWith(target, "Cookie: "+cookie)
+}
+
+// rawGetWith is a GET with one more header line, "Name: value" ("" for
+// none).
+func rawGetWith(target, header string) []byte {
 	var b strings.Builder
 	b.WriteString("GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1:3000\r\n")
-	if cookie != "" {
-		b.WriteString("Cookie: " + cookie + "\r\n")
+	if header != "" {
+		b.WriteString(header + "\r\n")
 	}
 	b.WriteString("\r\n")
 	return []byte(b.String())
@@ -334,6 +343,7 @@ type benchEnv struct {
 	tb       testing.TB
 	provider *logtotest.Provider
 	cfg      config
+	mw       *middleware // builds more apps on the same middleware
 	storage  *countingStorage
 	meter    *providerMeter
 	srv      *inprocServer
@@ -397,7 +407,7 @@ func newBenchEnv(tb testing.TB, ad adapter, st Storage, opts ...benchOption) *be
 	}
 	jar, _ := cookiejar.New(nil)
 	e := &benchEnv{
-		tb: tb, provider: p, cfg: mw.cfg, storage: cs, meter: meter,
+		tb: tb, provider: p, cfg: mw.cfg, mw: mw, storage: cs, meter: meter,
 		srv: newInprocServer(mw.app(benchUserRoute)), jar: benchJar{},
 		browser: &http.Client{Jar: jar, Timeout: 10 * time.Second},
 	}
