@@ -8,9 +8,10 @@ import (
 	"github.com/fiberlogto/sdk/logto"
 )
 
-// tokenCache keeps verified access tokens by the SHA-256 of the token, so
-// a client that sends the same token again is not verified again (an ES384
-// check costs about 0.22 ms). It is bounded in entries and in bytes; an
+// tokenCache keeps verified access tokens (and the tokens personal access
+// tokens were exchanged for) by a keyed hash of the token, never the token
+// itself, so a client that sends the same token again is not verified again
+// (an ES384 check costs about 0.22 ms). It is bounded in entries and in bytes; an
 // entry is never used at or past its token's exp, nor once the key that
 // verified it has left Logto's key set.
 //
